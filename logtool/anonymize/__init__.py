@@ -1,0 +1,1 @@
+"""Anonymisation: IP truncation (:mod:`.ip`), field coarsening and PII redaction (:mod:`.fields`)."""

@@ -1,0 +1,177 @@
+"""The retention and anonymisation policy: defaults, presets, TOML file, environment, flags.
+
+Precedence: explicit overrides (CLI flags) > ``LOGTOOL_*`` environment > TOML file > defaults.
+Every value is validated here, with an error that names where the bad value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from logtool.errors import ConfigError
+
+#: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
+IP_PRESETS: dict[str, tuple[int, int]] = {"default": (24, 48), "strict": (16, 32)}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What logtool keeps, for how long, and how coarsely."""
+
+    raw_days: int = 7
+    anonymised_days: int = 90
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    query_allowlist: tuple[str, ...] = ("utm_*",)
+    #: Aggregate groups with fewer requests than this are folded into "(other)" in reports.
+    min_group_size: int = 5
+    #: Keys kept per day and dimension in the aggregates (paths, referrers, ...).
+    top_n: int = 1000
+    #: MaxMind-format country database; empty means the embedded public-domain one.
+    geoip_db: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["query_allowlist"] = list(self.query_allowlist)
+        return d
+
+
+_DOCS = {
+    "raw_days": "days a record keeps full detail (the security window)",
+    "anonymised_days": "days an anonymised record is kept before deletion",
+    "ipv4_prefix": "IPv4 prefix length kept after anonymisation",
+    "ipv6_prefix": "IPv6 prefix length kept after anonymisation",
+    "query_allowlist": "query parameters (glob patterns) kept after anonymisation",
+    "min_group_size": "aggregate groups smaller than this are reported as (other)",
+    "top_n": "keys kept per day and dimension in the aggregates",
+    "geoip_db": "MaxMind-format country database (empty: embedded default)",
+}
+
+
+def describe() -> dict[str, str]:
+    """One line of documentation per policy key."""
+    return dict(_DOCS)
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    f = {f.name: f for f in fields(Policy)}.get(name)
+    if f is None:
+        known = ", ".join(sorted(_DOCS))
+        raise ConfigError(f"{source}: unknown setting {name!r} (known: {known})")
+    default = f.default
+    try:
+        if isinstance(default, bool):
+            raise TypeError
+        if isinstance(default, int):
+            if isinstance(value, str):
+                value = int(value.strip())
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+            return value
+        if isinstance(default, tuple):
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                raise TypeError
+            return tuple(value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+    except (TypeError, ValueError):
+        pass
+    kind = type(default).__name__ if not isinstance(default, tuple) else "list of strings"
+    raise ConfigError(f"{source}: {name} must be {kind}, got {value!r}")
+
+
+def _validate(p: Policy) -> Policy:
+    if p.raw_days < 0 or p.anonymised_days < 0:
+        raise ConfigError("raw_days and anonymised_days must be >= 0")
+    if not 0 <= p.ipv4_prefix <= 32:
+        raise ConfigError(f"ipv4_prefix must be between 0 and 32, got {p.ipv4_prefix}")
+    if not 0 <= p.ipv6_prefix <= 128:
+        raise ConfigError(f"ipv6_prefix must be between 0 and 128, got {p.ipv6_prefix}")
+    if p.min_group_size < 1 or p.top_n < 1:
+        raise ConfigError("min_group_size and top_n must be >= 1")
+    return p
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Settings from a TOML file: top-level keys or a ``[policy]`` table."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config file {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    table = data.get("policy", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [policy] must be a table")
+    out = dict(table)
+    preset = out.pop("ip_preset", None)
+    if preset is not None:
+        out = {**preset_values(str(preset), str(path)), **out}
+    return out
+
+
+def preset_values(name: str, source: str = "ip preset") -> dict[str, int]:
+    if name not in IP_PRESETS:
+        raise ConfigError(f"{source}: unknown IP preset {name!r} (known: {', '.join(IP_PRESETS)})")
+    v4, v6 = IP_PRESETS[name]
+    return {"ipv4_prefix": v4, "ipv6_prefix": v6}
+
+
+def from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _DOCS:
+        key = f"LOGTOOL_{name.upper()}"
+        if key in env:
+            out[name] = env[key]
+    return out
+
+
+@dataclass
+class PolicySource:
+    """The effective policy and where each value came from."""
+
+    policy: Policy
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+def load_policy(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> PolicySource:
+    """Build the effective policy. ``overrides`` are CLI flags (None values are ignored)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    origins = {name: "default" for name in _DOCS}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if config_file is not None:
+        layers.append((str(config_file), read_toml(config_file)))
+    layers.append(("environment", from_env(env)))
+    layers.append(("flag", {k: v for k, v in (overrides or {}).items() if v is not None}))
+    for source, layer in layers:
+        for name, raw in layer.items():
+            label = f"LOGTOOL_{name.upper()}" if source == "environment" else source
+            values[name] = _coerce(name, raw, label)
+            origins[name] = source
+    return PolicySource(_validate(Policy(**values)), origins)
+
+
+def default_config_file(env: Mapping[str, str] | None = None) -> Path | None:
+    """``$LOGTOOL_CONFIG``, else ``./logtool.toml`` if it exists, else none."""
+    env = os.environ if env is None else env
+    if env.get("LOGTOOL_CONFIG"):
+        return Path(env["LOGTOOL_CONFIG"])
+    local = Path("logtool.toml")
+    return local if local.is_file() else None

@@ -1,0 +1,40 @@
+"""One exception hierarchy for the whole library, and its mapping to exit codes.
+
+The library raises these; only ``logtool.cli`` turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_STORE = 4
+
+
+class LogtoolError(Exception):
+    """Base of every error logtool raises on purpose."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(LogtoolError):
+    """Bad policy file, environment variable or flag value."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(LogtoolError):
+    """An input file is missing, unreadable or in a format we cannot detect."""
+
+    exit_code = EXIT_INPUT
+
+
+class StoreError(LogtoolError):
+    """The store is unusable: corrupt catalog, unwritable directory, I/O failure."""
+
+    exit_code = EXIT_STORE
+
+
+class StoreBusyError(StoreError):
+    """Another logtool process holds the store's writer lock."""

@@ -1,0 +1,106 @@
+"""Log formats: a registry of named formats, user format strings, and auto-detection.
+
+A format is anything with ``name``, ``match_rate(lines)`` and ``parse(batch)``; the CLF family
+lives in :mod:`logtool.parsers.clf`. Later families (JSON, W3C, cloud load balancers) register
+here the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import polars as pl
+
+from logtool.errors import InputError
+from logtool.parsers.clf import RegexFormat
+from logtool.parsers.formatstr import compile_apache, compile_nginx
+
+
+class LineFormat(Protocol):
+    name: str
+    description: str
+    sample: str
+
+    def match_rate(self, lines: pl.Series) -> float: ...
+
+    def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]: ...
+
+
+_S = '203.0.113.7 - - [24/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 512'
+_C = _S + ' "https://example.org/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"'
+
+#: Registered formats in detection order: when several match equally well, the first wins,
+#: so more specific formats come first.
+REGISTRY: dict[str, LineFormat] = {}
+
+
+def register(fmt: LineFormat) -> LineFormat:
+    REGISTRY[fmt.name] = fmt
+    return fmt
+
+
+register(RegexFormat(
+    "vhost_combined",
+    compile_apache('%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'),
+    "Apache vhost_combined: combined prefixed with virtual host and port",
+    "www.example.org:443 " + _C,
+))
+register(RegexFormat(
+    "combined_xff",
+    compile_nginx(
+        '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
+    ),
+    "nginx 'main': combined plus a quoted X-Forwarded-For",
+    _C + ' "198.51.100.4, 10.0.0.1"',
+))
+register(RegexFormat(
+    "combined",
+    compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'),
+    "Apache/nginx combined (the nginx default)",
+    _C,
+))
+register(RegexFormat(
+    "common",
+    compile_apache('%h %l %u %t "%r" %>s %b'),
+    "Common Log Format (CLF)",
+    _S,
+))
+
+#: Share of sampled non-empty lines a format must parse to be chosen automatically.
+DETECT_THRESHOLD = 0.6
+SAMPLE_LINES = 2000
+
+
+def get_format(name: str) -> LineFormat:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(f"unknown format {name!r}; known formats: {', '.join(REGISTRY)}") from None
+
+
+def custom_format(log_format: str | None = None, nginx_format: str | None = None) -> LineFormat | None:
+    """A format compiled from the user's Apache ``LogFormat`` or nginx ``log_format`` string."""
+    if log_format:
+        return RegexFormat("custom-apache", compile_apache(log_format), "user LogFormat")
+    if nginx_format:
+        return RegexFormat("custom-nginx", compile_nginx(nginx_format), "user nginx log_format")
+    return None
+
+
+def detect(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
+    """Choose the registered format that parses most of ``lines``; raise if none is good enough."""
+    sample = lines.head(SAMPLE_LINES)
+    scores = [(fmt.match_rate(sample), i, fmt) for i, fmt in enumerate(REGISTRY.values())]
+    best_rate = max((s for s, _, _ in scores), default=0.0)
+    if best_rate < DETECT_THRESHOLD:
+        raise InputError(
+            f"{source}: cannot detect the log format (best candidate parsed {best_rate:.0%} of "
+            f"{sample.len()} sampled lines). Name it with --format "
+            f"({', '.join(REGISTRY)}), or describe it with --log-format '<Apache LogFormat>' "
+            "or --nginx-format '<nginx log_format>'."
+        )
+    for rate, _, fmt in scores:
+        if rate == best_rate:
+            return fmt, rate
+    raise AssertionError("unreachable")

@@ -1,0 +1,167 @@
+"""Compile Apache ``LogFormat`` and nginx ``log_format`` strings into one anchored regex.
+
+Each directive we understand becomes a named group (``client``, ``time``, ``request`` ...);
+the rest become anonymous groups, so any format still parses. The regex runs vectorised in
+polars (``str.extract_groups``), so it must stay within Rust regex syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from logtool.errors import ConfigError
+
+QUOTED = r'(?:[^"\\]|\\.)*'
+TIME_CLF = r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"
+NUM = r"-|\d+(?:\.\d+)?"
+
+#: Unquoted patterns for fields whose shape we know.
+_UNQUOTED = {
+    "time": r"\[(?P<time>" + TIME_CLF + r")\]",
+    "time_local": r"(?P<time>" + TIME_CLF + r")",
+    "time_iso": r"(?P<time_iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))",
+    "msec": r"(?P<msec>\d+(?:\.\d+)?)",
+    "status": r"(?P<status>\d{3}|-)",
+    "bytes": r"(?P<bytes>\d+|-)",
+    "rt_s": r"(?P<rt_s>" + NUM + ")",
+    "rt_ms": r"(?P<rt_ms>" + NUM + ")",
+    "rt_us": r"(?P<rt_us>" + NUM + ")",
+    "upstream_rt": r"(?P<upstream_rt>-|[\d.]+(?:(?:, | : )[\d.]+|, -)*)",
+}
+
+APACHE_FIELDS = {
+    "h": "client", "a": "client", "l": "ident", "u": "user", "t": "time", "r": "request",
+    "s": "status", "b": "bytes", "B": "bytes", "O": "bytes", "v": "vhost", "V": "vhost",
+    "D": "rt_us", "T": "rt_s",
+}
+APACHE_HEADERS = {"referer": "referrer", "user-agent": "ua", "x-forwarded-for": "xff", "host": "vhost"}
+
+NGINX_FIELDS = {
+    "remote_addr": "client", "realip_remote_addr": "client", "remote_user": "user",
+    "time_local": "time_local", "time_iso8601": "time_iso", "msec": "msec", "request": "request",
+    "status": "status", "body_bytes_sent": "bytes", "bytes_sent": "bytes",
+    "http_referer": "referrer", "http_user_agent": "ua", "http_x_forwarded_for": "xff",
+    "host": "vhost", "server_name": "vhost", "http_host": "vhost",
+    "request_time": "rt_s", "upstream_response_time": "upstream_rt",
+}
+
+
+@dataclass(frozen=True)
+class CompiledFormat:
+    """A format string turned into a regex; ``fields`` are the named groups it captures."""
+
+    source: str
+    regex: str
+    fields: frozenset[str]
+
+
+def _field_pattern(field: str, quoted: bool, stop: str) -> str:
+    group = "time" if field == "time_local" else field
+    if quoted:
+        return f"(?P<{group}>{QUOTED})"
+    if field in _UNQUOTED:
+        return _UNQUOTED[field]
+    return f"(?P<{group}>{_token(stop)})"
+
+
+def _token(stop: str) -> str:
+    """An unquoted token: no whitespace, and not the literal character that follows it."""
+    if stop and not stop.isspace():
+        return "[^\\s" + ("\\" + stop if stop in "]\\^-[" else stop) + "]+"
+    return r"\S+"
+
+
+_META = set("\\.+*?()|[]{}^$")
+
+
+def rx_escape(text: str) -> str:
+    """Escape a literal for Rust's regex syntax (Python's ``re.escape`` over-escapes)."""
+    return "".join("\\" + c if c in _META else c for c in text)
+
+
+def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledFormat:
+    """``parts`` alternates literals (``("lit", text)``) and fields (``("field", name)``)."""
+    out: list[str] = ["^"]
+    seen: set[str] = set()
+    for i, (kind, value) in enumerate(parts):
+        if kind == "lit":
+            out.append(rx_escape(value or ""))
+            continue
+        prev = parts[i - 1][1] if i > 0 and parts[i - 1][0] == "lit" else ""
+        nxt = parts[i + 1][1] if i + 1 < len(parts) and parts[i + 1][0] == "lit" else ""
+        quoted = bool(prev) and prev.endswith('"') and bool(nxt) and nxt.startswith('"')
+        stop = (nxt or "")[:1]
+        field = value or "_"
+        group = "time" if field == "time_local" else field
+        if field == "_" or group in seen:
+            out.append(f"(?:{QUOTED})" if quoted else f"(?:{_token(stop)})")
+            continue
+        seen.add(group)
+        out.append(_field_pattern(field, quoted, stop))
+    out.append(r"\s*$")
+    regex = "".join(out)
+    return CompiledFormat(source, regex, frozenset(seen))
+
+
+_APACHE_TOKEN = re.compile(r"%(?:[<>]?)(?:!?\d{3}(?:,\d{3})*)?(?:\{([^}]*)\})?([<>]?)([a-zA-Z%])")
+
+
+def compile_apache(fmt: str) -> CompiledFormat:
+    """Compile an Apache ``LogFormat`` string (``%h %l %u %t "%r" %>s %b`` ...)."""
+    fmt = fmt.replace('\\"', '"')
+    parts: list[tuple[str, str | None]] = []
+    pos = 0
+    for m in _APACHE_TOKEN.finditer(fmt):
+        if m.start() > pos:
+            parts.append(("lit", fmt[pos : m.start()]))
+        arg, letter = m.group(1), m.group(3)
+        pos = m.end()
+        if letter == "%":
+            parts.append(("lit", "%"))
+            continue
+        if letter == "i" and arg is not None:
+            parts.append(("field", APACHE_HEADERS.get(arg.lower())))
+        elif letter == "T" and arg:
+            parts.append(("field", {"ms": "rt_ms", "us": "rt_us", "s": "rt_s"}.get(arg)))
+        elif letter == "t" and arg:
+            parts.append(("field", None))
+        elif letter == "a" and arg and arg != "c":
+            parts.append(("field", None))
+        else:
+            parts.append(("field", APACHE_FIELDS.get(letter)))
+    if pos < len(fmt):
+        parts.append(("lit", fmt[pos:]))
+    if not any(k == "field" for k, _ in parts):
+        raise ConfigError(f"log format has no % directives: {fmt!r}")
+    return _assemble(fmt, _merge_literals(parts))
+
+
+_NGINX_TOKEN = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def compile_nginx(fmt: str) -> CompiledFormat:
+    """Compile an nginx ``log_format`` string (``$remote_addr - $remote_user ...``)."""
+    parts: list[tuple[str, str | None]] = []
+    pos = 0
+    for m in _NGINX_TOKEN.finditer(fmt):
+        if m.start() > pos:
+            parts.append(("lit", fmt[pos : m.start()]))
+        name = m.group(1) or m.group(2)
+        parts.append(("field", NGINX_FIELDS.get(name)))
+        pos = m.end()
+    if pos < len(fmt):
+        parts.append(("lit", fmt[pos:]))
+    if not any(k == "field" for k, _ in parts):
+        raise ConfigError(f"nginx log format has no $variables: {fmt!r}")
+    return _assemble(fmt, _merge_literals(parts))
+
+
+def _merge_literals(parts: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for kind, value in parts:
+        if kind == "lit" and out and out[-1][0] == "lit":
+            out[-1] = ("lit", (out[-1][1] or "") + (value or ""))
+        else:
+            out.append((kind, value))
+    return out
