@@ -8,6 +8,7 @@ day and fold the rest into ``(other)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import polars as pl
@@ -29,21 +30,26 @@ def _rt_bucket() -> pl.Expr:
     return expr.otherwise(pl.lit(">=5s"))
 
 
-#: Dimension name → key expression over canonical records.
-DIMENSIONS: dict[str, pl.Expr] = {
-    "total": pl.lit("all"),
-    "status": pl.col("status").cast(pl.String),
-    "status_class": pl.concat_str([(pl.col("status") // 100).cast(pl.String), pl.lit("xx")]),
-    "method": pl.col("method"),
-    "path": redact_pii(pl.col("path")),
-    "referrer_host": referrer_host(pl.col("referrer")),
-    "browser": pl.col("ua_family"),
-    "os": pl.col("os_family"),
-    "device": pl.col("device"),
-    "bot": pl.when(pl.col("is_bot")).then(pl.lit("bot")).when(pl.col("is_bot").not_()).then(pl.lit("human")),
-    "country": pl.col("country"),
-    "hour": pl.col("ts").dt.hour().cast(pl.String).str.zfill(2),
-    "response_time": _rt_bucket(),
+def _as_text(c: pl.Expr) -> pl.Expr:
+    return c.cast(pl.String)
+
+
+#: Dimension name → (cheap per-row expression, key function applied once per distinct value).
+#: Expensive keys (PII redaction, referrer host) are thus computed on unique values only.
+DIMENSIONS: dict[str, tuple[pl.Expr, Callable[[pl.Expr], pl.Expr]]] = {
+    "total": (pl.lit("all"), _as_text),
+    "status": (pl.col("status"), _as_text),
+    "status_class": (pl.col("status") // 100, lambda c: pl.concat_str([c.cast(pl.String), pl.lit("xx")])),
+    "method": (pl.col("method"), _as_text),
+    "path": (pl.col("path"), redact_pii),
+    "referrer_host": (pl.col("referrer"), referrer_host),
+    "browser": (pl.col("ua_family"), _as_text),
+    "os": (pl.col("os_family"), _as_text),
+    "device": (pl.col("device"), _as_text),
+    "bot": (pl.col("is_bot"), lambda c: pl.when(c).then(pl.lit("bot")).when(c.not_()).then(pl.lit("human"))),
+    "country": (pl.col("country"), _as_text),
+    "hour": (pl.col("ts").dt.hour(), lambda c: c.cast(pl.String).str.zfill(2)),
+    "response_time": (_rt_bucket(), _as_text),
 }
 
 #: Dimensions whose keys can be unbounded; they are capped at ``top_n`` per day.
@@ -55,12 +61,16 @@ def daily(records: pl.DataFrame) -> pl.DataFrame:
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
     base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
-    frames = [
-        base.group_by("date", key.fill_null(UNKNOWN).alias("key"))
-        .agg(pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64))
-        .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
-        for name, key in DIMENSIONS.items()
-    ]
+    frames = []
+    for name, (row_expr, key_fn) in DIMENSIONS.items():
+        first = base.group_by("date", row_expr.alias("v")).agg(
+            pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)
+        )
+        frames.append(
+            first.group_by("date", key_fn(pl.col("v")).fill_null(UNKNOWN).alias("key"))
+            .agg(pl.col("requests").sum(), pl.col("bytes").sum())
+            .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
+        )
     return pl.concat(pl.collect_all(frames))
 
 

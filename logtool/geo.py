@@ -7,16 +7,19 @@ DB-IP country or city files work too (``country.iso_code``).
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
 import maxminddb
 import polars as pl
 
-from logtool.anonymize.ip import parse_ip
+from logtool.anonymize.ip import V4_RX, parse_ip
 from logtool.errors import ConfigError
 
 EMBEDDED_DB = "iptoasn-country.mmdb"
+
+_PLAIN_V4 = re.compile(V4_RX)
 
 
 class GeoDB:
@@ -38,7 +41,7 @@ class GeoDB:
     def country(self, ip: str) -> str | None:
         if ip in self._cache:
             return self._cache[ip]
-        addr = parse_ip(ip)
+        addr = ip if _PLAIN_V4.match(ip) else parse_ip(ip)
         code = None
         if addr is not None:
             try:

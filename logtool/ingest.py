@@ -24,6 +24,7 @@ from logtool.errors import InputError
 from logtool.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, file_digest, iter_batches
 from logtool.parsers import LineFormat, detect
+from logtool.pipeline import BackgroundWriter, prefetch
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
 
@@ -82,7 +83,7 @@ def ingest_file(
 ) -> FileResult:
     """Ingest one input into ``store`` (the caller holds the writer lock)."""
     cat = store.catalog
-    disk_sha = file_digest(inp.path) if inp.path is not None else None
+    disk_sha = inp.disk_sha256 = file_digest(inp.path) if inp.path is not None else None
     if disk_sha and (prev := cat.file_by("disk_sha256", disk_sha)):
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
@@ -98,18 +99,19 @@ def ingest_file(
         fmt, _ = detect(nonempty, inp.name)
 
     raw_w, quar_w = store.writer("raw"), store.writer("quarantine")
+    bg = BackgroundWriter()
     partial_aggs: list[pl.DataFrame] = []
     reasons: Counter[str] = Counter()
     parsed = 0
     first_ts = last_ts = None
     today = now.date().isoformat()
     try:
-        for batch in itertools.chain([first], batches):
+        for batch in itertools.chain([first], prefetch(batches)):
             rec, rej = fmt.parse(batch)
             if rec.height:
                 rec = enrich(rec, policy, secret, geo).with_columns(pl.lit(inp.name).alias("source_file"))
                 rec = conform(rec, RAW_SCHEMA)
-                raw_w.write(rec)
+                bg.submit(raw_w.write, rec)
                 partial_aggs.append(aggregate.daily(rec))
                 if len(partial_aggs) >= 8:
                     partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
@@ -122,7 +124,9 @@ def ingest_file(
                 quar_w.write_day(today, quarantine_rows(rej, inp.name))
             if progress:
                 progress(batch.height)
+        bg.close()
     except BaseException:
+        bg.close()
         raw_w.abort()
         quar_w.abort()
         raise

@@ -44,6 +44,8 @@ class LogInput:
     sha256: str = ""
     size: int = 0  # decompressed bytes
     lines: int = 0
+    #: SHA-256 of the file on disk, if known; for uncompressed files it is the content's too.
+    disk_sha256: str | None = None
     _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
 
 
@@ -91,30 +93,32 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _split_lines(chunk: bytes) -> pl.Series:
-    """Split a chunk of complete lines into a string Series (vectorised in polars)."""
-    if b"\x00" in chunk:  # NUL would split the single CSV column; keep it visible as an escape
-        chunk = chunk.replace(b"\x00", b"\\x00")
-    n_expected = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+def _split_lines(data: bytes, n_lines: int) -> pl.Series:
+    """The first ``n_lines`` newline-terminated lines of ``data`` as a string Series.
+
+    Uses the CSV reader with a separator that cannot occur (NUL is escaped first), so the
+    split and the lossy UTF-8 decoding run in polars without copying ``data``.
+    """
+    if b"\x00" in data:  # NUL would split the single CSV column; keep it visible as an escape
+        data = data.replace(b"\x00", b"\\x00")
     try:
         df = pl.read_csv(
-            io.BytesIO(chunk),
+            io.BytesIO(data),
             has_header=False,
             separator="\x00",
             quote_char=None,
             encoding="utf8-lossy",
             new_columns=["line"],
             infer_schema=False,
+            n_rows=n_lines,
         )
         s = df.get_column("line").fill_null("")
-        if s.len() == n_expected:
+        if s.len() == n_lines:
             return s.str.strip_suffix("\r")
     except pl.exceptions.PolarsError:
         pass
     # Slow path for inputs the CSV reader splits differently (lone CRs and the like).
-    lines = chunk.decode("utf-8", "replace").split("\n")
-    if chunk.endswith(b"\n"):
-        lines.pop()
+    lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
     return pl.Series("line", lines, dtype=pl.String).str.strip_suffix("\r")
 
 
@@ -123,6 +127,7 @@ def iter_batches(
 ) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``."""
     stream, inp.compression = open_decompressed(inp.path)
+    reuse_disk_hash = inp.compression == "none" and inp.disk_sha256 is not None
     carry = b""
     line_no = 1
     try:
@@ -137,26 +142,27 @@ def iter_batches(
                 raise
             if not block:
                 break
-            inp._hash.update(block)
+            if not reuse_disk_hash:
+                inp._hash.update(block)
             inp.size += len(block)
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
+            data = carry + block if carry else block
+            n = data.count(b"\n")
+            if n == 0:
                 carry = data
                 continue
-            carry = data[cut + 1 :]
-            s = _split_lines(data[: cut + 1])
+            carry = data[data.rfind(b"\n") + 1 :]
+            s = _split_lines(data, n)
             yield _frame(s, line_no)
             line_no += s.len()
         if carry:
-            s = _split_lines(carry)
+            s = _split_lines(carry + b"\n", 1)
             yield _frame(s, line_no)
             line_no += s.len()
     finally:
         if inp.path is not None:
             stream.close()
     inp.lines = line_no - 1
-    inp.sha256 = inp._hash.hexdigest()
+    inp.sha256 = inp.disk_sha256 if reuse_disk_hash else inp._hash.hexdigest()  # type: ignore[assignment]
 
 
 def _frame(lines: pl.Series, first: int) -> pl.DataFrame:

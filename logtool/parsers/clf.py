@@ -13,7 +13,22 @@ import polars as pl
 from logtool.parsers.formatstr import CompiledFormat
 from logtool.schema import TS
 
-REQUEST_RX = r"^(?P<method>[A-Z][A-Z0-9_-]{0,31}) (?P<target>.*?)(?: (?P<protocol>HTTP/\d(?:\.\d)?))?$"
+METHOD_RX = r"^([A-Z][A-Z0-9_-]{0,31}) "
+PROTOCOL_RX = r" (HTTP/[0-9](?:\.[0-9])?)$"
+
+
+def split_request(req: pl.Expr) -> list[pl.Expr]:
+    """``method``, ``target``, ``protocol`` of a request line; non-HTTP junk → method null.
+
+    Cheaper than one regex with captures: the method is a short prefix match, the protocol a
+    match on the last nine characters, the target a slice between them.
+    """
+    method = req.str.extract(METHOD_RX, 1)
+    protocol = pl.when(method.is_not_null()).then(req.str.slice(-9).str.extract(PROTOCOL_RX, 1))
+    start = method.str.len_bytes() + 1
+    length = (req.str.len_chars() - start - (protocol.str.len_bytes() + 1).fill_null(0)).clip(lower_bound=0)
+    target = pl.when(method.is_not_null()).then(req.str.slice(start, length))
+    return [method.alias("method"), target.alias("target"), protocol.alias("protocol")]
 
 _QUOTED_FIELDS = ("request", "user", "referrer", "ua", "xff", "vhost")
 
@@ -50,37 +65,39 @@ class RegexFormat:
         return float(lines.str.contains(self.compiled.regex).mean() or 0.0)
 
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Parse a ``line_no``/``line`` batch into (records, rejects with ``reason``)."""
+        """Parse a ``line_no``/``line`` batch into (records, rejects with ``reason``).
+
+        One lazy query, collected by the streaming engine so it runs on every core.
+        """
         fields = self.compiled.fields
-        g = batch.with_columns(pl.col("line").str.extract_groups(self.compiled.regex).alias("_g"))
-        g = g.unnest("_g")
-        matched = pl.col("_first").is_not_null()
-        first = sorted(fields)[0]
-        g = g.with_columns(pl.col(first).alias("_first"))
-        rec = g.filter(matched).with_columns(_timestamp(fields))
-        bad_ts = rec.filter(pl.col("ts").is_null())
-        rec = rec.filter(pl.col("ts").is_not_null())
-        rejects = pl.concat(
-            [
-                g.filter(~matched).select(
-                    "line_no",
-                    "line",
-                    pl.when(pl.col("line").str.len_bytes() == 0)
-                    .then(pl.lit("empty line"))
-                    .otherwise(pl.lit(f"does not match format {self.name}"))
-                    .alias("reason"),
-                ),
-                bad_ts.select("line_no", "line", pl.lit("unreadable timestamp").alias("reason")),
-            ]
+        probe = sorted(fields)[0]  # every group is mandatory: null means "no match"
+        reason = (
+            pl.when(pl.col(probe).is_not_null() & pl.col("ts").is_not_null())
+            .then(None)
+            .when(pl.col("line").str.len_bytes() == 0)
+            .then(pl.lit("empty line"))
+            .when(pl.col(probe).is_null())
+            .then(pl.lit(f"does not match format {self.name}"))
+            .otherwise(pl.lit("unreadable timestamp"))
         )
-        return _normalise(rec, fields), rejects
+        lf = (
+            batch.lazy()
+            .with_columns(pl.col("line").str.extract_groups(self.compiled.regex).alias("_g"))
+            .unnest("_g")
+            .with_columns(_timestamp(fields))
+            .with_columns(reason.alias("_reason"))
+        )
+        out = _normalise(lf, fields).collect(engine="streaming")
+        ok = pl.col("_reason").is_null()
+        rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
+        return out.filter(ok).drop("line", "_reason"), rejects
 
 
 def _timestamp(fields: frozenset[str]) -> list[pl.Expr]:
     if "time" in fields:
         t = pl.col("time")
         ts = t.str.strptime(TS, "%d/%b/%Y:%H:%M:%S %z", strict=False)
-        off = t.str.extract(r"([+-]\d{4})$")
+        off = t.str.slice(-5)
         sign = pl.when(off.str.slice(0, 1) == "-").then(-1).otherwise(1)
         tz = sign * (off.str.slice(1, 2).cast(pl.Int16) * 60 + off.str.slice(3, 2).cast(pl.Int16))
     elif "time_iso" in fields:
@@ -110,7 +127,7 @@ def _request_time(fields: frozenset[str]) -> pl.Expr:
     return pl.coalesce(num("rt_s"), num("rt_us") / 1e6, num("rt_ms") / 1e3, upstream).alias("request_time_s")
 
 
-def _normalise(rec: pl.DataFrame, fields: frozenset[str]) -> pl.DataFrame:
+def _normalise(rec: pl.LazyFrame, fields: frozenset[str]) -> pl.LazyFrame:
     cols = {name: _col_or_null(fields, name) for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")}
     rec = rec.with_columns(
         [cols[n].alias(n) for n in cols]
@@ -118,8 +135,7 @@ def _normalise(rec: pl.DataFrame, fields: frozenset[str]) -> pl.DataFrame:
         [_unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS]
         + [_nullish("client").alias("client")]
     )
-    req = pl.col("request").str.extract_groups(REQUEST_RX)
-    rec = rec.with_columns(req.alias("_req")).unnest("_req")
+    rec = rec.with_columns(split_request(pl.col("request")))
     target = pl.when(pl.col("method").is_null()).then(pl.col("request")).otherwise(pl.col("target"))
     parts = target.str.splitn("?", 2)
     return rec.select(
@@ -139,4 +155,6 @@ def _normalise(rec: pl.DataFrame, fields: frozenset[str]) -> pl.DataFrame:
         "xff",
         _request_time(fields),
         "line_no",
+        "line",
+        "_reason",
     )

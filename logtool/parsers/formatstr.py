@@ -12,22 +12,24 @@ from dataclasses import dataclass
 
 from logtool.errors import ConfigError
 
-QUOTED = r'(?:[^"\\]|\\.)*'
-TIME_CLF = r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}"
-NUM = r"-|\d+(?:\.\d+)?"
+QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
+# ASCII classes only: Rust's Unicode \S, \d and \s make much larger automata (~20% slower).
+TIME_CLF = r"[0-9]{1,2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+NUM = r"-|[0-9]+(?:\.[0-9]+)?"
+TOKEN = r"[^ \t]+"
 
 #: Unquoted patterns for fields whose shape we know.
 _UNQUOTED = {
     "time": r"\[(?P<time>" + TIME_CLF + r")\]",
     "time_local": r"(?P<time>" + TIME_CLF + r")",
-    "time_iso": r"(?P<time_iso>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))",
-    "msec": r"(?P<msec>\d+(?:\.\d+)?)",
-    "status": r"(?P<status>\d{3}|-)",
-    "bytes": r"(?P<bytes>\d+|-)",
+    "time_iso": r"(?P<time_iso>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:?[0-9]{2}))",
+    "msec": r"(?P<msec>[0-9]+(?:\.[0-9]+)?)",
+    "status": r"(?P<status>[0-9]{3}|-)",
+    "bytes": r"(?P<bytes>[0-9]+|-)",
     "rt_s": r"(?P<rt_s>" + NUM + ")",
     "rt_ms": r"(?P<rt_ms>" + NUM + ")",
     "rt_us": r"(?P<rt_us>" + NUM + ")",
-    "upstream_rt": r"(?P<upstream_rt>-|[\d.]+(?:(?:, | : )[\d.]+|, -)*)",
+    "upstream_rt": r"(?P<upstream_rt>-|[0-9.]+(?:(?:, | : )[0-9.]+|, -)*)",
 }
 
 APACHE_FIELDS = {
@@ -68,8 +70,8 @@ def _field_pattern(field: str, quoted: bool, stop: str) -> str:
 def _token(stop: str) -> str:
     """An unquoted token: no whitespace, and not the literal character that follows it."""
     if stop and not stop.isspace():
-        return "[^\\s" + ("\\" + stop if stop in "]\\^-[" else stop) + "]+"
-    return r"\S+"
+        return "[^ \\t" + ("\\" + stop if stop in "]\\^-[" else stop) + "]+"
+    return TOKEN
 
 
 _META = set("\\.+*?()|[]{}^$")
@@ -99,7 +101,7 @@ def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledForma
             continue
         seen.add(group)
         out.append(_field_pattern(field, quoted, stop))
-    out.append(r"\s*$")
+    out.append(r"[ \t]*$")
     regex = "".join(out)
     return CompiledFormat(source, regex, frozenset(seen))
 
