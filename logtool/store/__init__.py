@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from logtool.errors import StoreBusyError, StoreError
 from logtool.schema import SCHEMAS, STAGES, conform
@@ -131,6 +132,16 @@ class Store:
         except (OSError, pl.exceptions.PolarsError) as e:
             raise StoreError(f"cannot read {stage} partitions: {e}") from None
         return df
+
+    def iter_parts(self, parts: list[Partition], stage: str, batch_rows: int = 262_144) -> Iterator[pl.DataFrame]:
+        """Rows of ``parts`` in bounded batches (memory stays flat for any partition size)."""
+        for p in parts:
+            try:
+                f = pq.ParquetFile(self.root / p.path)
+                for rb in f.iter_batches(batch_size=batch_rows):
+                    yield pl.from_arrow(rb)  # type: ignore[misc]
+            except OSError as e:
+                raise StoreError(f"cannot read {stage} partition {p.path}: {e}") from None
 
     def delete_files(self, paths: list[str]) -> None:
         """Unlink committed-then-retired partition files (after the catalog no longer lists them)."""

@@ -1,0 +1,40 @@
+# Two commands set everything up on a fresh machine with Python >= 3.11:
+#   make demo   # venv + install + the whole lifecycle on sample logs, report in reports/
+#   make test   # venv + install + the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench bench-10m clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/logtool demo
+
+test: $(STAMP)
+	$(BIN)/ruff check logtool tests bench
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check logtool tests bench
+	$(BIN)/ruff format --check logtool tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format logtool tests bench
+	$(BIN)/ruff check --fix logtool tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/bench_ingest.py --lines 1000000
+
+bench-10m: $(STAMP)
+	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers
+
+clean:
+	rm -rf $(VENV) build *.egg-info bench/out .pytest_cache .ruff_cache

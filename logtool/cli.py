@@ -1,0 +1,415 @@
+"""The ``logtool`` command line: thin wrappers over library functions.
+
+Data goes to stdout, progress and summaries to stderr. Library errors are mapped to exit
+codes in one place (:class:`LogtoolGroup`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from logtool import __version__
+from logtool.config import Policy, PolicySource, default_config_file, describe, load_policy, preset_values
+from logtool.errors import ConfigError, LogtoolError
+
+DEFAULT_REPORTS = Path("reports")
+
+
+def default_store() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("logtool"))
+
+
+def err(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+class LogtoolGroup(click.Group):
+    """Turns every :class:`LogtoolError` into ``logtool: error: …`` and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LogtoolError as e:
+            err(f"logtool: error: {e}")
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            err("logtool: interrupted; nothing partial was committed")
+            ctx.exit(130)
+
+
+class Ctx:
+    """Options shared by all commands."""
+
+    def __init__(self, store: Path | None, config: Path | None) -> None:
+        self.store_path = store or default_store()
+        self.config = config
+
+    def policy(self, **overrides: Any) -> PolicySource:
+        preset = overrides.pop("ip_preset", None)
+        if preset:
+            overrides = {**preset_values(preset, "--ip-preset"), **{k: v for k, v in overrides.items() if v is not None}}
+        return load_policy(self.config, overrides=overrides)
+
+    def open_store(self, create: bool = True):  # type: ignore[no-untyped-def]
+        from logtool.store import Store
+
+        return Store(self.store_path, create=create)
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now``: ISO 8601; naive times are UTC. Default: the current time."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--now: not an ISO 8601 time: {value!r} (example: 2026-11-24T03:00:00Z)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def parse_day(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).date().isoformat()
+    except ValueError:
+        raise ConfigError(f"{flag}: not a date: {value!r} (example: 2026-11-01)") from None
+
+
+def policy_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Flags that override the policy file and environment (same spelling on every command)."""
+    opts = [
+        click.option("--raw-days", type=int, help="Days of full detail (default 7)."),
+        click.option("--anonymised-days", type=int, help="Days anonymised rows are kept (default 90)."),
+        click.option("--ipv4-prefix", type=int, help="IPv4 prefix kept on anonymisation (default 24)."),
+        click.option("--ipv6-prefix", type=int, help="IPv6 prefix kept on anonymisation (default 48)."),
+        click.option("--ip-preset", type=click.Choice(["default", "strict"]), help="Prefix preset: default (/24, /48) or strict (/16, /32)."),
+        click.option("--geoip-db", type=click.Path(dir_okay=False), help="MaxMind-format country database (GeoLite2, DB-IP)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _policy_from(ctx: Ctx, kw: dict[str, Any]) -> Policy:
+    keys = ("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+    return ctx.policy(**{k: kw.pop(k, None) for k in keys}).policy
+
+
+def format_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    from logtool.parsers import REGISTRY
+
+    opts = [
+        click.option("--format", "format_name", type=click.Choice(list(REGISTRY)), help="Force a format instead of auto-detection."),
+        click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'."),
+        click.option("--nginx-format", help="nginx log_format string of your logs, e.g. '$remote_addr - …'."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _line_format(format_name: str | None, log_format: str | None, nginx_format: str | None):  # type: ignore[no-untyped-def]
+    from logtool.parsers import custom_format, get_format
+
+    if sum(x is not None for x in (format_name, log_format, nginx_format)) > 1:
+        raise ConfigError("use only one of --format, --log-format and --nginx-format")
+    if format_name:
+        return get_format(format_name)
+    return custom_format(log_format, nginx_format)
+
+
+@click.group(cls=LogtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="logtool")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), envvar="LOGTOOL_STORE",
+              help="Store directory (env LOGTOOL_STORE; default: per-user data directory).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="LOGTOOL_CONFIG",
+              help="Policy file, TOML (env LOGTOOL_CONFIG; default: ./logtool.toml if present).")
+@click.pass_context
+def cli(ctx: click.Context, store: Path | None, config: Path | None) -> None:
+    """Access logs kept the lawful way: parse, keep detail briefly, anonymise, aggregate, delete."""
+    ctx.obj = Ctx(store, config or default_config_file())
+
+
+# ingest -------------------------------------------------------------------------------------
+def _progress_ingest(store, inputs, policy, now, fmt, geo):  # type: ignore[no-untyped-def]
+    from logtool.ingest import ingest
+
+    if not sys.stderr.isatty():
+        return ingest(store, inputs, policy, now, fmt, geo)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("ingesting {task.completed:,.0f} lines"), TimeElapsedColumn(),
+                  transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task("ingest", total=None)
+        return ingest(store, inputs, policy, now, fmt, geo, progress=lambda n: bar.advance(task, n))
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_ingest(results: list[Any]) -> None:
+    for r in results:
+        if r.status == "duplicate":
+            err(f"{r.name}: already ingested (same content as {r.duplicate_of}); nothing to do")
+        elif r.status == "empty":
+            err(f"{r.name}: empty; nothing to do")
+        else:
+            line = f"{r.name}: {r.lines:,} lines as {r.format}, {r.parsed:,} stored, {r.rejected:,} quarantined"
+            err(line)
+            for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
+                err(f"    {n:>8,}  {reason}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@format_options
+@policy_options
+@click.option("--no-geo", is_flag=True, help="Skip the country lookup.")
+@click.option("--now", "now_s", help="Ingestion time to record (ISO 8601; default now).")
+@click.pass_obj
+def ingest(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, no_geo, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
+    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store."""
+    from logtool.geo import GeoDB
+    from logtool.inputs import make_inputs
+
+    policy = _policy_from(obj, kw)
+    fmt = _line_format(format_name, log_format, nginx_format)
+    geo = None if no_geo else GeoDB(policy.geoip_db or None)
+    with obj.open_store() as store:
+        results = _progress_ingest(store, make_inputs(list(files)), policy, parse_now(now_s), fmt, geo)
+    _print_ingest(results)
+
+
+# retain -------------------------------------------------------------------------------------
+def _print_retain(res: Any) -> None:
+    verb = "would" if res.dry_run else "did"
+    err(f"retain as of {res.now:%Y-%m-%d %H:%M %Z} ({'dry run' if res.dry_run else 'applied'}):")
+    err(f"  anonymise: {len(res.anonymised_days)} days, {res.anonymised_rows:,} rows"
+        + (f" ({res.anonymised_days[0]} … {res.anonymised_days[-1]})" if res.anonymised_days else ""))
+    err(f"  delete:    {len(res.deleted_days)} days, {res.deleted_rows:,} rows"
+        + (f" ({res.deleted_days[0]} … {res.deleted_days[-1]})" if res.deleted_days else ""))
+    if not res.anonymised_days and not res.deleted_days:
+        err(f"  nothing {verb} change: the store already follows the policy")
+
+
+@cli.command()
+@click.option("--now", "now_s", help="Evaluate the policy as of this time (ISO 8601; default now).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@policy_options
+@click.pass_obj
+def retain(obj: Ctx, now_s: str | None, dry_run: bool, **kw: Any) -> None:
+    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
+    from logtool.retention import retain as do_retain
+
+    policy = _policy_from(obj, kw)
+    with obj.open_store() as store:
+        res = do_retain(store, policy, parse_now(now_s), dry_run=dry_run)
+    _print_retain(res)
+
+
+# nightly ------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+@format_options
+@policy_options
+@click.option("--now", "now_s", help="Run as of this time (ISO 8601; default now).")
+@click.pass_obj
+def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
+    """Ingest FILES, apply retention, print a short summary (for logrotate/systemd)."""
+    from logtool.geo import GeoDB
+    from logtool.ingest import ingest as do_ingest
+    from logtool.inputs import make_inputs
+    from logtool.retention import retain as do_retain
+
+    policy = _policy_from(obj, kw)
+    fmt = _line_format(format_name, log_format, nginx_format)
+    now = parse_now(now_s)
+    started = datetime.now(UTC).isoformat()
+    with obj.open_store() as store, store.writing():
+        results = do_ingest(store, make_inputs(list(files)), policy, now, fmt, GeoDB(policy.geoip_db or None))
+        res = do_retain(store, policy, now)
+        store.catalog.record_run("nightly", started, datetime.now(UTC).isoformat(), {
+            "files": [r.__dict__ for r in results],
+            "anonymised_rows": res.anonymised_rows, "deleted_rows": res.deleted_rows,
+        })
+    _print_ingest(results)
+    _print_retain(res)
+
+
+# report and export --------------------------------------------------------------------------
+def _open_out(path: Path | None, binary: bool):  # type: ignore[no-untyped-def]
+    if path is None:
+        return sys.stdout.buffer if binary else sys.stdout
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "wb" if binary else "w", encoding=None if binary else "utf-8")
+
+
+@cli.command()
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.pass_obj
+def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: str, output: Path | None) -> None:
+    """Traffic report from the daily aggregates (no personal data)."""
+    from logtool.report import ReportFormat, build, render
+
+    policy = obj.policy().policy
+    with obj.open_store(create=False) as store:
+        rep = build(store, policy, parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+    text = render(rep, ReportFormat(fmt))
+    out = _open_out(output, binary=False)
+    out.write(text)
+    if output:
+        out.close()
+        err(f"report written to {output}")
+
+
+@cli.command()
+@click.option("--stage", type=click.Choice(["raw", "anonymised"]), required=True, help="Which stage to export.")
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.pass_obj
+def export(obj: Ctx, stage: str, date_from: str | None, date_to: str | None, fmt: str, output: Path | None) -> None:
+    """Export the rows of one stage (raw rows hold personal data: handle with care)."""
+    from logtool.export import ExportFormat
+    from logtool.export import export as do_export
+
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise ConfigError("Parquet is binary: pass -o FILE or redirect stdout")
+    with obj.open_store(create=False) as store:
+        out = _open_out(output, binary=True)
+        try:
+            n = do_export(store, stage, out, ExportFormat(fmt), parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+        finally:
+            if output:
+                out.close()
+            else:
+                out.flush()
+    err(f"exported {n:,} {stage} rows" + (f" to {output}" if output else ""))
+
+
+# status, config, formats, detect, demo ------------------------------------------------------
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--now", "now_s", help="Evaluate against the policy as of this time.")
+@click.pass_obj
+def status(obj: Ctx, fmt: str, now_s: str | None) -> None:
+    """What the store holds per stage, against the policy."""
+    from logtool.status import status as do_status
+
+    policy = obj.policy().policy
+    with obj.open_store(create=False) as store:
+        st = do_status(store, policy, parse_now(now_s))
+    if fmt == "json":
+        click.echo(json.dumps(st, indent=2, default=str))
+        return
+    click.echo(f"store {st['store']}  (raw_days={policy.raw_days}, anonymised_days={policy.anonymised_days})")
+    for stage, s in st["stages"].items():
+        span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
+        click.echo(f"  {stage:<11} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
+    click.echo(f"  overdue for retention: {st['overdue_rows']['raw']:,} raw, {st['overdue_rows']['anonymised']:,} anonymised rows")
+    click.echo(f"  files ingested: {st['files_ingested']} ({st['lines_ingested']:,} lines)")
+    if st["quarantine"]:
+        click.echo("  quarantined: " + ", ".join(f"{k} {v:,}" for k, v in st["quarantine"].items()))
+    if st["last_nightly"]:
+        click.echo(f"  last nightly run: {st['last_nightly']['finished_at']}")
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the effective policy."""
+
+
+@config.command("show")
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True)
+@policy_options
+@click.pass_obj
+def config_show(obj: Ctx, fmt: str, **kw: Any) -> None:
+    """Print the effective policy and where each value comes from."""
+    keys = ("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+    src = obj.policy(**{k: kw.get(k) for k in keys})
+    values = src.policy.to_dict()
+    if fmt == "json":
+        click.echo(json.dumps({"policy": values, "origins": src.origins, "store": str(obj.store_path)}, indent=2))
+        return
+    click.echo(f"# store: {obj.store_path}")
+    click.echo(f"# config file: {obj.config or '(none)'}")
+    click.echo("[policy]")
+    docs = describe()
+    for k, v in values.items():
+        click.echo(f"{k} = {json.dumps(v)}  # {docs[k]} [{src.origins[k]}]")
+
+
+@cli.command()
+def formats() -> None:
+    """List the log formats logtool reads, with a sample line each."""
+    from logtool.parsers import REGISTRY
+
+    for name, fmt in REGISTRY.items():
+        click.echo(f"{name:<16} {fmt.description}")
+        click.echo(f"{'':<16} {fmt.sample}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True)
+def detect(files: tuple[str, ...]) -> None:
+    """Print the detected format of each FILE and how much of a sample it parses."""
+    from logtool.inputs import iter_batches, make_inputs
+    from logtool.parsers import SAMPLE_LINES, detect as do_detect
+
+    for inp in make_inputs(list(files)):
+        batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
+        if batch is None:
+            click.echo(f"{inp.name}: empty")
+            continue
+        lines = batch.get_column("line").head(SAMPLE_LINES)
+        lines = lines.filter(lines.str.len_bytes() > 0)
+        fmt, rate = do_detect(lines, inp.name)
+        click.echo(f"{inp.name}: {fmt.name} ({rate:.0%} of {lines.len()} sampled lines parsed)")
+
+
+@cli.command()
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_REPORTS,
+              show_default=True, help="Where to write the demo report.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the sample logs and store here (default: a temporary directory, removed after).")
+def demo(reports_dir: Path, workdir: Path | None) -> None:
+    """Run the whole lifecycle on generated sample logs and write a report."""
+    from logtool.demo import run_demo
+
+    err("logtool demo: the whole privacy lifecycle on generated sample logs\n")
+    if workdir is not None:
+        run_demo(workdir, reports_dir, say=err)
+    else:
+        with tempfile.TemporaryDirectory(prefix="logtool-demo-") as tmp:
+            run_demo(Path(tmp), reports_dir, say=err)
+    err(f"\nDone. Read {reports_dir / 'demo-report.txt'}; on your own logs: logtool ingest /var/log/nginx/access.log.1")
+
+
+def main() -> None:  # pragma: no cover - console script entry point
+    try:
+        cli(prog_name="logtool")
+    except LogtoolError as e:  # raised outside a command (option callbacks)
+        err(f"logtool: error: {e}")
+        sys.exit(e.exit_code)
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        sys.exit(0)

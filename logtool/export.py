@@ -1,0 +1,67 @@
+"""Export a stage's rows as CSV, JSON lines or Parquet, streamed in bounded batches."""
+
+from __future__ import annotations
+
+import enum
+import io
+from typing import BinaryIO, assert_never
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from logtool.errors import ConfigError
+from logtool.store import Store
+
+
+class ExportFormat(str, enum.Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+EXPORT_STAGES = ("raw", "anonymised")
+
+
+def export(
+    store: Store,
+    stage: str,
+    out: BinaryIO,
+    fmt: ExportFormat = ExportFormat.csv,
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> int:
+    """Write the rows of ``stage`` in the period to ``out``; returns the number of rows."""
+    if stage not in EXPORT_STAGES:
+        raise ConfigError(f"cannot export stage {stage!r}; choose one of: {', '.join(EXPORT_STAGES)}")
+    parts = store.catalog.partitions(stage, date_from, date_to)
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    first = True
+    for df in store.iter_parts(parts, stage):
+        rows += df.height
+        if fmt is ExportFormat.csv:
+            buf = io.BytesIO()
+            df.write_csv(buf, include_header=first)
+            out.write(buf.getvalue())
+        elif fmt is ExportFormat.jsonl:
+            buf = io.BytesIO()
+            df.write_ndjson(buf)
+            out.write(buf.getvalue())
+        elif fmt is ExportFormat.parquet:
+            table = df.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema, compression="zstd")
+            writer.write_table(table)
+        else:
+            assert_never(fmt)
+        first = False
+    if fmt is ExportFormat.parquet:
+        if writer is None:  # empty export: still a valid, empty Parquet file
+            from logtool.schema import SCHEMAS, conform
+
+            conform(pl.DataFrame(), SCHEMAS[stage]).write_parquet(out)
+        else:
+            writer.close()
+    if fmt is ExportFormat.csv and first:
+        out.write((",".join(store.read_parts([], stage).columns) + "\n").encode())
+    return rows

@@ -1,0 +1,114 @@
+"""Reports built from the daily aggregates only (never from row-level data).
+
+:func:`build` turns aggregates into a :class:`Report`; renderers in :data:`RENDERERS` turn a
+report into text. Groups smaller than the policy's ``min_group_size`` are folded into
+``(other)`` so a report cannot single out a person.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, assert_never
+
+import polars as pl
+
+from logtool import aggregate
+from logtool.config import Policy
+from logtool.store import Store
+
+TOP_KEYS = 10
+
+#: Dimensions shown in a report, with their titles, in order.
+SECTIONS = {
+    "status_class": "Status classes",
+    "status": "Status codes",
+    "method": "Methods",
+    "path": "Top paths",
+    "referrer_host": "Referrer hosts",
+    "browser": "Browsers",
+    "os": "Operating systems",
+    "device": "Devices",
+    "bot": "Bots vs humans",
+    "country": "Countries",
+    "response_time": "Response times",
+    "hour": "Requests per hour of day (UTC)",
+}
+
+
+@dataclass
+class Report:
+    date_from: str | None
+    date_to: str | None
+    days: list[dict[str, Any]] = field(default_factory=list)  # per day: date, requests, bytes
+    requests: int = 0
+    bytes: int = 0
+    bot_share: float = 0.0
+    sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    min_group_size: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": {"from": self.date_from, "to": self.date_to, "days": len(self.days)},
+            "requests": self.requests,
+            "bytes": self.bytes,
+            "bot_share": round(self.bot_share, 4),
+            "min_group_size": self.min_group_size,
+            "daily": self.days,
+            "sections": self.sections,
+        }
+
+
+def build(store: Store, policy: Policy, date_from: str | None = None, date_to: str | None = None) -> Report:
+    """Sum the aggregates of the period and fold small groups."""
+    agg = store.read("aggregates", date_from, date_to)
+    rep = Report(date_from, date_to, min_group_size=policy.min_group_size)
+    if agg.height == 0:
+        return rep
+    merged = aggregate.merge([agg])
+    total = merged.filter(pl.col("dimension") == "total").sort("date")
+    rep.days = [{"date": d.isoformat(), "requests": r, "bytes": b} for d, r, b in total.select("date", "requests", "bytes").iter_rows()]
+    rep.requests = int(total.get_column("requests").sum())
+    rep.bytes = int(total.get_column("bytes").sum())
+    rep.date_from = date_from or rep.days[0]["date"]
+    rep.date_to = date_to or rep.days[-1]["date"]
+    period = (
+        merged.group_by("dimension", "key")
+        .agg(pl.col("requests").sum(), pl.col("bytes").sum())
+    )
+    period = aggregate.fold_small(period, policy.min_group_size)
+    for dim in SECTIONS:
+        rows = period.filter(pl.col("dimension") == dim)
+        if dim == "hour":
+            rows = rows.sort("key")
+        else:
+            rows = rows.sort(pl.col("key") == aggregate.OTHER, pl.col("requests"), descending=[False, True])
+            if rows.height > TOP_KEYS:
+                head, tail = rows.head(TOP_KEYS), rows.slice(TOP_KEYS)
+                rest = tail.select(
+                    pl.lit(aggregate.OTHER).alias("key"), pl.col("requests").sum(), pl.col("bytes").sum()
+                )
+                rows = pl.concat([head.select("key", "requests", "bytes"), rest]).group_by("key", maintain_order=True).sum()
+        rep.sections[dim] = [
+            {"key": k, "requests": int(r), "bytes": int(b), "share": round(r / rep.requests, 4) if rep.requests else 0.0}
+            for k, r, b in rows.select("key", "requests", "bytes").iter_rows()
+        ]
+    bots = {row["key"]: row["requests"] for row in rep.sections.get("bot", [])}
+    rep.bot_share = bots.get("bot", 0) / rep.requests if rep.requests else 0.0
+    return rep
+
+
+class ReportFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+def render(report: Report, fmt: ReportFormat, width: int = 100) -> str:
+    """The report as text in ``fmt``."""
+    from logtool.report import render_json, render_table
+
+    if fmt is ReportFormat.table:
+        return render_table.render(report, width)
+    if fmt is ReportFormat.json:
+        return render_json.render(report)
+    assert_never(fmt)

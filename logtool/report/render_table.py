@@ -1,0 +1,55 @@
+"""Terminal renderer: readable tables (rich), also fine as plain text in a file."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from logtool.report import Report
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def render(report: Report, width: int = 100) -> str:
+    from logtool.report import SECTIONS
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    if not report.days:
+        con.print("No aggregates in this period. Ingest logs first: logtool ingest FILE")
+        return buf.getvalue()
+    con.print(
+        f"[bold]Access report {report.date_from} … {report.date_to}[/bold]  "
+        f"({len(report.days)} days, {report.requests:,} requests, {human_bytes(report.bytes)}, "
+        f"bots {report.bot_share:.1%})"
+    )
+    con.print(f"Groups under {report.min_group_size} requests are shown as (other).\n")
+    daily = Table(title="Requests per day", title_justify="left")
+    daily.add_column("date")
+    daily.add_column("requests", justify="right")
+    daily.add_column("bytes", justify="right")
+    for d in report.days:
+        daily.add_row(d["date"], f"{d['requests']:,}", human_bytes(d["bytes"]))
+    con.print(daily)
+    for dim, title in SECTIONS.items():
+        rows = report.sections.get(dim, [])
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        t.add_column("key", overflow="fold", max_width=60)
+        t.add_column("requests", justify="right")
+        t.add_column("share", justify="right")
+        for r in rows:
+            t.add_row(str(r["key"]), f"{r['requests']:,}", f"{r['share']:.1%}")
+        con.print(t)
+    return buf.getvalue()

@@ -1,0 +1,107 @@
+"""Retention: raw days past the security window become anonymised; old anonymised days go.
+
+A day leaves a stage once *all* of it is older than the stage's window, so a record lives in
+the raw stage for at least ``raw_days`` and at most ``raw_days + 1`` days. Each day is one
+crash-safe step: the anonymised partition is written and fsynced, then one catalog transaction
+swaps the raw partitions for it; the raw files are unlinked only after that commit (an
+interruption leaves orphans that the next writer removes). Aggregates are never touched.
+Running ``retain`` twice with the same ``now`` changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from logtool.anonymize.fields import anonymise_records
+from logtool.anonymize.ip import networks
+from logtool.config import Policy
+from logtool.store import Partition, Store
+
+
+@dataclass
+class RetainResult:
+    """What a retention run did (or, with ``dry_run``, would do)."""
+
+    now: datetime
+    dry_run: bool
+    anonymised_days: list[str] = field(default_factory=list)
+    anonymised_rows: int = 0
+    deleted_days: list[str] = field(default_factory=list)
+    deleted_rows: int = 0
+
+
+def day_expired(day: str, now: datetime, keep_days: int) -> bool:
+    """True when the whole UTC ``day`` is older than ``keep_days`` at ``now``."""
+    end_of_day = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return end_of_day <= now - timedelta(days=keep_days)
+
+
+def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:
+    out: dict[str, list[Partition]] = {}
+    for p in parts:
+        out.setdefault(p.date, []).append(p)
+    return out
+
+
+def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -> RetainResult:
+    """Apply the policy as of ``now`` (timezone-aware)."""
+    result = RetainResult(now=now, dry_run=dry_run)
+    with store.writing():
+        cat = store.catalog
+        for day, parts in _by_day(cat.partitions("raw")).items():
+            if not day_expired(day, now, policy.raw_days):
+                continue
+            rows = sum(p.rows for p in parts)
+            if day_expired(day, now, policy.anonymised_days):
+                # Past both windows already (a late or re-ingested old file): delete outright.
+                result.deleted_days.append(day)
+                result.deleted_rows += rows
+                if not dry_run:
+                    _swap(store, parts, [], now)
+                continue
+            result.anonymised_days.append(day)
+            result.anonymised_rows += rows
+            if not dry_run:
+                _anonymise_day(store, policy, day, parts, now)
+        for day, parts in _by_day(cat.partitions("anonymised")).items():
+            if day_expired(day, now, policy.anonymised_days):
+                result.deleted_days.append(day)
+                result.deleted_rows += sum(p.rows for p in parts)
+                if not dry_run:
+                    _swap(store, parts, [], now)
+    result.deleted_days.sort()
+    return result
+
+
+def _anonymise_day(store: Store, policy: Policy, day: str, parts: list[Partition], now: datetime) -> None:
+    """Stream the day's raw partitions (and any earlier anonymised one) into one new partition."""
+    existing = store.catalog.partitions("anonymised", day, day)
+    secret = store.secret()
+    w = store.writer("anonymised")
+    try:
+        for raw in store.iter_parts(parts, "raw"):
+            net = networks(raw.get_column("client_ip"), policy.ipv4_prefix, policy.ipv6_prefix, secret)
+            w.write_day(day, anonymise_records(raw, net, policy.query_allowlist))
+        for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
+            w.write_day(day, anon)
+        new = w.finish()
+    except BaseException:
+        w.abort()
+        raise
+    _swap(store, parts + existing, new, now)
+
+
+def _swap(store: Store, old: list[Partition], new: list[Partition], now: datetime) -> None:
+    """Replace ``old`` partitions by ``new`` in one transaction, then unlink the old files."""
+    stamp = now.isoformat()
+    try:
+        with store.catalog.transaction() as db:
+            for p in old:
+                store.catalog.delete_partition(db, p.path)
+            for p in new:
+                store.catalog.insert_partition(db, p, stamp)
+    except BaseException:
+        store.delete_files([p.path for p in new])
+        raise
+    store.delete_files([p.path for p in old])
