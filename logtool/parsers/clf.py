@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import re
+
 import polars as pl
 
 from logtool.parsers.formatstr import CompiledFormat
@@ -90,7 +92,29 @@ class RegexFormat:
         out = _normalise(lf, fields).collect(engine="streaming")
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
+        if rejects.height:  # slow path, rejected lines only: say why more precisely
+            rejects = rejects.with_columns(
+                pl.Series("reason", [diagnose(ln, r) for ln, r in rejects.select("line", "reason").iter_rows()], pl.String)
+            )
         return out.filter(ok).drop("line", "_reason"), rejects
+
+
+_TIME_ANYWHERE = re.compile(r"\[[^\]]*\d{2}:\d{2}:\d{2}[^\]]*\]")
+
+
+def diagnose(line: str, reason: str) -> str:
+    """A more helpful reason for a line the format's regex rejected (rejected lines only)."""
+    if not reason.startswith("does not match"):
+        return reason
+    if not line.strip():
+        return "blank line"
+    if "\ufffd" in line[:64] and not _TIME_ANYWHERE.search(line):
+        return "binary data"
+    if not _TIME_ANYWHERE.search(line):
+        return "no [timestamp] field (" + reason + ")"
+    if len(re.findall(r'(?<!\\)"', line)) % 2:
+        return "truncated line (unbalanced quotes)"
+    return reason
 
 
 def _timestamp(fields: frozenset[str]) -> list[pl.Expr]:

@@ -1,0 +1,70 @@
+"""Shared fixtures: an isolated store, a fixed clock, generated logs, a tiny GeoIP database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from logtool import generate
+from logtool.config import Policy
+from logtool.store import Store
+
+#: The clock every test uses: tests never read the wall clock.
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the user's store, config or LOGTOOL_* environment."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LOGTOOL_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return Policy()
+
+
+def write_days(folder: Path, n_days: int = 3, per_day: int = 400, seed: int = 5, first: datetime = DAY0) -> list[Path]:
+    """One generated log file per day, named like logrotate leaves them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for day, lines in generate.days(first, n_days, per_day, seed=seed):
+        p = folder / f"access.log-{day:%Y%m%d}"
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out.append(p)
+    return out
+
+
+@pytest.fixture
+def day_logs(tmp_path: Path) -> list[Path]:
+    return write_days(tmp_path / "logs")
+
+
+@pytest.fixture
+def tiny_mmdb(tmp_path: Path) -> Path:
+    """A MaxMind-format database with three networks, built here (no download)."""
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    w = MMDBWriter(ip_version=6, database_type="logtool-test", ipv4_compatible=True)
+    w.insert_network(IPSet(["203.0.113.0/24"]), {"country": {"iso_code": "DE"}})
+    w.insert_network(IPSet(["198.51.100.0/24"]), {"country_code": "FR"})
+    w.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "NL"}})
+    path = tmp_path / "tiny.mmdb"
+    w.to_db_file(str(path))
+    return path

@@ -1,0 +1,97 @@
+"""User format strings (Apache LogFormat, nginx log_format) and auto-detection."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from logtool.errors import InputError
+from logtool.parsers import REGISTRY, custom_format, detect
+
+
+def parse(fmt, *lines: str) -> pl.DataFrame:
+    batch = pl.DataFrame({"line_no": list(range(1, len(lines) + 1)), "line": list(lines)})
+    rec, rej = fmt.parse(batch)
+    assert rej.height == 0, rej.to_dicts()
+    return rec
+
+
+def test_apache_format_with_timings_xff_and_vhost() -> None:
+    fmt = custom_format(log_format='%v %a %l %u %t "%r" %>s %B "%{Referer}i" "%{User-Agent}i" %D "%{X-Forwarded-For}i"')
+    rec = parse(
+        fmt,
+        'shop.example.org 203.0.113.5 - - [24/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 99 "-" "UA" 1500 "198.51.100.1, 10.0.0.2"',
+    )
+    r = rec.row(0, named=True)
+    assert (r["vhost"], r["client_ip"], r["bytes"], r["request_time_s"], r["xff"]) == (
+        "shop.example.org", "203.0.113.5", 99, 0.0015, "198.51.100.1, 10.0.0.2",
+    )
+
+
+@pytest.mark.parametrize("directive,value,seconds", [("%T", "2", 2.0), ("%{ms}T", "250", 0.25), ("%{us}T", "1000", 0.001)])
+def test_apache_time_taken_units(directive: str, value: str, seconds: float) -> None:
+    fmt = custom_format(log_format=f'%h %l %u %t "%r" %>s %b {directive}')
+    rec = parse(fmt, f'203.0.113.5 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 {value}')
+    assert rec.get_column("request_time_s").to_list() == [seconds]
+
+
+def test_nginx_format_with_request_and_upstream_time() -> None:
+    fmt = custom_format(
+        nginx_format='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" $host $request_time $upstream_response_time'
+    )
+    rec = parse(
+        fmt,
+        '2001:db8::7 - - [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 5 "-" "UA" www.example.org 0.004 0.003, 0.001',
+        '203.0.113.5 - - [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 502 5 "-" "UA" www.example.org - -',
+    )
+    assert rec.get_column("vhost").to_list() == ["www.example.org"] * 2
+    assert rec.get_column("request_time_s").to_list() == [0.004, None]
+
+
+def test_nginx_upstream_time_used_when_request_time_missing() -> None:
+    fmt = custom_format(nginx_format='$remote_addr [$time_local] "$request" $status $upstream_response_time')
+    rec = parse(fmt, '203.0.113.5 [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 0.120, 0.030')
+    assert rec.get_column("request_time_s").to_list() == [0.12]
+
+
+def test_nginx_iso_time_and_http_x_forwarded_for() -> None:
+    fmt = custom_format(nginx_format='$remote_addr $time_iso8601 "$request" $status "$http_x_forwarded_for"')
+    rec = parse(fmt, '203.0.113.5 2026-11-24T10:00:00+01:00 "GET / HTTP/1.1" 200 "198.51.100.9"')
+    r = rec.row(0, named=True)
+    assert r["ts"].isoformat() == "2026-11-24T09:00:00+00:00" and r["tz_offset_min"] == 60
+    assert r["xff"] == "198.51.100.9"
+
+
+def test_unknown_directives_still_parse() -> None:
+    fmt = custom_format(log_format='%h %{X-Custom}i %t "%r" %>s %b %{cookie}n %k')
+    rec = parse(fmt, '203.0.113.5 abc [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 sess=1 0')
+    assert rec.height == 1
+
+
+def test_format_without_directives_is_a_config_error() -> None:
+    from logtool.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no % directives"):
+        custom_format(log_format="plain text")
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_each_preset_detects_its_own_sample(name: str) -> None:
+    fmt, rate = detect(pl.Series([REGISTRY[name].sample] * 5))
+    assert fmt.name == name and rate == 1.0
+
+
+def test_unknown_format_error_suggests_the_flags() -> None:
+    lines = pl.Series(['{"json": "not supported yet"}'] * 10)
+    with pytest.raises(InputError) as e:
+        detect(lines, "app.log")
+    msg = str(e.value)
+    assert "app.log: cannot detect the log format" in msg
+    assert "--format" in msg and "--log-format" in msg and "--nginx-format" in msg
+
+
+def test_detection_tolerates_a_minority_of_bad_lines() -> None:
+    lines = pl.Series([REGISTRY["combined"].sample] * 8 + ["garbage"] * 2)
+    fmt, rate = detect(lines)
+    assert fmt.name == "combined" and rate == 0.8

@@ -1,0 +1,55 @@
+"""Golden files: tests/cases/<format>/<name>.log → <name>.expected.jsonl (records and rejects).
+
+Regenerate after an intended change with ``LOGTOOL_UPDATE_GOLDEN=1 pytest tests/test_golden.py``
+and review the diff line by line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from logtool.inputs import iter_batches, make_inputs
+from logtool.parsers import detect, get_format
+
+CASES = sorted(Path(__file__).parent.glob("cases/*/*.log"))
+
+
+def parse_file(fmt_name: str, path: Path) -> list[dict]:
+    fmt = get_format(fmt_name)
+    out: list[dict] = []
+    for batch in iter_batches(make_inputs([str(path)])[0], batch_bytes=256):
+        rec, rej = fmt.parse(batch)
+        rec = rec.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        out += [{"kind": "record", **r} for r in rec.to_dicts()]
+        out += [{"kind": "reject", **r} for r in rej.select("line_no", "reason").to_dicts()]
+    return sorted(out, key=lambda r: r["line_no"])
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_golden(path: Path) -> None:
+    got = parse_file(path.parent.name, path)
+    expected_path = path.with_suffix(".expected.jsonl")
+    if os.environ.get("LOGTOOL_UPDATE_GOLDEN"):
+        expected_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got), encoding="utf-8")
+    expected = [json.loads(line) for line in expected_path.read_text(encoding="utf-8").splitlines()]
+    assert got == expected
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_detection_picks_the_golden_format(path: Path) -> None:
+    batch = next(iter_batches(make_inputs([str(path)])[0]))
+    lines = batch.get_column("line")
+    fmt, rate = detect(lines.filter(lines.str.len_bytes() > 0), path.name)
+    assert fmt.name == path.parent.name
+    assert rate >= 0.6
+
+
+def test_every_line_is_accounted_for() -> None:
+    for path in CASES:
+        n_lines = path.read_bytes().count(b"\n")
+        assert len(parse_file(path.parent.name, path)) == n_lines, path

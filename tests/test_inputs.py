@@ -1,0 +1,89 @@
+"""Reading inputs: every compression, stdin, odd bytes, batch boundaries, corrupt data."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+import sys
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from logtool.errors import InputError
+from logtool.inputs import iter_batches, make_inputs
+
+TEXT = b"".join(f"line {i}\n".encode() for i in range(1, 2001))
+
+
+def read_all(path: str, batch_bytes: int = 1 << 20) -> tuple[list[tuple[int, str]], object]:
+    inp = make_inputs([path])[0]
+    rows = [r for b in iter_batches(inp, batch_bytes) for r in b.iter_rows()]
+    return rows, inp
+
+
+@pytest.mark.parametrize(
+    "suffix,compress",
+    [
+        ("", lambda b: b),
+        (".gz", gzip.compress),
+        (".bz2", bz2.compress),
+        (".xz", lzma.compress),
+        (".zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+    ],
+)
+def test_every_compression_reads_the_same_lines(tmp_path: Path, suffix: str, compress) -> None:
+    p = tmp_path / f"access.log{suffix}"
+    p.write_bytes(compress(TEXT))
+    rows, inp = read_all(str(p), batch_bytes=1000)
+    assert [ln for _, ln in rows] == [f"line {i}" for i in range(1, 2001)]
+    assert [n for n, _ in rows] == list(range(1, 2001))
+    assert inp.sha256 == hashlib.sha256(TEXT).hexdigest()  # fingerprint of content, not container
+    assert inp.lines == 2000
+
+
+def test_compression_is_recognised_by_content_not_name(tmp_path: Path) -> None:
+    p = tmp_path / "access.log.1"  # gzip'd but without .gz, as some rotations leave it
+    p.write_bytes(gzip.compress(TEXT))
+    rows, inp = read_all(str(p))
+    assert len(rows) == 2000 and inp.compression == "gzip"
+
+
+def test_concatenated_gzip_members(tmp_path: Path) -> None:
+    p = tmp_path / "a.gz"
+    p.write_bytes(gzip.compress(b"a\nb\n") + gzip.compress(b"c\n"))
+    rows, _ = read_all(str(p))
+    assert [ln for _, ln in rows] == ["a", "b", "c"]
+
+
+def test_odd_bytes_never_crash(tmp_path: Path) -> None:
+    data = b"crlf\r\nnul\x00inside\n\nbad \xff\xfe utf8\nlone\rcr\nno newline at end"
+    p = tmp_path / "odd.log"
+    p.write_bytes(data)
+    rows, inp = read_all(str(p), batch_bytes=7)
+    assert [ln for _, ln in rows] == ["crlf", "nul\\x00inside", "", "bad \ufffd\ufffd utf8", "lone\rcr", "no newline at end"]
+    assert [n for n, _ in rows] == [1, 2, 3, 4, 5, 6]
+    assert inp.lines == 6
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.TextIOWrapper(io.BytesIO(gzip.compress(b"x\ny\n")))
+    monkeypatch.setattr(sys, "stdin", fake)
+    inp = make_inputs(["-"])[0]
+    rows = [r for b in iter_batches(inp) for r in b.iter_rows()]
+    assert inp.name == "<stdin>" and [ln for _, ln in rows] == ["x", "y"]
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="input file not found"):
+        read_all(str(tmp_path / "nope.log"))
+
+
+def test_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
+    p = tmp_path / "cut.gz"
+    p.write_bytes(gzip.compress(TEXT)[:200])
+    with pytest.raises(InputError, match="corrupt or truncated gzip"):
+        read_all(str(p))
