@@ -74,6 +74,8 @@ SCHEMAS = {
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return ``df`` with exactly the columns of ``schema``, in order, cast; missing ones null."""
+    if df.width == 0:  # selecting literals from a frame without columns would yield one row
+        return pl.DataFrame(schema=schema)
     return df.select(
         [
             (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)

@@ -67,19 +67,23 @@ def ua_table(uas: pl.Series) -> pl.DataFrame:
 
 
 def referrer_origin(expr: pl.Expr) -> pl.Expr:
-    """``https://user:pw@Example.org:8443/a?b`` → ``https://example.org:8443``; non-URLs → null."""
+    """``https://user:pw@Example.org:8443/a?b`` → ``https://example.org:8443``; non-URLs → null.
+
+    A host that is an IP address is redacted (``http://<ip>``): it may be the visitor's own.
+    """
     return pl.concat_str(
         [
             expr.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*)://", 1).str.to_lowercase(),
             pl.lit("://"),
-            expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase(),
+            redact_pii(expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase()),
         ]
     )
 
 
 def referrer_host(expr: pl.Expr) -> pl.Expr:
-    """The host of a referrer URL, lower-cased, without user info or port."""
-    return expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^/?#:\s]+)", 1).str.to_lowercase()
+    """The host of a referrer URL, lower-cased, without user info or port; IP hosts redacted."""
+    host = expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^/?#:\s]+)", 1)
+    return redact_pii(host.str.to_lowercase())
 
 
 def glob_regex(patterns: tuple[str, ...]) -> str:

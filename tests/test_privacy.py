@@ -1,0 +1,111 @@
+"""The privacy guarantee, as a property: no client address survives outside the raw stage.
+
+For random clients in every spelling (IPv4, IPv6 compressed/expanded/upper case, IPv4-mapped,
+with ports), ingested then retained, no anonymised-stage value, aggregate key or quarantine
+line contains an address that was logged, unless the address is its own network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logtool.config import Policy
+from logtool.ingest import ingest
+from logtool.inputs import make_inputs
+from logtool.parsers import get_format
+from logtool.retention import retain
+from logtool.store import Store
+
+v4 = st.integers(1, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+v6 = st.integers(1, 2**128 - 1).map(ipaddress.IPv6Address)
+client = st.one_of(
+    v4,
+    v6.map(str),
+    v6.map(lambda a: a.exploded.upper()),
+    v4.map(lambda a: f"::ffff:{a}"),
+    v4.map(lambda a: f"{a}:51234"),
+)
+line_kind = st.sampled_from(["ok", "ip_in_path", "ip_in_referrer", "broken", "email"])
+
+_TOKEN = re.compile(r"[0-9A-Fa-f:.]{3,}")
+
+
+def tokens(text: str) -> set[str]:
+    out = set()
+    for t in _TOKEN.findall(text):
+        out.add(t.lower())
+        out.update(x.lower() for x in re.split(r"[^0-9A-Fa-f:.]", t) if x)
+    return out
+
+
+def spellings(ip: str) -> set[str]:
+    """Every way the address could reappear (as logged, compressed, expanded, carried IPv4)."""
+    base = ip.rsplit(":", 1)[0] if re.match(r"^\d+\.\d+\.\d+\.\d+:\d+$", ip) else ip
+    out = {base.lower()}
+    a = ipaddress.ip_address(base)
+    out |= {str(a).lower(), a.exploded.lower()}
+    if a.version == 6 and a.ipv4_mapped:
+        out.add(str(a.ipv4_mapped))
+        a = a.ipv4_mapped
+    return {s for s in out if not is_own_network(a)}
+
+
+def is_own_network(a: ipaddress._BaseAddress) -> bool:
+    prefix = 24 if a.version == 4 else 48
+    return ipaddress.ip_network(f"{a}/{prefix}", strict=False).network_address == a
+
+
+def make_line(ip: str, kind: str, i: int) -> str:
+    t = f"[10/Nov/2026:{i % 24:02d}:00:00 +0000]"
+    if kind == "ip_in_path":
+        return f'{ip} - - {t} "GET /admin/ban/{ip}?who={ip} HTTP/1.1" 200 1 "-" "UA {ip}"'
+    if kind == "ip_in_referrer":
+        return f'{ip} - - {t} "GET / HTTP/1.1" 200 1 "http://{ip}/x?ip={ip}" "-"'
+    if kind == "broken":
+        return f'{ip} - - {t} "GET /cut'
+    if kind == "email":
+        return f'{ip} - - {t} "GET /u?mail=jane%40example.org&utm_source=x HTTP/1.1" 200 1 "-" "-"'
+    return f'{ip} - - {t} "GET /p?utm_medium=a&id=7 HTTP/1.1" 200 1 "https://example.org/a?b=c" "-"'
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(client, line_kind), min_size=1, max_size=30))
+def test_no_logged_address_survives_outside_the_raw_stage(tmp_path_factory, rows) -> None:
+    tmp = tmp_path_factory.mktemp("p")
+    log = tmp / "access.log"
+    log.write_text("\n".join(make_line(ip, k, i) for i, (ip, k) in enumerate(rows)) + "\n")
+    store = Store(tmp / "store")
+    ingest(store, make_inputs([str(log)]), Policy(), datetime(2026, 11, 11, tzinfo=UTC), fmt=get_format("combined"))
+    retain(store, Policy(), datetime(2026, 11, 10, tzinfo=UTC) + timedelta(days=8))
+    assert store.read("raw").height == 0
+
+    secret: set[str] = set()
+    for ip, _ in rows:
+        secret |= spellings(ip)
+    found: set[str] = set()
+    for stage in ("anonymised", "aggregates", "quarantine"):
+        df = store.read(stage)
+        for col in df.columns:
+            for v in df.get_column(col).cast(pl.String).drop_nulls().to_list():
+                found |= tokens(v)
+    leaked = secret & found
+    assert not leaked, f"addresses leaked outside the raw stage: {leaked}"
+    assert "jane@example.org" not in str(store.read("anonymised").to_dicts())
+    store.close()
+
+
+def test_quarantine_masks_client_and_every_address(tmp_path: Path) -> None:
+    log = tmp_path / "bad.log"
+    log.write_text("dsl-7.example.net broke 203.0.113.9 and 2001:db8::5 then ::ffff:198.51.100.4\n")
+    store = Store(tmp_path / "s")
+    ingest(store, make_inputs([str(log)]), Policy(), datetime(2026, 11, 11, tzinfo=UTC), fmt=get_format("combined"))
+    (line,) = store.read("quarantine").get_column("line").to_list()
+    assert line == "<client> broke <ip> and <ip> then <ip>"
+    store.close()

@@ -1,0 +1,147 @@
+"""The store: crash safety, one writer at a time, idempotent re-ingest, owner-only files."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from logtool.errors import StoreBusyError
+from logtool.ingest import ingest
+from logtool.inputs import make_inputs
+from logtool.store import Store
+from logtool.store.catalog import Catalog
+
+from .conftest import NOW
+
+
+def parquet_files(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.parquet"))
+
+
+def test_ingest_commits_raw_aggregates_and_quarantine(store: Store, policy, day_logs: list[Path]) -> None:
+    with open(day_logs[0], "a") as f:
+        f.write("garbage from 203.0.113.77\n\n")
+    res = ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    (r,) = res
+    assert r.status == "ingested" and r.format == "combined"
+    assert r.parsed + r.rejected == r.lines == 402
+    assert store.read("raw").height == r.parsed
+    assert store.read("quarantine").height == r.rejected > 0
+    totals = store.read("aggregates").filter(dimension="total")
+    assert totals.get_column("requests").sum() == r.parsed
+    files = store.catalog.files()
+    assert files[0]["lines"] == 402 and files[0]["format"] == "combined"
+    assert sum(store.catalog.quarantine_totals().values()) == r.rejected
+
+
+def test_reingest_is_a_noop_even_renamed_or_compressed(store: Store, policy, day_logs: list[Path], tmp_path: Path) -> None:
+    src = day_logs[0]
+    ingest(store, make_inputs([str(src)]), policy, NOW)
+    before = store.read("raw").height
+    renamed = tmp_path / "access.log.2"
+    renamed.write_bytes(src.read_bytes())
+    gz = tmp_path / "access.log.3.gz"
+    gz.write_bytes(gzip.compress(src.read_bytes()))
+    res = ingest(store, make_inputs([str(src), str(renamed), str(gz)]), policy, NOW)
+    assert [r.status for r in res] == ["duplicate"] * 3
+    assert all(r.duplicate_of == src.name for r in res)
+    assert store.read("raw").height == before
+    assert len(store.catalog.files()) == 1
+
+
+def test_crash_between_parquet_write_and_catalog_commit(
+    store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*a, **k):
+        raise OSError("simulated crash before commit")
+
+    monkeypatch.setattr(Catalog, "add_quarantine_stats", staticmethod(boom))
+    with pytest.raises(OSError, match="simulated crash"):
+        ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    monkeypatch.undo()
+    # Nothing visible: no catalog rows, no readable data, no files left behind.
+    assert store.catalog.files() == []
+    assert store.read("raw").height == 0
+    assert parquet_files(store.root) == []
+    # And the retry works.
+    (r,) = ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    assert r.status == "ingested" and store.read("raw").height == r.parsed
+
+
+def test_hard_kill_after_rename_leaves_orphans_that_the_next_writer_removes(
+    tmp_path: Path, day_logs: list[Path]
+) -> None:
+    """A real process dies (os._exit) after the files are in place but before the commit."""
+    root = tmp_path / "killed"
+    script = textwrap.dedent(f"""
+        import os
+        from datetime import datetime, UTC
+        from logtool.config import Policy
+        from logtool.ingest import ingest
+        from logtool.inputs import make_inputs
+        from logtool.store import Store
+        import logtool.ingest as mod
+        def die(*a, **k):
+            os._exit(9)
+        mod.commit_ingest = die
+        ingest(Store({str(root)!r}), make_inputs([{str(day_logs[0])!r}]), Policy(), datetime.now(UTC))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == 9
+    orphans = parquet_files(root)
+    assert orphans, "the killed process should have left renamed files behind"
+    s = Store(root)
+    assert s.read("raw").height == 0  # readers only see committed partitions
+    with s.writing():
+        pass
+    assert parquet_files(root) == []
+    s.close()
+
+
+def test_one_writer_at_a_time(store: Store) -> None:
+    other = Store(store.root)
+    with store.writing():
+        with pytest.raises(StoreBusyError, match=r"is busy: another logtool process \(pid \d+\) is writing"):
+            with other.writing():
+                pass
+    with other.writing():  # free again
+        pass
+    other.close()
+
+
+def test_store_files_are_owner_only(store: Store, policy, day_logs: list[Path]) -> None:
+    ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(store.root / "catalog.sqlite").st_mode) == 0o600
+    for f in parquet_files(store.root):
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, f
+
+
+def test_empty_input_is_not_recorded(store: Store, policy, tmp_path: Path) -> None:
+    p = tmp_path / "empty.log"
+    p.write_bytes(b"")
+    (r,) = ingest(store, make_inputs([str(p)]), policy, NOW)
+    assert r.status == "empty" and store.catalog.files() == []
+
+
+def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy, tmp_path: Path) -> None:
+    from .conftest import write_days
+
+    logs = write_days(tmp_path / "multi", n_days=3, per_day=300)
+    big = tmp_path / "all.log"
+    big.write_bytes(b"".join(p.read_bytes() for p in logs))
+    from logtool.ingest import ingest_file
+
+    with store.writing():
+        r = ingest_file(store, make_inputs([str(big)])[0], policy, NOW, batch_bytes=4096)
+    raw = store.catalog.partitions("raw")
+    assert len(raw) == len(r.days) >= 3
+    assert sum(p.rows for p in raw) == r.parsed
+    assert len({p.date for p in raw}) == len(raw)
