@@ -17,9 +17,9 @@ from datetime import datetime
 import polars as pl
 
 from logtool import aggregate
-from logtool.anonymize.fields import mask_ip_tokens, ua_table
-from logtool.anonymize.ip import network_table
+from logtool.anonymize.fields import mask_ip_tokens
 from logtool.config import Policy
+from logtool.enrich import Enricher
 from logtool.errors import InputError
 from logtool.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, file_digest, iter_batches
@@ -49,19 +49,6 @@ class FileResult:
     duplicate_of: str | None = None
 
 
-def enrich(rec: pl.DataFrame, policy: Policy, secret: bytes, geo: GeoDB | None) -> pl.DataFrame:
-    """Add ``client_net``, user-agent columns and ``country``, each computed on unique values."""
-    ips = rec.get_column("client_ip")
-    nets = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix, secret).rename(
-        {"ip": "client_ip", "net": "client_net"}
-    )
-    out = rec.join(nets, on="client_ip", how="left", maintain_order="left")
-    if geo is not None:
-        out = out.join(geo.table(ips).rename({"ip": "client_ip"}), on="client_ip", how="left", maintain_order="left")
-    out = out.join(ua_table(rec.get_column("user_agent")), on="user_agent", how="left", maintain_order="left")
-    return out
-
-
 def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
     """Rejected lines with the client field and every IP-looking token masked."""
     line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
@@ -87,7 +74,7 @@ def ingest_file(
     if disk_sha and (prev := cat.file_by("disk_sha256", disk_sha)):
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
-    secret = store.secret()
+    enrich = Enricher(policy, store.secret(), geo)
     batches = iter_batches(inp, batch_bytes)
     first = next(batches, None)
     if first is None:
@@ -109,7 +96,7 @@ def ingest_file(
         for batch in itertools.chain([first], prefetch(batches)):
             rec, rej = fmt.parse(batch)
             if rec.height:
-                rec = enrich(rec, policy, secret, geo).with_columns(pl.lit(inp.name).alias("source_file"))
+                rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                 rec = conform(rec, RAW_SCHEMA)
                 bg.submit(raw_w.write, rec)
                 partial_aggs.append(aggregate.daily(rec))

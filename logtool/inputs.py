@@ -24,7 +24,7 @@ import polars as pl
 from logtool.errors import InputError
 
 #: Bytes of decompressed input per batch; bounds memory whatever the file size.
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 
 _MAGIC = [
     (b"\x1f\x8b", "gzip"),
@@ -84,12 +84,12 @@ def open_decompressed(path: Path | None) -> tuple[BinaryIO, str]:
 def file_digest(path: Path) -> str:
     """SHA-256 of the bytes on disk (before decompression): a cheap identity for re-runs."""
     h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
+    with _open_raw(path) as f:
+        try:
             while chunk := f.read(4 * 1024 * 1024):
                 h.update(chunk)
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
+        except OSError as e:
+            raise InputError(f"cannot read {path}: {e.strerror}") from None
     return h.hexdigest()
 
 

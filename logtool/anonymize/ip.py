@@ -41,8 +41,8 @@ def parse_ip(text: str | None) -> IPAddress | None:
     elif m := _V4_PORT.match(t):
         t = m.group(1)
     t = t.split("%", 1)[0]
-    try:
-        addr = ipaddress.ip_address(t)
+    try:  # choose the family up front: a failed IPv4 attempt per IPv6 address is costly
+        addr = ipaddress.IPv6Address(t) if ":" in t else ipaddress.IPv4Address(t)
     except ValueError:
         m = _V6_PORT.match(t)
         if not m:
@@ -64,14 +64,22 @@ def opaque_token(text: str, secret: bytes) -> str:
     return "host-" + hmac.new(secret, text.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
 
 
+def network_text(addr: IPAddress, v4_prefix: int, v6_prefix: int) -> str:
+    """``addr`` truncated to its family's prefix, as ``network/prefix`` (integer masking)."""
+    if addr.version == 4:
+        host = 32 - v4_prefix
+        return f"{ipaddress.IPv4Address(int(addr) >> host << host)}/{v4_prefix}"
+    host = 128 - v6_prefix
+    return f"{ipaddress.IPv6Address(int(addr) >> host << host)}/{v6_prefix}"
+
+
 @lru_cache(maxsize=200_000)
 def truncate_one(text: str, v4_prefix: int, v6_prefix: int, secret: bytes) -> str:
     """The network of one address as ``addr/prefix`` text, or an opaque token."""
     addr = parse_ip(text)
     if addr is None:
         return opaque_token(text, secret)
-    prefix = v4_prefix if addr.version == 4 else v6_prefix
-    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+    return network_text(addr, v4_prefix, v6_prefix)
 
 
 def _v4_networks(s: pl.Series, prefix: int) -> pl.Series:

@@ -1,0 +1,100 @@
+"""Benchmark: `logtool ingest` (UA + country enrichment, aggregates) against anonip and GoAccess.
+
+Generates an N-line combined log with the project's deterministic generator (cached in
+bench/out/), then times each tool as a separate process on the same file and reports lines/s
+and peak RSS (from the kernel's rusage of that process). anonip runs when installed (`pip
+install anonip`, done by `make bench`), GoAccess when the `goaccess` binary is on PATH
+(Debian: `apt-get install goaccess`).
+
+    python bench/bench_ingest.py --lines 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+OUT = Path(__file__).parent / "out"
+BIN = Path(sys.executable).parent
+
+
+def make_log(n: int) -> Path:
+    from logtool import generate
+
+    OUT.mkdir(exist_ok=True)
+    path = OUT / f"combined-{n}.log"
+    if path.exists():
+        return path
+    tmp = path.with_suffix(".tmp")
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    with open(tmp, "w", encoding="utf-8") as f:
+        chunk = 1_000_000
+        for i in range(0, n, chunk):
+            k = min(chunk, n - i)
+            f.write("\n".join(generate.lines(start + timedelta(days=i // chunk), k, seed=i + 1, clients=50_000)))
+            f.write("\n")
+    tmp.rename(path)
+    return path
+
+
+def timed(cmd: list[str], stdin: Path | None = None) -> tuple[float, int]:
+    """(seconds, peak RSS in MiB) of one process run to completion."""
+    t0 = time.perf_counter()
+    with (
+        open(stdin or os.devnull, "rb") as inp,
+        open(os.devnull, "wb") as devnull,
+        tempfile.TemporaryFile() as errf,  # a file, not a pipe: a chatty tool must not block
+    ):
+        proc = subprocess.Popen(cmd, stdin=inp, stdout=devnull, stderr=errf)
+        _, status, usage = os.wait4(proc.pid, 0)
+        secs = time.perf_counter() - t0
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{cmd[0]} failed ({status}): {err[-2000:]}")
+    return secs, usage.ru_maxrss // 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--no-peers", action="store_true", help="Only measure logtool.")
+    args = ap.parse_args()
+    log = make_log(args.lines)
+    n = args.lines
+    results: dict[str, dict[str, float]] = {}
+
+    with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
+        secs, rss = timed([str(BIN / "logtool"), "--store", store, "ingest", str(log)])
+    results["logtool ingest"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+
+    if not args.no_peers:
+        anonip = shutil.which("anonip", path=str(BIN)) or shutil.which("anonip")
+        if anonip:
+            secs, rss = timed([anonip, "-c", "1"], stdin=log)
+            results["anonip"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+        goaccess = shutil.which("goaccess")
+        if goaccess:
+            with tempfile.TemporaryDirectory() as d:
+                secs, rss = timed([goaccess, str(log), "--log-format=COMBINED", "-o", f"{d}/report.json", "--no-progress"])
+            results["goaccess"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+
+    base = results["logtool ingest"]["lines_per_s"]
+    print(f"\n{n:,} combined lines, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"{'tool':<16} {'seconds':>8} {'lines/s':>10} {'peak RSS':>9} {'logtool is':>11}")
+    for name, r in results.items():
+        ratio = "" if name == "logtool ingest" else f"{base / r['lines_per_s']:.1f}x"
+        print(f"{name:<16} {r['seconds']:>8.2f} {r['lines_per_s']:>10,.0f} {r['peak_rss_mib']:>6} MiB {ratio:>11}")
+    (OUT / f"results-{n}.json").write_text(json.dumps({"lines": n, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The command line through CliRunner: exit codes, exact messages, precedence, isolation."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from logtool.cli import cli
+
+from .conftest import write_days
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    runner = CliRunner()
+    store = tmp_path / "store"
+
+    def go(*args: str, env: dict[str, str] | None = None, input: bytes | None = None):
+        return runner.invoke(cli, ["--store", str(store), *args], env=env or {}, input=input, catch_exceptions=False)
+
+    go.store = store  # type: ignore[attr-defined]
+    return go
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in group.commands.items():
+        out.append((prefix + name, cmd))
+        if isinstance(cmd, click.Group):
+            out += all_commands(cmd, prefix + name + " ")
+    return out
+
+
+@pytest.mark.parametrize("name,cmd", all_commands(cli), ids=lambda x: x if isinstance(x, str) else "")
+def test_every_command_has_help_and_is_in_the_readme(name: str, cmd: click.Command) -> None:
+    assert cmd.help and len(cmd.help) > 15
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"logtool {name}" in readme, f"README does not document 'logtool {name}'"
+
+
+def test_ingest_report_export_roundtrip(run, tmp_path: Path) -> None:
+    logs = write_days(tmp_path / "logs", n_days=2, per_day=300)
+    r = run("ingest", *map(str, logs), "--now", "2026-11-12T03:00:00Z")
+    assert r.exit_code == 0, r.output
+    assert "access.log-20261110: 300 lines as combined" in r.stderr
+    r = run("ingest", str(logs[0]))
+    assert "already ingested (same content as access.log-20261110); nothing to do" in r.stderr
+    r = run("report", "--format", "json")
+    rep = json.loads(r.stdout)
+    assert rep["period"] == {"from": "2026-11-10", "to": "2026-11-11", "days": 2}
+    assert rep["requests"] == sum(d["requests"] for d in rep["daily"])
+    r = run("report")
+    assert "Access report 2026-11-10 … 2026-11-11" in r.stdout
+    r = run("export", "--stage", "raw", "--from", "2026-11-10", "--to", "2026-11-10")
+    header, *rows = r.stdout.splitlines()
+    assert header.startswith("ts,tz_offset_min,client_ip,client_net")
+    assert len(rows) > 250 and "exported" in r.stderr
+    out = tmp_path / "anon.parquet"
+    r = run("retain", "--now", "2026-11-20T00:00:00Z")
+    assert "anonymise: 2 days" in r.stderr
+    r = run("export", "--stage", "anonymised", "--format", "parquet", "-o", str(out))
+    import polars as pl
+
+    df = pl.read_parquet(out)
+    assert "client_ip" not in df.columns and df.height > 500
+    r = run("export", "--stage", "anonymised", "--format", "jsonl")
+    first = json.loads(r.stdout.splitlines()[0])
+    assert "client_net" in first and "user_agent" not in first
+
+
+def test_nightly_ingests_retains_and_is_recorded(run, tmp_path: Path) -> None:
+    logs = write_days(tmp_path / "logs", n_days=2, per_day=200)
+    r = run("nightly", *map(str, logs), "--now", "2026-11-25T03:00:00Z")
+    assert r.exit_code == 0
+    assert "retain as of 2026-11-25 03:00 UTC (applied)" in r.stderr
+    st = json.loads(run("status", "--format", "json", "--now", "2026-11-25T03:00:00Z").stdout)
+    assert st["stages"]["raw"]["rows"] == 0 and st["stages"]["anonymised"]["rows"] > 0
+    assert st["overdue_rows"] == {"raw": 0, "anonymised": 0}
+    assert st["last_nightly"] is not None
+
+
+def test_stdin_ingest(run, tmp_path: Path) -> None:
+    logs = write_days(tmp_path / "logs", n_days=1, per_day=100)
+    r = run("ingest", "-", input=logs[0].read_bytes())
+    assert r.exit_code == 0 and "<stdin>: 100 lines as combined" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["ingest", "missing.log"], 3, "logtool: error: input file not found: missing.log"),
+        (["retain", "--now", "yesterday"], 2, "logtool: error: --now: not an ISO 8601 time: 'yesterday'"),
+        (["retain", "--ipv4-prefix", "40"], 2, "logtool: error: ipv4_prefix must be between 0 and 32, got 40"),
+        (["report"], 4, "logtool: error: no store at"),
+        (["ingest", "x", "--format", "combined", "--log-format", "%h"], 2, "use only one of --format, --log-format and --nginx-format"),
+    ],
+)
+def test_errors_map_to_exit_codes(run, args: list[str], code: int, message: str) -> None:
+    r = run(*args)
+    assert r.exit_code == code
+    assert message in r.stderr
+
+
+def test_undetectable_input_is_an_input_error(run, tmp_path: Path) -> None:
+    p = tmp_path / "app.json"
+    p.write_text('{"a": 1}\n' * 5)
+    r = run("ingest", str(p))
+    assert r.exit_code == 3
+    assert "app.json: cannot detect the log format" in r.stderr and "--log-format" in r.stderr
+
+
+def test_store_busy_exit_code(run, tmp_path: Path) -> None:
+    from logtool.store import Store
+
+    logs = write_days(tmp_path / "logs", n_days=1, per_day=50)
+    s = Store(run.store)
+    with s.writing():
+        r = run("ingest", str(logs[0]))
+    assert r.exit_code == 4 and "is busy" in r.stderr
+    s.close()
+
+
+def test_config_precedence_flag_env_file_default(run, tmp_path: Path) -> None:
+    cfg = tmp_path / "policy.toml"
+    cfg.write_text("[policy]\nraw_days = 5\nipv4_prefix = 16\nanonymised_days = 60\n")
+    env = {"LOGTOOL_CONFIG": str(cfg), "LOGTOOL_RAW_DAYS": "3", "LOGTOOL_ANONYMISED_DAYS": "30"}
+    r = run("config", "show", "--format", "json", "--anonymised-days", "20", env=env)
+    data = json.loads(r.stdout)
+    assert data["policy"]["raw_days"] == 3 and data["origins"]["raw_days"] == "environment"
+    assert data["policy"]["anonymised_days"] == 20 and data["origins"]["anonymised_days"] == "flag"
+    assert data["policy"]["ipv4_prefix"] == 16 and data["origins"]["ipv4_prefix"] == str(cfg)
+    assert data["policy"]["ipv6_prefix"] == 48 and data["origins"]["ipv6_prefix"] == "default"
+    r = run("config", "show", env=env)
+    assert "raw_days = 3  # days a record keeps full detail (the security window) [environment]" in r.stdout
+
+
+def test_config_errors_name_their_source(run, tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("raw_days = 'seven'\n")
+    r = run("config", "show", env={"LOGTOOL_CONFIG": str(cfg)})
+    assert r.exit_code == 2 and f"{cfg}: raw_days must be int, got 'seven'" in r.stderr
+    cfg.write_text("raw_dayz = 7\n")
+    r = run("config", "show", env={"LOGTOOL_CONFIG": str(cfg)})
+    assert "unknown setting 'raw_dayz'" in r.stderr
+    r = run("config", "show", env={"LOGTOOL_RAW_DAYS": "x"})
+    assert "LOGTOOL_RAW_DAYS: raw_days must be int, got 'x'" in r.stderr
+
+
+def test_ip_preset_strict(run) -> None:
+    data = json.loads(run("config", "show", "--format", "json", "--ip-preset", "strict").stdout)
+    assert (data["policy"]["ipv4_prefix"], data["policy"]["ipv6_prefix"]) == (16, 32)
+
+
+def test_formats_and_detect(run, tmp_path: Path) -> None:
+    r = run("formats")
+    assert "combined" in r.stdout and "vhost_combined" in r.stdout
+    logs = write_days(tmp_path / "logs", n_days=1, per_day=100)
+    r = run("detect", str(logs[0]))
+    assert r.stdout.startswith("access.log-20261110: combined (")
+
+
+def test_demo_writes_reports(run, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    r = run("demo", "--reports", str(reports))
+    assert r.exit_code == 0, r.stderr
+    assert "days anonymised" in r.stderr and "days deleted" in r.stderr
+    rep = json.loads((reports / "demo-report.json").read_text())
+    assert rep["period"]["days"] == 14 and rep["requests"] > 40_000
+    assert "Access report" in (reports / "demo-report.txt").read_text()
