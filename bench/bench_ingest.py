@@ -84,7 +84,9 @@ def main() -> None:
         goaccess = shutil.which("goaccess")
         if goaccess:
             with tempfile.TemporaryDirectory() as d:
-                secs, rss = timed([goaccess, str(log), "--log-format=COMBINED", "-o", f"{d}/report.json", "--no-progress"])
+                secs, rss = timed(
+                    [goaccess, str(log), "--log-format=COMBINED", "-o", f"{d}/report.json", "--no-progress"]
+                )
             results["goaccess"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
 
     base = results["logtool ingest"]["lines_per_s"]

@@ -79,11 +79,7 @@ def merge(frames: list[pl.DataFrame], top_n: int | None = None) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=AGG_SCHEMA)
-    out = (
-        pl.concat(frames)
-        .group_by("date", "dimension", "key")
-        .agg(pl.col("requests").sum(), pl.col("bytes").sum())
-    )
+    out = pl.concat(frames).group_by("date", "dimension", "key").agg(pl.col("requests").sum(), pl.col("bytes").sum())
     if top_n is not None:
         out = cap(out, top_n)
     return out.sort("date", "dimension", "requests", "key", descending=[False, False, True, False])
@@ -91,9 +87,7 @@ def merge(frames: list[pl.DataFrame], top_n: int | None = None) -> pl.DataFrame:
 
 def cap(df: pl.DataFrame, top_n: int) -> pl.DataFrame:
     """Keep the ``top_n`` keys of each capped (date, dimension); sum the rest into ``(other)``."""
-    ranked = df.with_columns(
-        pl.col("requests").rank("ordinal", descending=True).over("date", "dimension").alias("_r")
-    )
+    ranked = df.with_columns(pl.col("requests").rank("ordinal", descending=True).over("date", "dimension").alias("_r"))
     fold = pl.col("dimension").is_in(list(CAPPED)) & (pl.col("_r") > top_n)
     kept = ranked.filter(~fold).drop("_r")
     folded = (

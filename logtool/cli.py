@@ -57,7 +57,10 @@ class Ctx:
     def policy(self, **overrides: Any) -> PolicySource:
         preset = overrides.pop("ip_preset", None)
         if preset:
-            overrides = {**preset_values(preset, "--ip-preset"), **{k: v for k, v in overrides.items() if v is not None}}
+            overrides = {
+                **preset_values(preset, "--ip-preset"),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
         return load_policy(self.config, overrides=overrides)
 
     def open_store(self, create: bool = True):  # type: ignore[no-untyped-def]
@@ -93,8 +96,14 @@ def policy_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--anonymised-days", type=int, help="Days anonymised rows are kept (default 90)."),
         click.option("--ipv4-prefix", type=int, help="IPv4 prefix kept on anonymisation (default 24)."),
         click.option("--ipv6-prefix", type=int, help="IPv6 prefix kept on anonymisation (default 48)."),
-        click.option("--ip-preset", type=click.Choice(["default", "strict"]), help="Prefix preset: default (/24, /48) or strict (/16, /32)."),
-        click.option("--geoip-db", type=click.Path(dir_okay=False), help="MaxMind-format country database (GeoLite2, DB-IP)."),
+        click.option(
+            "--ip-preset",
+            type=click.Choice(["default", "strict"]),
+            help="Prefix preset: default (/24, /48) or strict (/16, /32).",
+        ),
+        click.option(
+            "--geoip-db", type=click.Path(dir_okay=False), help="MaxMind-format country database (GeoLite2, DB-IP)."
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -110,7 +119,12 @@ def format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from logtool.parsers import REGISTRY
 
     opts = [
-        click.option("--format", "format_name", type=click.Choice(list(REGISTRY)), help="Force a format instead of auto-detection."),
+        click.option(
+            "--format",
+            "format_name",
+            type=click.Choice(list(REGISTRY)),
+            help="Force a format instead of auto-detection.",
+        ),
         click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'."),
         click.option("--nginx-format", help="nginx log_format string of your logs, e.g. '$remote_addr - …'."),
     ]
@@ -131,10 +145,18 @@ def _line_format(format_name: str | None, log_format: str | None, nginx_format: 
 
 @click.group(cls=LogtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="logtool")
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), envvar="LOGTOOL_STORE",
-              help="Store directory (env LOGTOOL_STORE; default: per-user data directory).")
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), envvar="LOGTOOL_CONFIG",
-              help="Policy file, TOML (env LOGTOOL_CONFIG; default: ./logtool.toml if present).")
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LOGTOOL_STORE",
+    help="Store directory (env LOGTOOL_STORE; default: per-user data directory).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LOGTOOL_CONFIG",
+    help="Policy file, TOML (env LOGTOOL_CONFIG; default: ./logtool.toml if present).",
+)
 @click.pass_context
 def cli(ctx: click.Context, store: Path | None, config: Path | None) -> None:
     """Access logs kept the lawful way: parse, keep detail briefly, anonymise, aggregate, delete."""
@@ -149,8 +171,13 @@ def _progress_ingest(store, inputs, policy, now, fmt, geo):  # type: ignore[no-u
         return ingest(store, inputs, policy, now, fmt, geo)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("ingesting {task.completed:,.0f} lines"), TimeElapsedColumn(),
-                  transient=True, console=_stderr_console()) as bar:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("ingesting {task.completed:,.0f} lines"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=_stderr_console(),
+    ) as bar:
         task = bar.add_task("ingest", total=None)
         return ingest(store, inputs, policy, now, fmt, geo, progress=lambda n: bar.advance(task, n))
 
@@ -198,10 +225,14 @@ def ingest(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_form
 def _print_retain(res: Any) -> None:
     verb = "would" if res.dry_run else "did"
     err(f"retain as of {res.now:%Y-%m-%d %H:%M %Z} ({'dry run' if res.dry_run else 'applied'}):")
-    err(f"  anonymise: {len(res.anonymised_days)} days, {res.anonymised_rows:,} rows"
-        + (f" ({res.anonymised_days[0]} … {res.anonymised_days[-1]})" if res.anonymised_days else ""))
-    err(f"  delete:    {len(res.deleted_days)} days, {res.deleted_rows:,} rows"
-        + (f" ({res.deleted_days[0]} … {res.deleted_days[-1]})" if res.deleted_days else ""))
+    err(
+        f"  anonymise: {len(res.anonymised_days)} days, {res.anonymised_rows:,} rows"
+        + (f" ({res.anonymised_days[0]} … {res.anonymised_days[-1]})" if res.anonymised_days else "")
+    )
+    err(
+        f"  delete:    {len(res.deleted_days)} days, {res.deleted_rows:,} rows"
+        + (f" ({res.deleted_days[0]} … {res.deleted_days[-1]})" if res.deleted_days else "")
+    )
     if not res.anonymised_days and not res.deleted_days:
         err(f"  nothing {verb} change: the store already follows the policy")
 
@@ -242,10 +273,16 @@ def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_for
     with obj.open_store() as store, store.writing():
         results = do_ingest(store, make_inputs(list(files)), policy, now, fmt, GeoDB(policy.geoip_db or None))
         res = do_retain(store, policy, now)
-        store.catalog.record_run("nightly", started, datetime.now(UTC).isoformat(), {
-            "files": [r.__dict__ for r in results],
-            "anonymised_rows": res.anonymised_rows, "deleted_rows": res.deleted_rows,
-        })
+        store.catalog.record_run(
+            "nightly",
+            started,
+            datetime.now(UTC).isoformat(),
+            {
+                "files": [r.__dict__ for r in results],
+                "anonymised_rows": res.anonymised_rows,
+                "deleted_rows": res.deleted_rows,
+            },
+        )
     _print_ingest(results)
     _print_retain(res)
 
@@ -296,7 +333,9 @@ def export(obj: Ctx, stage: str, date_from: str | None, date_to: str | None, fmt
     with obj.open_store(create=False) as store:
         out = _open_out(output, binary=True)
         try:
-            n = do_export(store, stage, out, ExportFormat(fmt), parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+            n = do_export(
+                store, stage, out, ExportFormat(fmt), parse_day(date_from, "--from"), parse_day(date_to, "--to")
+            )
         finally:
             if output:
                 out.close()
@@ -324,7 +363,9 @@ def status(obj: Ctx, fmt: str, now_s: str | None) -> None:
     for stage, s in st["stages"].items():
         span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
         click.echo(f"  {stage:<11} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
-    click.echo(f"  overdue for retention: {st['overdue_rows']['raw']:,} raw, {st['overdue_rows']['anonymised']:,} anonymised rows")
+    click.echo(
+        f"  overdue for retention: {st['overdue_rows']['raw']:,} raw, {st['overdue_rows']['anonymised']:,} anonymised rows"
+    )
     click.echo(f"  files ingested: {st['files_ingested']} ({st['lines_ingested']:,} lines)")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{k} {v:,}" for k, v in st["quarantine"].items()))
@@ -372,7 +413,8 @@ def formats() -> None:
 def detect(files: tuple[str, ...]) -> None:
     """Print the detected format of each FILE and how much of a sample it parses."""
     from logtool.inputs import iter_batches, make_inputs
-    from logtool.parsers import SAMPLE_LINES, detect as do_detect
+    from logtool.parsers import SAMPLE_LINES
+    from logtool.parsers import detect as do_detect
 
     for inp in make_inputs(list(files)):
         batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
@@ -386,10 +428,19 @@ def detect(files: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--reports", "reports_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_REPORTS,
-              show_default=True, help="Where to write the demo report.")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
-              help="Keep the sample logs and store here (default: a temporary directory, removed after).")
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS,
+    show_default=True,
+    help="Where to write the demo report.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the sample logs and store here (default: a temporary directory, removed after).",
+)
 def demo(reports_dir: Path, workdir: Path | None) -> None:
     """Run the whole lifecycle on generated sample logs and write a report."""
     from logtool.demo import run_demo

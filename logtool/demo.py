@@ -57,8 +57,10 @@ def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lamb
     """Run the demo in ``workdir`` (logs and store) and write reports to ``reports_dir``."""
     policy = replace(Policy(), raw_days=3, anonymised_days=10)
     logs = write_sample_logs(workdir / "logs")
-    say(f"1. Generated {len(logs)} days of sample access logs ({DEMO_LINES_PER_DAY:,} lines a day, "
-        f"IPv4/IPv6 clients, bots, attacks, malformed lines) in {workdir / 'logs'}")
+    say(
+        f"1. Generated {len(logs)} days of sample access logs ({DEMO_LINES_PER_DAY:,} lines a day, "
+        f"IPv4/IPv6 clients, bots, attacks, malformed lines) in {workdir / 'logs'}"
+    )
     store = Store(workdir / "store")
     try:
         results = ingest(store, make_inputs([str(p) for p in logs]), policy, datetime.now(UTC), geo=GeoDB())
@@ -68,16 +70,20 @@ def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lamb
         for r in results:
             for k, v in r.reasons.items():
                 reasons[k] = reasons.get(k, 0) + v
-        say(f"2. Ingested {lines:,} lines into the store {store.root}: full detail (raw stage), "
+        say(
+            f"2. Ingested {lines:,} lines into the store {store.root}: full detail (raw stage), "
             f"daily aggregates, and {bad} unparseable lines quarantined with IPs masked "
-            f"({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})")
+            f"({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items()))})"
+        )
         now = DEMO_FIRST_DAY + timedelta(days=DEMO_DAYS)
         res = retain(store, policy, now)
-        say(f"3. Applied the demo policy (raw {policy.raw_days} days, anonymised {policy.anonymised_days} "
+        say(
+            f"3. Applied the demo policy (raw {policy.raw_days} days, anonymised {policy.anonymised_days} "
             f"days) as of {now:%Y-%m-%d}: {len(res.anonymised_days)} days anonymised "
             f"({res.anonymised_rows:,} rows: IP → network, user/XFF/user agent dropped, query reduced "
             f"to utm_*, referrer to its origin), {len(res.deleted_days)} days deleted "
-            f"({res.deleted_rows:,} rows); aggregates kept for all {DEMO_DAYS} days")
+            f"({res.deleted_rows:,} rows); aggregates kept for all {DEMO_DAYS} days"
+        )
         raw_days = sorted({p.date for p in store.catalog.partitions("raw")})
         anon_days = sorted({p.date for p in store.catalog.partitions("anonymised")})
         say(f"   raw stage now: {raw_days[0]} … {raw_days[-1]}; anonymised: {anon_days[0]} … {anon_days[-1]}")

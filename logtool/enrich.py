@@ -47,7 +47,9 @@ def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | Non
             {
                 "client_ip": fast,
                 "client_net": _v4_networks(fast, policy.ipv4_prefix),
-                "country": pl.Series([geo.lookup(ip) for ip in fast.to_list()] if geo else [None] * fast.len(), dtype=pl.String),
+                "country": pl.Series(
+                    [geo.lookup(ip) for ip in fast.to_list()] if geo else [None] * fast.len(), dtype=pl.String
+                ),
             }
         )
     ]
@@ -63,7 +65,11 @@ def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | Non
             countries.append(geo.lookup(addr) if geo else None)
         frames.append(
             pl.DataFrame(
-                {"client_ip": slow, "client_net": pl.Series(nets, dtype=pl.String), "country": pl.Series(countries, dtype=pl.String)}
+                {
+                    "client_ip": slow,
+                    "client_net": pl.Series(nets, dtype=pl.String),
+                    "country": pl.Series(countries, dtype=pl.String),
+                }
             )
         )
     return pl.concat(frames)

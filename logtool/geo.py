@@ -11,13 +11,11 @@ from importlib import resources
 from pathlib import Path
 
 import maxminddb
-import polars as pl
 
 from logtool.anonymize.ip import IPAddress, parse_ip
 from logtool.errors import ConfigError
 
 EMBEDDED_DB = "iptoasn-country.mmdb"
-
 
 
 class GeoDB:

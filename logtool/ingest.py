@@ -53,9 +53,7 @@ def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
     """Rejected lines with the client field and every IP-looking token masked."""
     line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
     masked = mask_ip_tokens(line.str.replace(r"^\S+", "<client>"))
-    return rejects.select(
-        pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line")
-    )
+    return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
 
 
 def ingest_file(
@@ -134,7 +132,13 @@ def ingest_file(
         agg_w.abort()
         raise
     result = FileResult(
-        inp.name, "ingested", fmt.name, inp.lines, parsed, sum(reasons.values()), dict(reasons),
+        inp.name,
+        "ingested",
+        fmt.name,
+        inp.lines,
+        parsed,
+        sum(reasons.values()),
+        dict(reasons),
         sorted({p.date for p in parts if p.stage == "raw"}),
     )
     commit_ingest(store, inp, disk_sha, result, parts, first_ts, last_ts, now)

@@ -46,7 +46,7 @@ class LogInput:
     lines: int = 0
     #: SHA-256 of the file on disk, if known; for uncompressed files it is the content's too.
     disk_sha256: str | None = None
-    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
 def _open_raw(path: Path | None) -> BinaryIO:
@@ -122,9 +122,7 @@ def _split_lines(data: bytes, n_lines: int) -> pl.Series:
     return pl.Series("line", lines, dtype=pl.String).str.strip_suffix("\r")
 
 
-def iter_batches(
-    inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES
-) -> Iterator[pl.DataFrame]:
+def iter_batches(inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``."""
     stream, inp.compression = open_decompressed(inp.path)
     reuse_disk_hash = inp.compression == "none" and inp.disk_sha256 is not None

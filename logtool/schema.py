@@ -41,9 +41,7 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
 PERSONAL_COLUMNS = ("client_ip", "remote_user", "xff", "user_agent")
 
 #: The anonymised stage: the raw schema without the personal columns.
-ANON_SCHEMA: dict[str, pl.DataType] = {
-    k: v for k, v in RAW_SCHEMA.items() if k not in PERSONAL_COLUMNS
-}
+ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in RAW_SCHEMA.items() if k not in PERSONAL_COLUMNS}
 
 #: Rejected lines, after masking every IP-looking token.
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {

@@ -26,9 +26,7 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
             "newest_day": days[-1] if days else None,
         }
     overdue_raw = sum(p.rows for p in cat.partitions("raw") if day_expired(p.date, now, policy.raw_days))
-    overdue_anon = sum(
-        p.rows for p in cat.partitions("anonymised") if day_expired(p.date, now, policy.anonymised_days)
-    )
+    overdue_anon = sum(p.rows for p in cat.partitions("anonymised") if day_expired(p.date, now, policy.anonymised_days))
     files = cat.files()
     return {
         "store": str(store.root),

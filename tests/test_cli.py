@@ -96,7 +96,11 @@ def test_stdin_ingest(run, tmp_path: Path) -> None:
         (["retain", "--now", "yesterday"], 2, "logtool: error: --now: not an ISO 8601 time: 'yesterday'"),
         (["retain", "--ipv4-prefix", "40"], 2, "logtool: error: ipv4_prefix must be between 0 and 32, got 40"),
         (["report"], 4, "logtool: error: no store at"),
-        (["ingest", "x", "--format", "combined", "--log-format", "%h"], 2, "use only one of --format, --log-format and --nginx-format"),
+        (
+            ["ingest", "x", "--format", "combined", "--log-format", "%h"],
+            2,
+            "use only one of --format, --log-format and --nginx-format",
+        ),
     ],
 )
 def test_errors_map_to_exit_codes(run, args: list[str], code: int, message: str) -> None:

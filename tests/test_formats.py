@@ -24,11 +24,17 @@ def test_apache_format_with_timings_xff_and_vhost() -> None:
     )
     r = rec.row(0, named=True)
     assert (r["vhost"], r["client_ip"], r["bytes"], r["request_time_s"], r["xff"]) == (
-        "shop.example.org", "203.0.113.5", 99, 0.0015, "198.51.100.1, 10.0.0.2",
+        "shop.example.org",
+        "203.0.113.5",
+        99,
+        0.0015,
+        "198.51.100.1, 10.0.0.2",
     )
 
 
-@pytest.mark.parametrize("directive,value,seconds", [("%T", "2", 2.0), ("%{ms}T", "250", 0.25), ("%{us}T", "1000", 0.001)])
+@pytest.mark.parametrize(
+    "directive,value,seconds", [("%T", "2", 2.0), ("%{ms}T", "250", 0.25), ("%{us}T", "1000", 0.001)]
+)
 def test_apache_time_taken_units(directive: str, value: str, seconds: float) -> None:
     fmt = custom_format(log_format=f'%h %l %u %t "%r" %>s %b {directive}')
     rec = parse(fmt, f'203.0.113.5 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 {value}')

@@ -64,7 +64,14 @@ def test_odd_bytes_never_crash(tmp_path: Path) -> None:
     p = tmp_path / "odd.log"
     p.write_bytes(data)
     rows, inp = read_all(str(p), batch_bytes=7)
-    assert [ln for _, ln in rows] == ["crlf", "nul\\x00inside", "", "bad \ufffd\ufffd utf8", "lone\rcr", "no newline at end"]
+    assert [ln for _, ln in rows] == [
+        "crlf",
+        "nul\\x00inside",
+        "",
+        "bad \ufffd\ufffd utf8",
+        "lone\rcr",
+        "no newline at end",
+    ]
     assert [n for n, _ in rows] == [1, 2, 3, 4, 5, 6]
     assert inp.lines == 6
 

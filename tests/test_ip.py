@@ -37,7 +37,9 @@ def test_known_vectors(ip: str, v4: int, v6: int, expected: str) -> None:
     assert networks(pl.Series([ip]), v4, v6, KEY).to_list() == [expected]
 
 
-@pytest.mark.parametrize("junk", ["dsl-42.pool.example.net", "unknown", "01.2.3.4", "256.1.1.1", "1.2.3", "::gg", "-x-"])
+@pytest.mark.parametrize(
+    "junk", ["dsl-42.pool.example.net", "unknown", "01.2.3.4", "256.1.1.1", "1.2.3", "::gg", "-x-"]
+)
 def test_non_addresses_become_opaque_tokens(junk: str) -> None:
     (out,) = networks(pl.Series([junk]), 24, 48, KEY).to_list()
     assert out.startswith("host-") and junk not in out

@@ -66,7 +66,9 @@ def test_dry_run_changes_nothing_and_rerun_is_idempotent(loaded: Store) -> None:
     assert sorted(p.path for p in loaded.catalog.partitions("raw")) == files_before
     real = retain(loaded, policy, now)
     assert (dry.anonymised_days, dry.deleted_days, dry.anonymised_rows) == (
-        real.anonymised_days, real.deleted_days, real.anonymised_rows,
+        real.anonymised_days,
+        real.deleted_days,
+        real.anonymised_rows,
     )
     snapshot = {s: sorted(p.path for p in loaded.catalog.partitions(s)) for s in ("raw", "anonymised")}
     again = retain(loaded, policy, now)

@@ -41,7 +41,9 @@ def test_ingest_commits_raw_aggregates_and_quarantine(store: Store, policy, day_
     assert sum(store.catalog.quarantine_totals().values()) == r.rejected
 
 
-def test_reingest_is_a_noop_even_renamed_or_compressed(store: Store, policy, day_logs: list[Path], tmp_path: Path) -> None:
+def test_reingest_is_a_noop_even_renamed_or_compressed(
+    store: Store, policy, day_logs: list[Path], tmp_path: Path
+) -> None:
     src = day_logs[0]
     ingest(store, make_inputs([str(src)]), policy, NOW)
     before = store.read("raw").height
@@ -107,10 +109,9 @@ def test_hard_kill_after_rename_leaves_orphans_that_the_next_writer_removes(
 
 def test_one_writer_at_a_time(store: Store) -> None:
     other = Store(store.root)
-    with store.writing():
-        with pytest.raises(StoreBusyError, match=r"is busy: another logtool process \(pid \d+\) is writing"):
-            with other.writing():
-                pass
+    busy = r"is busy: another logtool process \(pid \d+\) is writing"
+    with store.writing(), pytest.raises(StoreBusyError, match=busy), other.writing():
+        pass
     with other.writing():  # free again
         pass
     other.close()

@@ -112,11 +112,7 @@ _IPV6 = r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-
 
 def redact_pii(expr: pl.Expr) -> pl.Expr:
     """Replace e-mail addresses and IP addresses inside a URL part by visible markers."""
-    return (
-        expr.str.replace_all(_EMAIL, "<email>")
-        .str.replace_all(_IPV6, "<ip>")
-        .str.replace_all(_IPV4, "<ip>")
-    )
+    return expr.str.replace_all(_EMAIL, "<email>").str.replace_all(_IPV6, "<ip>").str.replace_all(_IPV4, "<ip>")
 
 
 def mask_ip_tokens(expr: pl.Expr) -> pl.Expr:

@@ -36,9 +36,7 @@ def parse_ip(text: str | None) -> IPAddress | None:
     if not text:
         return None
     t = text.strip()
-    if m := _BRACKET.match(t):
-        t = m.group(1)
-    elif m := _V4_PORT.match(t):
+    if (m := _BRACKET.match(t)) or (m := _V4_PORT.match(t)):
         t = m.group(1)
     t = t.split("%", 1)[0]
     try:  # choose the family up front: a failed IPv4 attempt per IPv6 address is costly
@@ -90,10 +88,14 @@ def _v4_networks(s: pl.Series, prefix: int) -> pl.Series:
     m = (n // block) * block
     text = pl.concat_str(
         [
-            (m // 16_777_216).cast(pl.String), pl.lit("."),
-            (m // 65_536 % 256).cast(pl.String), pl.lit("."),
-            (m // 256 % 256).cast(pl.String), pl.lit("."),
-            (m % 256).cast(pl.String), pl.lit(f"/{prefix}"),
+            (m // 16_777_216).cast(pl.String),
+            pl.lit("."),
+            (m // 65_536 % 256).cast(pl.String),
+            pl.lit("."),
+            (m // 256 % 256).cast(pl.String),
+            pl.lit("."),
+            (m % 256).cast(pl.String),
+            pl.lit(f"/{prefix}"),
         ]
     )
     return pl.DataFrame({"o": s.str.split_exact(".", 3)}).select(text).to_series()
@@ -115,8 +117,4 @@ def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int, secret: bytes)
 def networks(ips: pl.Series, v4_prefix: int, v6_prefix: int, secret: bytes) -> pl.Series:
     """Truncate every value of ``ips`` (nulls stay null); same length and order."""
     table = network_table(ips, v4_prefix, v6_prefix, secret)
-    return (
-        pl.DataFrame({"ip": ips})
-        .join(table, on="ip", how="left", maintain_order="left")
-        .get_column("net")
-    )
+    return pl.DataFrame({"ip": ips}).join(table, on="ip", how="left", maintain_order="left").get_column("net")

@@ -39,33 +39,41 @@ def register(fmt: LineFormat) -> LineFormat:
     return fmt
 
 
-register(RegexFormat(
-    "vhost_combined",
-    compile_apache('%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'),
-    "Apache vhost_combined: combined prefixed with virtual host and port",
-    "www.example.org:443 " + _C,
-))
-register(RegexFormat(
-    "combined_xff",
-    compile_nginx(
-        '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
-    ),
-    "nginx 'main': combined plus a quoted X-Forwarded-For",
-    _C + ' "198.51.100.4, 10.0.0.1"',
-))
-register(RegexFormat(
-    "combined",
-    compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'),
-    "Apache/nginx combined (the nginx default)",
-    _C,
-))
-register(RegexFormat(
-    "common",
-    compile_apache('%h %l %u %t "%r" %>s %b'),
-    "Common Log Format (CLF)",
-    _S,
-))
+register(
+    RegexFormat(
+        "vhost_combined",
+        compile_apache('%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'),
+        "Apache vhost_combined: combined prefixed with virtual host and port",
+        "www.example.org:443 " + _C,
+    )
+)
+register(
+    RegexFormat(
+        "combined_xff",
+        compile_nginx(
+            '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
+        ),
+        "nginx 'main': combined plus a quoted X-Forwarded-For",
+        _C + ' "198.51.100.4, 10.0.0.1"',
+    )
+)
+register(
+    RegexFormat(
+        "combined",
+        compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'),
+        "Apache/nginx combined (the nginx default)",
+        _C,
+    )
+)
+register(
+    RegexFormat(
+        "common",
+        compile_apache('%h %l %u %t "%r" %>s %b'),
+        "Common Log Format (CLF)",
+        _S,
+    )
+)
 
 #: Share of sampled non-empty lines a format must parse to be chosen automatically.
 DETECT_THRESHOLD = 0.6

@@ -6,9 +6,8 @@ reason, never dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -31,6 +30,7 @@ def split_request(req: pl.Expr) -> list[pl.Expr]:
     length = (req.str.len_chars() - start - (protocol.str.len_bytes() + 1).fill_null(0)).clip(lower_bound=0)
     target = pl.when(method.is_not_null()).then(req.str.slice(start, length))
     return [method.alias("method"), target.alias("target"), protocol.alias("protocol")]
+
 
 _QUOTED_FIELDS = ("request", "user", "referrer", "ua", "xff", "vhost")
 
@@ -94,7 +94,9 @@ class RegexFormat:
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         if rejects.height:  # slow path, rejected lines only: say why more precisely
             rejects = rejects.with_columns(
-                pl.Series("reason", [diagnose(ln, r) for ln, r in rejects.select("line", "reason").iter_rows()], pl.String)
+                pl.Series(
+                    "reason", [diagnose(ln, r) for ln, r in rejects.select("line", "reason").iter_rows()], pl.String
+                )
             )
         return out.filter(ok).drop("line", "_reason"), rejects
 
@@ -152,12 +154,12 @@ def _request_time(fields: frozenset[str]) -> pl.Expr:
 
 
 def _normalise(rec: pl.LazyFrame, fields: frozenset[str]) -> pl.LazyFrame:
-    cols = {name: _col_or_null(fields, name) for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")}
-    rec = rec.with_columns(
-        [cols[n].alias(n) for n in cols]
-    ).with_columns(
-        [_unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS]
-        + [_nullish("client").alias("client")]
+    cols = {
+        name: _col_or_null(fields, name)
+        for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")
+    }
+    rec = rec.with_columns([cols[n].alias(n) for n in cols]).with_columns(
+        [_unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS] + [_nullish("client").alias("client")]
     )
     rec = rec.with_columns(split_request(pl.col("request")))
     target = pl.when(pl.col("method").is_null()).then(pl.col("request")).otherwise(pl.col("target"))

@@ -33,19 +33,42 @@ _UNQUOTED = {
 }
 
 APACHE_FIELDS = {
-    "h": "client", "a": "client", "l": "ident", "u": "user", "t": "time", "r": "request",
-    "s": "status", "b": "bytes", "B": "bytes", "O": "bytes", "v": "vhost", "V": "vhost",
-    "D": "rt_us", "T": "rt_s",
+    "h": "client",
+    "a": "client",
+    "l": "ident",
+    "u": "user",
+    "t": "time",
+    "r": "request",
+    "s": "status",
+    "b": "bytes",
+    "B": "bytes",
+    "O": "bytes",
+    "v": "vhost",
+    "V": "vhost",
+    "D": "rt_us",
+    "T": "rt_s",
 }
 APACHE_HEADERS = {"referer": "referrer", "user-agent": "ua", "x-forwarded-for": "xff", "host": "vhost"}
 
 NGINX_FIELDS = {
-    "remote_addr": "client", "realip_remote_addr": "client", "remote_user": "user",
-    "time_local": "time_local", "time_iso8601": "time_iso", "msec": "msec", "request": "request",
-    "status": "status", "body_bytes_sent": "bytes", "bytes_sent": "bytes",
-    "http_referer": "referrer", "http_user_agent": "ua", "http_x_forwarded_for": "xff",
-    "host": "vhost", "server_name": "vhost", "http_host": "vhost",
-    "request_time": "rt_s", "upstream_response_time": "upstream_rt",
+    "remote_addr": "client",
+    "realip_remote_addr": "client",
+    "remote_user": "user",
+    "time_local": "time_local",
+    "time_iso8601": "time_iso",
+    "msec": "msec",
+    "request": "request",
+    "status": "status",
+    "body_bytes_sent": "bytes",
+    "bytes_sent": "bytes",
+    "http_referer": "referrer",
+    "http_user_agent": "ua",
+    "http_x_forwarded_for": "xff",
+    "host": "vhost",
+    "server_name": "vhost",
+    "http_host": "vhost",
+    "request_time": "rt_s",
+    "upstream_response_time": "upstream_rt",
 }
 
 
@@ -126,9 +149,7 @@ def compile_apache(fmt: str) -> CompiledFormat:
             parts.append(("field", APACHE_HEADERS.get(arg.lower())))
         elif letter == "T" and arg:
             parts.append(("field", {"ms": "rt_ms", "us": "rt_us", "s": "rt_s"}.get(arg)))
-        elif letter == "t" and arg:
-            parts.append(("field", None))
-        elif letter == "a" and arg and arg != "c":
+        elif letter == "t" and arg or letter == "a" and arg and arg != "c":
             parts.append(("field", None))
         else:
             parts.append(("field", APACHE_FIELDS.get(letter)))

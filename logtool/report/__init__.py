@@ -67,15 +67,15 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
         return rep
     merged = aggregate.merge([agg])
     total = merged.filter(pl.col("dimension") == "total").sort("date")
-    rep.days = [{"date": d.isoformat(), "requests": r, "bytes": b} for d, r, b in total.select("date", "requests", "bytes").iter_rows()]
+    rep.days = [
+        {"date": d.isoformat(), "requests": r, "bytes": b}
+        for d, r, b in total.select("date", "requests", "bytes").iter_rows()
+    ]
     rep.requests = int(total.get_column("requests").sum())
     rep.bytes = int(total.get_column("bytes").sum())
     rep.date_from = date_from or rep.days[0]["date"]
     rep.date_to = date_to or rep.days[-1]["date"]
-    period = (
-        merged.group_by("dimension", "key")
-        .agg(pl.col("requests").sum(), pl.col("bytes").sum())
-    )
+    period = merged.group_by("dimension", "key").agg(pl.col("requests").sum(), pl.col("bytes").sum())
     period = aggregate.fold_small(period, policy.min_group_size)
     for dim in SECTIONS:
         rows = period.filter(pl.col("dimension") == dim)
@@ -88,9 +88,18 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
                 rest = tail.select(
                     pl.lit(aggregate.OTHER).alias("key"), pl.col("requests").sum(), pl.col("bytes").sum()
                 )
-                rows = pl.concat([head.select("key", "requests", "bytes"), rest]).group_by("key", maintain_order=True).sum()
+                rows = (
+                    pl.concat([head.select("key", "requests", "bytes"), rest])
+                    .group_by("key", maintain_order=True)
+                    .sum()
+                )
         rep.sections[dim] = [
-            {"key": k, "requests": int(r), "bytes": int(b), "share": round(r / rep.requests, 4) if rep.requests else 0.0}
+            {
+                "key": k,
+                "requests": int(r),
+                "bytes": int(b),
+                "share": round(r / rep.requests, 4) if rep.requests else 0.0,
+            }
             for k, r, b in rows.select("key", "requests", "bytes").iter_rows()
         ]
     bots = {row["key"]: row["requests"] for row in rep.sections.get("bot", [])}
@@ -98,7 +107,7 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
     return rep
 
 
-class ReportFormat(str, enum.Enum):
+class ReportFormat(enum.StrEnum):
     table = "table"
     json = "json"
 

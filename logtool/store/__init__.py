@@ -19,7 +19,7 @@ import fcntl
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import polars as pl
@@ -151,8 +151,6 @@ class Store:
             p.unlink(missing_ok=True)
             dirs.add(p.parent)
         for d in dirs:
-            try:
+            with suppress(OSError):
                 d.rmdir()
-            except OSError:
-                pass
             fsync_dir(d.parent)

@@ -143,9 +143,7 @@ class Catalog:
     def delete_partition(db: sqlite3.Connection, path: str) -> None:
         db.execute("DELETE FROM partitions WHERE path = ?", (path,))
 
-    def partitions(
-        self, stage: str, date_from: str | None = None, date_to: str | None = None
-    ) -> list[Partition]:
+    def partitions(self, stage: str, date_from: str | None = None, date_to: str | None = None) -> list[Partition]:
         q = "SELECT stage, date, path, rows, size, sha256, file_id FROM partitions WHERE stage = ?"
         args: list[Any] = [stage]
         if date_from:
