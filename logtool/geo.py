@@ -34,14 +34,16 @@ class GeoDB:
             raise ConfigError(f"cannot open GeoIP database {self.path}: {e}") from None
 
     def lookup(self, ip: str | IPAddress) -> str | None:
-        """Country code of one address (a plain dotted IPv4 string or a parsed address)."""
+        """Country code of one address, in any spelling :func:`parse_ip` reads."""
+        addr: str | IPAddress | None = ip
+        if isinstance(ip, str) and (":" in ip or not ip[:1].isdigit()):
+            addr = parse_ip(ip)  # IPv6, mapped, ports, brackets; plain IPv4 goes straight in
+        if addr is None:
+            return None
         try:
-            rec = self._reader.get(ip)
-        except ValueError:
-            addr = parse_ip(ip) if isinstance(ip, str) else None
-            if addr is None:
-                return None
             rec = self._reader.get(addr)
+        except ValueError:
+            return None
         if not isinstance(rec, dict):
             return None
         code = rec.get("country_code")

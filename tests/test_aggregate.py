@@ -1,0 +1,110 @@
+"""Aggregates add up, cap and fold correctly; reports match what was ingested."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from logtool import aggregate
+from logtool.config import Policy
+from logtool.generate import lines
+from logtool.ingest import ingest
+from logtool.inputs import make_inputs
+from logtool.report import ReportFormat, build, render
+
+from .conftest import DAY0, NOW, write_days
+
+
+def agg_frame(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "date": [date(2026, 11, 10)] * len(rows),
+            "dimension": [r[0] for r in rows],
+            "key": [r[1] for r in rows],
+            "requests": [r[2] for r in rows],
+            "bytes": [r[2] * 10 for r in rows],
+        }
+    )
+
+
+def test_merge_adds_partial_aggregates() -> None:
+    a = agg_frame([("path", "/a", 3), ("path", "/b", 1)])
+    b = agg_frame([("path", "/a", 2)])
+    m = aggregate.merge([a, b])
+    assert dict(zip(m["key"], m["requests"], strict=True)) == {"/a": 5, "/b": 1}
+
+
+def test_cap_folds_the_tail_into_other_but_not_uncapped_dimensions() -> None:
+    df = agg_frame([("path", f"/p{i}", 10 - i) for i in range(5)] + [("hour", f"{h:02d}", 1) for h in range(5)])
+    capped = aggregate.merge([df], top_n=2)
+    paths = capped.filter(dimension="path")
+    assert dict(zip(paths["key"], paths["requests"], strict=True)) == {"/p0": 10, "/p1": 9, "(other)": 8 + 7 + 6}
+    assert capped.filter(dimension="hour").height == 5
+    assert capped["requests"].sum() == df["requests"].sum()
+
+
+def test_fold_small_keeps_totals() -> None:
+    df = agg_frame([("country", "DE", 10), ("country", "FR", 2), ("country", "NL", 1), ("total", "all", 13)])
+    folded = aggregate.fold_small(df.drop("date"), 5)
+    c = folded.filter(dimension="country")
+    assert dict(zip(c["key"], c["requests"], strict=True)) == {"DE": 10, "(other)": 3}
+
+
+def test_daily_dimensions_and_privacy_of_keys() -> None:
+    from logtool.parsers import get_format
+
+    raw = pl.DataFrame(
+        {
+            "line_no": [1, 2],
+            "line": [
+                '203.0.113.9 - - [10/Nov/2026:10:00:00 +0000] "GET /u/jane@example.org?x=1 HTTP/1.1" 404 7 "http://198.51.100.7/a" "curl/8"',
+                '203.0.113.9 - - [10/Nov/2026:23:59:59 +0000] "POST /login HTTP/1.1" 200 3 "https://Example.org/x?q=1" "-"',
+            ],
+        }
+    )
+    rec, _ = get_format("combined").parse(raw)
+    agg = aggregate.daily(
+        rec.with_columns(
+            pl.lit(None, pl.String).alias(c) for c in ("ua_family", "os_family", "device", "country")
+        ).with_columns(pl.lit(None, pl.Boolean).alias("is_bot"))
+    )
+    keys = {(d, k) for d, k in agg.select("dimension", "key").iter_rows()}
+    assert {
+        ("path", "/u/<email>"),
+        ("path", "/login"),
+        ("referrer_host", "<ip>"),
+        ("referrer_host", "example.org"),
+    } <= keys
+    assert {("status_class", "4xx"), ("hour", "10"), ("hour", "23"), ("method", "POST")} <= keys
+    assert not any("203.0.113.9" in k or "jane" in k for _, k in keys)
+
+
+def test_report_totals_match_ingested_rows(store, tmp_path: Path) -> None:
+    logs = write_days(tmp_path / "logs", n_days=3, per_day=500)
+    res = ingest(store, make_inputs([str(p) for p in logs]), Policy(), NOW)
+    rep = build(store, Policy())
+    assert rep.requests == sum(r.parsed for r in res)
+    assert [d["date"] for d in rep.days] == ["2026-11-10", "2026-11-11", "2026-11-12"]
+    assert sum(r["requests"] for r in rep.sections["hour"]) == rep.requests
+    assert sum(r["requests"] for r in rep.sections["path"]) == rep.requests  # top 10 + (other)
+    assert 0 < rep.bot_share < 0.5
+    part = build(store, Policy(), "2026-11-11", "2026-11-11")
+    assert part.requests == rep.days[1]["requests"]
+    text = render(rep, ReportFormat.table)
+    assert "Access report 2026-11-10 … 2026-11-12" in text and "Top paths" in text
+    strict = build(store, replace(Policy(), min_group_size=10_000))
+    assert [r["key"] for r in strict.sections["country"]] == ["(other)"]
+
+
+def test_report_on_an_empty_store(store) -> None:
+    text = render(build(store, Policy()), ReportFormat.table)
+    assert "No aggregates in this period" in text
+
+
+def test_generator_is_deterministic() -> None:
+    a = list(lines(DAY0, 500, seed=3))
+    assert a == list(lines(DAY0, 500, seed=3))
+    assert a != list(lines(DAY0, 500, seed=4))
