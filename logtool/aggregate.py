@@ -13,7 +13,8 @@ from datetime import date
 
 import polars as pl
 
-from logtool.anonymize.fields import redact_pii, referrer_host
+from logtool.anonymize.fields import referrer_host
+from logtool.anonymize.redact import DEFAULT_SENSITIVE_PARAMS, redact
 from logtool.schema import AGG_SCHEMA
 
 OTHER = "(other)"
@@ -30,48 +31,61 @@ def _rt_bucket() -> pl.Expr:
     return expr.otherwise(pl.lit(">=5s"))
 
 
-def _as_text(c: pl.Expr) -> pl.Expr:
-    return c.cast(pl.String)
+KeyFn = Callable[[pl.Series, tuple[str, ...]], pl.Series]
+
+
+def _text(s: pl.Series, _: tuple[str, ...]) -> pl.Series:
+    return s.cast(pl.String)
+
+
+def _expr(fn: Callable[[pl.Expr], pl.Expr]) -> KeyFn:
+    return lambda s, _: pl.select(fn(pl.lit(s))).to_series()
 
 
 #: Dimension name → (cheap per-row expression, key function applied once per distinct value).
-#: Expensive keys (PII redaction, referrer host) are thus computed on unique values only.
-DIMENSIONS: dict[str, tuple[pl.Expr, Callable[[pl.Expr], pl.Expr]]] = {
-    "total": (pl.lit("all"), _as_text),
-    "status": (pl.col("status"), _as_text),
-    "status_class": (pl.col("status") // 100, lambda c: pl.concat_str([c.cast(pl.String), pl.lit("xx")])),
-    "method": (pl.col("method"), _as_text),
-    "path": (pl.col("path"), redact_pii),
-    "referrer_host": (pl.col("referrer"), referrer_host),
-    "browser": (pl.col("ua_family"), _as_text),
-    "os": (pl.col("os_family"), _as_text),
-    "device": (pl.col("device"), _as_text),
-    "bot": (pl.col("is_bot"), lambda c: pl.when(c).then(pl.lit("bot")).when(c.not_()).then(pl.lit("human"))),
-    "country": (pl.col("country"), _as_text),
-    "hour": (pl.col("ts").dt.hour(), lambda c: c.cast(pl.String).str.zfill(2)),
-    "response_time": (_rt_bucket(), _as_text),
+#: Expensive keys (PII redaction, referrer host) are thus computed on distinct values only.
+DIMENSIONS: dict[str, tuple[pl.Expr, KeyFn]] = {
+    "total": (pl.lit("all"), _text),
+    "status": (pl.col("status"), _text),
+    "status_class": (pl.col("status") // 100, _expr(lambda c: pl.concat_str([c.cast(pl.String), pl.lit("xx")]))),
+    "method": (pl.col("method"), _text),
+    "path": (pl.col("path"), lambda s, sensitive: redact(s.cast(pl.String), sensitive)),
+    "referrer_host": (pl.col("referrer"), _expr(referrer_host)),
+    "browser": (pl.col("ua_family"), _text),
+    "os": (pl.col("os_family"), _text),
+    "device": (pl.col("device"), _text),
+    "bot": (pl.col("is_bot"), _expr(lambda c: pl.when(c).then(pl.lit("bot")).when(c.not_()).then(pl.lit("human")))),
+    "country": (pl.col("country"), _text),
+    "hour": (pl.col("ts").dt.hour(), _expr(lambda c: c.cast(pl.String).str.zfill(2))),
+    "response_time": (_rt_bucket(), _text),
 }
 
 #: Dimensions whose keys can be unbounded; they are capped at ``top_n`` per day.
 CAPPED = {"path", "referrer_host", "browser", "os", "country", "status"}
 
 
-def daily(records: pl.DataFrame) -> pl.DataFrame:
+def daily(records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS) -> pl.DataFrame:
     """Aggregate canonical records (raw or anonymised stage) per UTC day."""
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
     base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
-    frames = []
-    for name, (row_expr, key_fn) in DIMENSIONS.items():
-        first = base.group_by("date", row_expr.alias("v")).agg(
-            pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)
-        )
-        frames.append(
-            first.group_by("date", key_fn(pl.col("v")).fill_null(UNKNOWN).alias("key"))
+    firsts = pl.collect_all(
+        [
+            base.group_by("date", row_expr.alias("v")).agg(
+                pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)
+            )
+            for row_expr, _ in DIMENSIONS.values()
+        ]
+    )
+    out = []
+    for (name, (_, key_fn)), first in zip(DIMENSIONS.items(), firsts, strict=True):
+        keyed = first.with_columns(key_fn(first.get_column("v"), sensitive).fill_null(UNKNOWN).alias("key"))
+        out.append(
+            keyed.group_by("date", "key")
             .agg(pl.col("requests").sum(), pl.col("bytes").sum())
             .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
         )
-    return pl.concat(pl.collect_all(frames))
+    return pl.concat(out)
 
 
 def merge(frames: list[pl.DataFrame], top_n: int | None = None) -> pl.DataFrame:

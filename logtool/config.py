@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from logtool.anonymize.redact import DEFAULT_SENSITIVE_PARAMS
 from logtool.errors import ConfigError
 
 #: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
@@ -29,6 +30,8 @@ class Policy:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     query_allowlist: tuple[str, ...] = ("utm_*",)
+    #: Parameters whose values are redacted in paths, queries and referrers (glob patterns).
+    sensitive_params: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS
     #: Aggregate groups with fewer requests than this are folded into "(other)" in reports.
     min_group_size: int = 5
     #: Keys kept per day and dimension in the aggregates (paths, referrers, ...).
@@ -39,6 +42,7 @@ class Policy:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["query_allowlist"] = list(self.query_allowlist)
+        d["sensitive_params"] = list(self.sensitive_params)
         return d
 
 
@@ -48,6 +52,7 @@ _DOCS = {
     "ipv4_prefix": "IPv4 prefix length kept after anonymisation",
     "ipv6_prefix": "IPv6 prefix length kept after anonymisation",
     "query_allowlist": "query parameters (glob patterns) kept after anonymisation",
+    "sensitive_params": "parameters (glob patterns) whose values are always redacted",
     "min_group_size": "aggregate groups smaller than this are reported as (other)",
     "top_n": "keys kept per day and dimension in the aggregates",
     "geoip_db": "MaxMind-format country database (empty: embedded default)",

@@ -97,7 +97,7 @@ def ingest_file(
                 rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                 rec = conform(rec, RAW_SCHEMA)
                 bg.submit(raw_w.write, rec)
-                partial_aggs.append(aggregate.daily(rec))
+                partial_aggs.append(aggregate.daily(rec, policy.sensitive_params))
                 if len(partial_aggs) >= 8:
                     partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                 parsed += rec.height

@@ -82,7 +82,7 @@ def _anonymise_day(store: Store, policy: Policy, day: str, parts: list[Partition
     try:
         for raw in store.iter_parts(parts, "raw"):
             net = networks(raw.get_column("client_ip"), policy.ipv4_prefix, policy.ipv6_prefix, secret)
-            w.write_day(day, anonymise_records(raw, net, policy.query_allowlist))
+            w.write_day(day, anonymise_records(raw, net, policy))
         for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
             w.write_day(day, anon)
         new = w.finish()

@@ -9,11 +9,16 @@ from __future__ import annotations
 import fnmatch
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import polars as pl
 import ua_parser
 
+from logtool.anonymize.redact import redact
 from logtool.schema import ANON_SCHEMA, conform
+
+if TYPE_CHECKING:
+    from logtool.config import Policy
 
 UA_COLUMNS = ("ua_family", "ua_major", "os_family", "device", "is_bot")
 
@@ -75,7 +80,7 @@ def referrer_origin(expr: pl.Expr) -> pl.Expr:
         [
             expr.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*)://", 1).str.to_lowercase(),
             pl.lit("://"),
-            redact_pii(expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase()),
+            mask_ip_tokens(expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase()),
         ]
     )
 
@@ -83,7 +88,7 @@ def referrer_origin(expr: pl.Expr) -> pl.Expr:
 def referrer_host(expr: pl.Expr) -> pl.Expr:
     """The host of a referrer URL, lower-cased, without user info or port; IP hosts redacted."""
     host = expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]+\]|[^/?#:\s]+)", 1)
-    return redact_pii(host.str.to_lowercase())
+    return mask_ip_tokens(host.str.to_lowercase())
 
 
 def glob_regex(patterns: tuple[str, ...]) -> str:
@@ -105,27 +110,24 @@ def filter_query(expr: pl.Expr, allowlist: tuple[str, ...]) -> pl.Expr:
     return pl.when(kept == "").then(None).otherwise(kept)
 
 
-_EMAIL = r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 _IPV4 = r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
 _IPV6 = r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4})*::[0-9A-Fa-f:.]*[0-9A-Fa-f]"
 
 
-def redact_pii(expr: pl.Expr) -> pl.Expr:
-    """Replace e-mail addresses and IP addresses inside a URL part by visible markers."""
-    return expr.str.replace_all(_EMAIL, "<email>").str.replace_all(_IPV6, "<ip>").str.replace_all(_IPV4, "<ip>")
-
-
 def mask_ip_tokens(expr: pl.Expr) -> pl.Expr:
-    """Mask every IP-looking token of a free-text line (quarantine)."""
+    """Replace every IP-looking token of free text by ``<ip>`` (quarantine lines, hosts)."""
     return expr.str.replace_all(_IPV6, "<ip>").str.replace_all(_IPV4, "<ip>")
 
 
-def anonymise_records(raw: pl.DataFrame, net: pl.Series, allowlist: tuple[str, ...]) -> pl.DataFrame:
+def anonymise_records(raw: pl.DataFrame, net: pl.Series, policy: Policy) -> pl.DataFrame:
     """Raw-stage rows → anonymised-stage rows. ``net`` is the truncated client network per row."""
     out = raw.with_columns(
         net.alias("client_net"),
-        redact_pii(pl.col("path")).alias("path"),
-        redact_pii(filter_query(pl.col("query"), allowlist)).alias("query"),
+        filter_query(pl.col("query"), policy.query_allowlist).alias("query"),
         referrer_origin(pl.col("referrer")).alias("referrer"),
+    )
+    out = out.with_columns(
+        redact(out.get_column("path"), policy.sensitive_params),
+        redact(out.get_column("query"), policy.sensitive_params),
     )
     return conform(out, ANON_SCHEMA)
