@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -17,7 +18,12 @@ from logtool.anonymize.fields import referrer_host
 from logtool.anonymize.redact import DEFAULT_SENSITIVE_PARAMS, redact
 from logtool.schema import AGG_SCHEMA
 
+if TYPE_CHECKING:
+    from logtool.store import Partition, Store
+
 OTHER = "(other)"
+#: Dimension holding the exact daily unique-visitor count, written when a day leaves raw.
+VISITORS = "visitors"
 UNKNOWN = "(unknown)"
 
 _RT_BUCKETS = [(0.1, "<0.1s"), (0.5, "0.1-0.5s"), (1.0, "0.5-1s"), (5.0, "1-5s")]
@@ -135,3 +141,11 @@ def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
 
 def days_of(df: pl.DataFrame) -> list[date]:
     return sorted(df.get_column("date").unique().to_list())
+
+
+def unique_visitors(store: Store, parts: list[Partition]) -> int:
+    """Distinct visitor keys in raw partitions (streamed by polars)."""
+    if not parts:
+        return 0
+    lf = pl.scan_parquet([str(store.root / p.path) for p in parts])
+    return int(lf.select(pl.col("visitor_key").drop_nulls().n_unique()).collect(engine="streaming").item())

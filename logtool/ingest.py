@@ -72,7 +72,7 @@ def ingest_file(
     if disk_sha and (prev := cat.file_by("disk_sha256", disk_sha)):
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
-    enrich = Enricher(policy, store.secret(), geo)
+    enrich = Enricher(policy, store.secret(), geo, store.catalog.salt)
     batches = iter_batches(inp, batch_bytes)
     first = next(batches, None)
     if first is None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import polars as pl
+
+from logtool.aggregate import VISITORS, unique_visitors
 from logtool.anonymize.fields import anonymise_records
 from logtool.anonymize.ip import networks
 from logtool.config import Policy
@@ -58,7 +61,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
                 result.deleted_days.append(day)
                 result.deleted_rows += rows
                 if not dry_run:
-                    _swap(store, parts, [], now)
+                    _swap(store, parts, _visitor_aggregate(store, day, parts), now, salt_days=[day])
                 continue
             result.anonymised_days.append(day)
             result.anonymised_rows += rows
@@ -70,8 +73,29 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
                 result.deleted_rows += sum(p.rows for p in parts)
                 if not dry_run:
                     _swap(store, parts, [], now)
+        if not dry_run:  # salts of days that have no raw rows left and are past the window
+            raw_days = {p.date for p in cat.partitions("raw")}
+            stale = [d for d in cat.salt_days() if d not in raw_days and day_expired(d, now, policy.raw_days)]
+            if stale:
+                with cat.transaction() as db:
+                    cat.destroy_salts(db, stale)
     result.deleted_days.sort()
     return result
+
+
+def _visitor_aggregate(store: Store, day: str, parts: list[Partition]) -> list[Partition]:
+    """The day's exact unique-visitor count, as an aggregates partition (written, not committed)."""
+    n = unique_visitors(store, parts)
+    w = store.writer("aggregates")
+    df = pl.DataFrame(
+        {"date": [date.fromisoformat(day)], "dimension": [VISITORS], "key": ["unique"], "requests": [n], "bytes": [0]}
+    )
+    try:
+        w.write(df, date_column="date")
+        return w.finish()
+    except BaseException:
+        w.abort()
+        raise
 
 
 def _anonymise_day(store: Store, policy: Policy, day: str, parts: list[Partition], now: datetime) -> None:
@@ -86,14 +110,22 @@ def _anonymise_day(store: Store, policy: Policy, day: str, parts: list[Partition
         for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
             w.write_day(day, anon)
         new = w.finish()
+        new += _visitor_aggregate(store, day, parts)
     except BaseException:
         w.abort()
+        store.delete_files([p.path for p in w_done(new)])
         raise
-    _swap(store, parts + existing, new, now)
+    _swap(store, parts + existing, new, now, salt_days=[day])
 
 
-def _swap(store: Store, old: list[Partition], new: list[Partition], now: datetime) -> None:
-    """Replace ``old`` partitions by ``new`` in one transaction, then unlink the old files."""
+def w_done(new: object) -> list[Partition]:
+    return new if isinstance(new, list) else []
+
+
+def _swap(
+    store: Store, old: list[Partition], new: list[Partition], now: datetime, salt_days: list[str] | None = None
+) -> None:
+    """Replace ``old`` partitions by ``new`` (and destroy ``salt_days``) in one transaction."""
     stamp = now.isoformat()
     try:
         with store.catalog.transaction() as db:
@@ -101,6 +133,7 @@ def _swap(store: Store, old: list[Partition], new: list[Partition], now: datetim
                 store.catalog.delete_partition(db, p.path)
             for p in new:
                 store.catalog.insert_partition(db, p, stamp)
+            store.catalog.destroy_salts(db, salt_days or [])
     except BaseException:
         store.delete_files([p.path for p in new])
         raise

@@ -15,6 +15,7 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
     "tz_offset_min": pl.Int16(),
     "client_ip": pl.String(),
     "client_net": pl.String(),
+    "visitor_key": pl.String(),
     "remote_user": pl.String(),
     "method": pl.String(),
     "path": pl.String(),
@@ -38,7 +39,7 @@ RAW_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: Columns that identify a person and never leave the raw stage.
-PERSONAL_COLUMNS = ("client_ip", "remote_user", "xff", "user_agent")
+PERSONAL_COLUMNS = ("client_ip", "visitor_key", "remote_user", "xff", "user_agent")
 
 #: The anonymised stage: the raw schema without the personal columns.
 ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in RAW_SCHEMA.items() if k not in PERSONAL_COLUMNS}

@@ -88,6 +88,11 @@ def test_report_totals_match_ingested_rows(store, tmp_path: Path) -> None:
     rep = build(store, Policy())
     assert rep.requests == sum(r.parsed for r in res)
     assert [d["date"] for d in rep.days] == ["2026-11-10", "2026-11-11", "2026-11-12"]
+    assert all(0 < d["visitors"] < d["requests"] for d in rep.days)  # live from raw visitor keys
+    from logtool.retention import retain
+
+    retain(store, Policy(), NOW)  # every day leaves the raw stage: the counts move to aggregates
+    assert [d["visitors"] for d in build(store, Policy()).days] == [d["visitors"] for d in rep.days]
     assert sum(r["requests"] for r in rep.sections["hour"]) == rep.requests
     assert sum(r["requests"] for r in rep.sections["path"]) == rep.requests  # top 10 + (other)
     assert 0 < rep.bot_share < 0.5

@@ -50,8 +50,12 @@ def test_windows_move_days_through_the_stages(loaded: Store) -> None:
     assert stage_days(loaded, "raw") == ["2026-11-14", "2026-11-15"]
     assert stage_days(loaded, "anonymised") == ["2026-11-12", "2026-11-13"]
     assert res.deleted_days == ["2026-11-10", "2026-11-11"]
-    # aggregates are never touched
-    assert loaded.read("aggregates").sort("date", "dimension", "key").equals(agg_before)
+    # aggregates are never changed; leaving the raw stage adds the day's exact unique visitors
+    after = loaded.read("aggregates")
+    assert after.filter(pl.col("dimension") != "visitors").sort("date", "dimension", "key").equals(agg_before)
+    visitors = after.filter(dimension="visitors").sort("date")
+    assert visitors.get_column("date").cast(pl.String).to_list() == [f"2026-11-1{i}" for i in range(4)]
+    assert (visitors.get_column("requests") > 10).all()
     # a day later, one more day moves along each stage
     retain(loaded, policy, now + timedelta(days=1))
     assert stage_days(loaded, "raw") == ["2026-11-15"]
@@ -123,3 +127,34 @@ def test_a_crash_during_anonymisation_keeps_the_raw_day(loaded: Store, monkeypat
     res = retain(loaded, Policy(), DAY0 + timedelta(days=8))  # the orphan is cleaned, the retry works
     assert "2026-11-10" in res.anonymised_days
     assert len(list((loaded.root / "anonymised").rglob("*.parquet"))) == len(loaded.catalog.partitions("anonymised"))
+
+
+def test_salts_are_destroyed_when_a_day_leaves_the_raw_stage(loaded: Store) -> None:
+    from logtool.retention import unique_visitors
+
+    assert loaded.catalog.salt_days() == [f"2026-11-1{i}" for i in range(6)]
+    raw_parts = loaded.catalog.partitions("raw", "2026-11-10", "2026-11-10")
+    expected = unique_visitors(loaded, raw_parts)
+    raw = loaded.read("raw", "2026-11-10", "2026-11-10")
+    # one key per (address, user agent, vhost) on a day
+    assert expected == raw.select(pl.struct("client_ip", "user_agent", "vhost").n_unique()).item()
+    retain(loaded, replace(Policy(), raw_days=2), DAY0 + timedelta(days=6))
+    assert loaded.catalog.salt_days() == ["2026-11-14", "2026-11-15"]
+    agg = loaded.read("aggregates", "2026-11-10", "2026-11-10").filter(dimension="visitors")
+    assert agg.get_column("requests").to_list() == [expected]
+    assert "visitor_key" not in loaded.read("anonymised").columns
+
+
+def test_visitor_keys_differ_between_days_for_the_same_visitor(store: Store, tmp_path: Path) -> None:
+    log = tmp_path / "two-days.log"
+    log.write_text(
+        '203.0.113.9 - - [10/Nov/2026:23:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "UA"\n'
+        '203.0.113.9 - - [10/Nov/2026:23:30:00 +0000] "GET /a HTTP/1.1" 200 1 "-" "UA"\n'
+        '203.0.113.9 - - [11/Nov/2026:00:30:00 +0000] "GET / HTTP/1.1" 200 1 "-" "UA"\n'
+        '203.0.113.9 - - [11/Nov/2026:00:31:00 +0000] "GET / HTTP/1.1" 200 1 "-" "Other UA"\n'
+    )
+    ingest(store, make_inputs([str(log)]), Policy(), NOW)
+    keys = store.read("raw").sort("ts").get_column("visitor_key").to_list()
+    assert keys[0] == keys[1]  # same day, same visitor
+    assert len({keys[1], keys[2], keys[3]}) == 3  # new day → new salt; other UA → other visitor
+    assert not any("203.0.113.9" in k for k in keys)

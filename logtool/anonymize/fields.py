@@ -80,7 +80,9 @@ def referrer_origin(expr: pl.Expr) -> pl.Expr:
         [
             expr.str.extract(r"^([A-Za-z][A-Za-z0-9+.-]*)://", 1).str.to_lowercase(),
             pl.lit("://"),
-            mask_ip_tokens(expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase()),
+            mask_ip_tokens(
+                expr.str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/?#\s]+)", 1).str.to_lowercase()
+            ),
         ]
     )
 

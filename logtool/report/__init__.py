@@ -15,12 +15,12 @@ import polars as pl
 
 from logtool import aggregate
 from logtool.config import Policy
-from logtool.store import Store
+from logtool.store import Partition, Store
 
 TOP_KEYS = 10
 
 #: Dimensions shown in a report, with their titles, in order.
-SECTIONS = {
+SECTIONS = {  # "visitors" is reported per day, not as a section
     "status_class": "Status classes",
     "status": "Status codes",
     "method": "Methods",
@@ -67,8 +67,9 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
         return rep
     merged = aggregate.merge([agg])
     total = merged.filter(pl.col("dimension") == "total").sort("date")
+    visitors = _visitors_per_day(store, merged)
     rep.days = [
-        {"date": d.isoformat(), "requests": r, "bytes": b}
+        {"date": d.isoformat(), "requests": r, "bytes": b, "visitors": visitors.get(d.isoformat())}
         for d, r, b in total.select("date", "requests", "bytes").iter_rows()
     ]
     rep.requests = int(total.get_column("requests").sum())
@@ -105,6 +106,23 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
     bots = {row["key"]: row["requests"] for row in rep.sections.get("bot", [])}
     rep.bot_share = bots.get("bot", 0) / rep.requests if rep.requests else 0.0
     return rep
+
+
+def _visitors_per_day(store: Store, merged: pl.DataFrame) -> dict[str, int]:
+    """Daily unique visitors: from the aggregates once a day left the raw stage (exact count
+    written then), counted live from the raw stage's visitor keys before that."""
+    out = {
+        d.isoformat(): int(n)
+        for d, n in merged.filter(pl.col("dimension") == aggregate.VISITORS).select("date", "requests").iter_rows()
+    }
+    days = {d.isoformat() for d in merged.get_column("date").unique().to_list()}
+    by_day: dict[str, list[Partition]] = {}
+    for p in store.catalog.partitions("raw"):
+        if p.date in days and p.date not in out:
+            by_day.setdefault(p.date, []).append(p)
+    for day, parts in by_day.items():
+        out[day] = aggregate.unique_visitors(store, parts)
+    return out
 
 
 class ReportFormat(enum.StrEnum):

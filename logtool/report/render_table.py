@@ -37,9 +37,11 @@ def render(report: Report, width: int = 100) -> str:
     daily = Table(title="Requests per day", title_justify="left")
     daily.add_column("date")
     daily.add_column("requests", justify="right")
+    daily.add_column("unique visitors", justify="right")
     daily.add_column("bytes", justify="right")
     for d in report.days:
-        daily.add_row(d["date"], f"{d['requests']:,}", human_bytes(d["bytes"]))
+        v = d.get("visitors")
+        daily.add_row(d["date"], f"{d['requests']:,}", "-" if v is None else f"{v:,}", human_bytes(d["bytes"]))
     con.print(daily)
     for dim, title in SECTIONS.items():
         rows = report.sections.get(dim, [])

@@ -7,6 +7,7 @@ is an orphan of an interrupted run and is removed when the next writer starts.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,6 +158,22 @@ class Catalog:
 
     def known_paths(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT path FROM partitions")}
+
+    # salts (unique visitors) ---------------------------------------------------------------
+    def salt(self, day: str) -> bytes:
+        """The secret salt of a UTC day, created on first use."""
+        row = self.db.execute("SELECT salt FROM salts WHERE date = ?", (day,)).fetchone()
+        if row:
+            return bytes(row[0])
+        self.db.execute("INSERT OR IGNORE INTO salts(date, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
+        return bytes(self.db.execute("SELECT salt FROM salts WHERE date = ?", (day,)).fetchone()[0])
+
+    @staticmethod
+    def destroy_salts(db: sqlite3.Connection, days: list[str]) -> None:
+        db.executemany("DELETE FROM salts WHERE date = ?", [(d,) for d in days])
+
+    def salt_days(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT date FROM salts ORDER BY date")]
 
     # quarantine and runs ----------------------------------------------------------------
     @staticmethod
