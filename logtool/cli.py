@@ -344,6 +344,54 @@ def export(obj: Ctx, stage: str, date_from: str | None, date_to: str | None, fmt
     err(f"exported {n:,} {stage} rows" + (f" to {output}" if output else ""))
 
 
+# anonymize ----------------------------------------------------------------------------------
+@cli.command()
+@click.argument("source", required=False, default="-")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append to this file (reopened on SIGHUP) instead of writing to stdout.",
+)
+@format_options
+@policy_options
+@click.pass_obj
+def anonymize(obj: Ctx, source: str, output: Path | None, format_name, log_format, nginx_format, **kw) -> None:  # type: ignore[no-untyped-def]
+    """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.
+
+    Works as a pipe target: CustomLog "|logtool anonymize -o /var/log/apache2/access.log" combined
+    """
+    from logtool.anonymize.lines import LineAnonymizer
+    from logtool.anonymize.stream import Output, run
+    from logtool.errors import InputError
+    from logtool.parsers import detect as do_detect
+
+    policy = _policy_from(obj, kw)
+    fmt = _line_format(format_name, log_format, nginx_format)
+    path = None if source == "-" else Path(source)
+    if path is not None and not path.exists():
+        raise InputError(f"input file not found: {source}")
+    with obj.open_store() as store:
+        secret = store.secret()
+
+    def anonymizer_for(first: Any) -> LineAnonymizer:
+        chosen = fmt
+        if chosen is None:
+            lines = first.filter(first.str.len_bytes() > 0)
+            try:
+                chosen, _ = do_detect(lines, source)
+            except InputError:
+                err(
+                    f"logtool anonymize: format of {source} not recognised; masking every IP-looking "
+                    "token and e-mail address instead (pass --format or --log-format to keep fields)"
+                )
+        return LineAnonymizer(chosen, policy, secret)
+
+    res = run(anonymizer_for, path, Output(output, sys.stdout.buffer))
+    if output is not None:
+        err(f"anonymized {res.lines:,} lines into {output}" + (f" (reopened {res.reopened}x)" if res.reopened else ""))
+
+
 # status, config, formats, detect, demo ------------------------------------------------------
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)

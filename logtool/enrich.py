@@ -9,13 +9,12 @@ agent of a file costs one Python call at most, however often it recurs.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 import polars as pl
 
 from logtool.anonymize.fields import ua_table
-from logtool.anonymize.ip import V4_RX, _v4_networks, network_text, opaque_token, parse_ip
+from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, network_text, opaque_token, parse_ip
 from logtool.config import Policy
 from logtool.geo import GeoDB
 
@@ -57,6 +56,10 @@ def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | Non
     if slow.len():
         nets, countries = [], []
         for text in slow.to_list():
+            if (fast := fast_v6_network(text, policy.ipv6_prefix)) is not None:  # plain IPv6
+                nets.append(f"{fast}/{policy.ipv6_prefix}")
+                countries.append(geo.lookup_plain(text) if geo else None)
+                continue
             addr = parse_ip(text)
             if addr is None:
                 nets.append(opaque_token(text, secret))
@@ -76,34 +79,27 @@ def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | Non
     return pl.concat(frames)
 
 
-def visitor_table(day_ips: pl.Series, salt_for: Callable[[str], bytes]) -> pl.DataFrame:
-    """``_day_ip`` ("YYYY-MM-DD|address") → ``_ip_key``: BLAKE2b keyed with the day's salt."""
-    keys = []
-    for v in day_ips.to_list():
-        day, _, ip = v.partition("|")
-        keys.append(hashlib.blake2b(ip.encode("utf-8", "replace"), key=salt_for(day), digest_size=16).hexdigest())
-    return pl.DataFrame({"_day_ip": day_ips, "_ip_key": pl.Series(keys, dtype=pl.String)})
-
-
 class Enricher:
     """Per-input enrichment state: one instance per ingested file.
 
-    ``visitor_key`` is a keyed hash of (address, user agent, vhost) under the day's secret salt:
-    the address part is a BLAKE2b MAC computed once per distinct (day, address); user agent and
-    vhost are then mixed in vectorised. Without the salt no key can be recomputed.
+    ``visitor_key`` is a keyed hash of (address, user agent, vhost): polars' vectorised hash,
+    seeded with a secret derived from the day's salt. It lives only in the raw stage, next to
+    the address it is computed from, and serves to count unique visitors; once the day leaves
+    the raw stage the salt is destroyed with it, so no key can be recomputed.
     """
 
     def __init__(self, policy: Policy, secret: bytes, geo: GeoDB | None, salt_for: Callable[[str], bytes]) -> None:
         self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, secret, geo))
         self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
-        self.visitors = LookupCache("_day_ip", lambda s: visitor_table(s, salt_for))
+        self.salt_for = salt_for
 
     def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:
         rec = self.agents.join(self.clients.join(rec))
-        day_ip = pl.concat_str([pl.col("ts").dt.date().cast(pl.String), pl.lit("|"), pl.col("client_ip")])
-        rec = self.visitors.join(rec.with_columns(day_ip.alias("_day_ip")))
-        mixed = pl.struct("_ip_key", "user_agent", "vhost").hash(seed=0x5EED)
-        key = pl.concat_str([pl.col("_ip_key").str.slice(0, 16), mixed.cast(pl.String)], separator="-")
-        return rec.with_columns(pl.when(pl.col("_ip_key").is_not_null()).then(key).alias("visitor_key")).drop(
-            "_day_ip", "_ip_key"
-        )
+        day = pl.col("ts").dt.date()
+        days = rec.select(day.unique()).to_series().drop_nulls().to_list()
+        key: pl.Expr = pl.lit(None, dtype=pl.String)
+        for d in days:  # usually one or two days per batch
+            seed = int.from_bytes(self.salt_for(d.isoformat())[:8], "big")
+            hashed = pl.struct("client_ip", "user_agent", "vhost").hash(seed=seed)
+            key = pl.when(day == d).then(hashed.cast(pl.String)).otherwise(key)
+        return rec.with_columns(pl.when(pl.col("client_ip").is_not_null()).then(key).alias("visitor_key"))

@@ -33,6 +33,14 @@ class GeoDB:
         except (OSError, maxminddb.InvalidDatabaseError, ValueError) as e:
             raise ConfigError(f"cannot open GeoIP database {self.path}: {e}") from None
 
+    def lookup_plain(self, ip: str) -> str | None:
+        """Country of an address already known to be a plain IPv4/IPv6 literal."""
+        try:
+            rec = self._reader.get(ip)
+        except ValueError:
+            return None
+        return _code(rec)
+
     def lookup(self, ip: str | IPAddress) -> str | None:
         """Country code of one address, in any spelling :func:`parse_ip` reads."""
         addr: str | IPAddress | None = ip
@@ -44,12 +52,17 @@ class GeoDB:
             rec = self._reader.get(addr)
         except ValueError:
             return None
-        if not isinstance(rec, dict):
-            return None
-        code = rec.get("country_code")
-        if code is None and isinstance(rec.get("country"), dict):
-            code = rec["country"].get("iso_code")
-        return code
+        return _code(rec)
 
     def close(self) -> None:
         self._reader.close()
+
+
+def _code(rec: object) -> str | None:
+    """``country_code`` (ip-location-db layout) or ``country.iso_code`` (GeoLite2, DB-IP)."""
+    if not isinstance(rec, dict):
+        return None
+    code = rec.get("country_code")
+    if code is None and isinstance(rec.get("country"), dict):
+        code = rec["country"].get("iso_code")
+    return code

@@ -46,6 +46,8 @@ class LogInput:
     lines: int = 0
     #: SHA-256 of the file on disk, if known; for uncompressed files it is the content's too.
     disk_sha256: str | None = None
+    #: Compute the content fingerprint while reading (not needed by ``anonymize``).
+    hash_content: bool = True
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
@@ -93,7 +95,7 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _split_lines(data: bytes, n_lines: int) -> pl.Series:
+def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
     """The first ``n_lines`` newline-terminated lines of ``data`` as a string Series.
 
     Uses the CSV reader with a separator that cannot occur (NUL is escaped first), so the
@@ -101,6 +103,9 @@ def _split_lines(data: bytes, n_lines: int) -> pl.Series:
     """
     if b"\x00" in data:  # NUL would split the single CSV column; keep it visible as an escape
         data = data.replace(b"\x00", b"\\x00")
+    if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
+        lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
+        return pl.Series("line", lines, dtype=pl.String)
     try:
         df = pl.read_csv(
             io.BytesIO(data),
@@ -114,18 +119,21 @@ def _split_lines(data: bytes, n_lines: int) -> pl.Series:
         )
         s = df.get_column("line").fill_null("")
         if s.len() == n_lines:
-            return s.str.strip_suffix("\r")
+            return s if keep_cr else s.str.strip_suffix("\r")
     except pl.exceptions.PolarsError:
         pass
     # Slow path for inputs the CSV reader splits differently (lone CRs and the like).
     lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
-    return pl.Series("line", lines, dtype=pl.String).str.strip_suffix("\r")
+    s = pl.Series("line", lines, dtype=pl.String)
+    return s if keep_cr else s.str.strip_suffix("\r")
 
 
-def iter_batches(inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Iterator[pl.DataFrame]:
+def iter_batches(
+    inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False
+) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``."""
     stream, inp.compression = open_decompressed(inp.path)
-    reuse_disk_hash = inp.compression == "none" and inp.disk_sha256 is not None
+    reuse_disk_hash = (inp.compression == "none" and inp.disk_sha256 is not None) or not inp.hash_content
     carry = b""
     line_no = 1
     try:
@@ -149,11 +157,11 @@ def iter_batches(inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES) -> Itera
                 carry = data
                 continue
             carry = data[data.rfind(b"\n") + 1 :]
-            s = _split_lines(data, n)
+            s = _split_lines(data, n, keep_cr)
             yield _frame(s, line_no)
             line_no += s.len()
         if carry:
-            s = _split_lines(carry + b"\n", 1)
+            s = _split_lines(carry + b"\n", 1, keep_cr)
             yield _frame(s, line_no)
             line_no += s.len()
     finally:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import socket
 from functools import lru_cache
 
 import polars as pl
@@ -57,6 +58,25 @@ def parse_ip(text: str | None) -> IPAddress | None:
     return addr
 
 
+def fast_v6_network(text: str, prefix: int) -> str | None:
+    """Network address of a plain IPv6 text, in C (``inet_pton``/``inet_ntop``), or ``None``
+    when the slow path must decide (ports, zones, brackets, embedded IPv4, the ``::/80`` range
+    where ``inet_ntop`` and :mod:`ipaddress` spell addresses differently, NAT64)."""
+    if "." in text or "%" in text or "[" in text:
+        return None
+    try:
+        n = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except OSError:
+        return None
+    if n >> 48 == 0 or n >> 32 == 0x0064FF9B << 64:
+        return None
+    host = 128 - prefix
+    m = n >> host << host
+    if m >> 48 == 0:
+        return None
+    return socket.inet_ntop(socket.AF_INET6, m.to_bytes(16, "big"))
+
+
 def opaque_token(text: str, secret: bytes) -> str:
     """A keyed, non-reversible stand-in for something that is not an address (a hostname)."""
     return "host-" + hmac.new(secret, text.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:16]
@@ -74,6 +94,8 @@ def network_text(addr: IPAddress, v4_prefix: int, v6_prefix: int) -> str:
 @lru_cache(maxsize=200_000)
 def truncate_one(text: str, v4_prefix: int, v6_prefix: int, secret: bytes) -> str:
     """The network of one address as ``addr/prefix`` text, or an opaque token."""
+    if (fast := fast_v6_network(text, v6_prefix)) is not None:
+        return f"{fast}/{v6_prefix}"
     addr = parse_ip(text)
     if addr is None:
         return opaque_token(text, secret)

@@ -79,7 +79,12 @@ LONG_HEX = rf"\b{_HEX}{{16,}}\b"
 _T = "[A-Za-z0-9_+=-]*"
 _ADJ = "(?:[A-Za-z][0-9]|[0-9][A-Za-z])"
 MIXED_TOKEN = _T + (_ADJ + _T) * 4
-IPV4 = r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
+#: An IPv4 address with a non-zero host part. ``N.0.0.0`` is a /8 network, not a host (and is
+#: how Chrome's reduced user agent writes its version, ``Chrome/131.0.0.0``): left alone.
+_NZ = "[0-9]*[1-9][0-9]*"
+_O = "[0-9]{1,3}"
+IPV4_HOSTPART = rf"{_O}\.(?:{_NZ}\.{_O}\.{_O}|{_O}\.{_NZ}\.{_O}|{_O}\.{_O}\.{_NZ})"
+IPV4 = rf"\b{IPV4_HOSTPART}\b"
 _H = f"{_HEX}{{1,4}}"
 IPV6 = (
     rf"(?:{_H}:){{7}}{_H}"

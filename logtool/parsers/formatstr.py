@@ -74,11 +74,19 @@ NGINX_FIELDS = {
 
 @dataclass(frozen=True)
 class CompiledFormat:
-    """A format string turned into a regex; ``fields`` are the named groups it captures."""
+    """A format string turned into regexes.
+
+    ``regex`` captures the fields we understand as named groups (``fields``), for parsing.
+    ``rewrite_regex`` captures *every* field as ``f0``, ``f1``, ... and the trailing blanks as
+    ``tail``; with ``pieces`` (literal text or the semantic name of the field at that place)
+    a line can be rebuilt exactly, with chosen fields transformed (``logtool anonymize``).
+    """
 
     source: str
     regex: str
     fields: frozenset[str]
+    rewrite_regex: str = ""
+    pieces: tuple[tuple[str, str], ...] = ()  # ("lit", text) | ("field", name or "_")
 
 
 def _field_pattern(field: str, quoted: bool, stop: str) -> str:
@@ -108,10 +116,15 @@ def rx_escape(text: str) -> str:
 def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledFormat:
     """``parts`` alternates literals (``("lit", text)``) and fields (``("field", name)``)."""
     out: list[str] = ["^"]
+    rewrite: list[str] = ["^"]
+    pieces: list[tuple[str, str]] = []
     seen: set[str] = set()
+    n_field = 0
     for i, (kind, value) in enumerate(parts):
         if kind == "lit":
             out.append(rx_escape(value or ""))
+            rewrite.append(rx_escape(value or ""))
+            pieces.append(("lit", value or ""))
             continue
         prev = parts[i - 1][1] if i > 0 and parts[i - 1][0] == "lit" else ""
         nxt = parts[i + 1][1] if i + 1 < len(parts) and parts[i + 1][0] == "lit" else ""
@@ -120,13 +133,18 @@ def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledForma
         field = value or "_"
         group = "time" if field == "time_local" else field
         if field == "_" or group in seen:
-            out.append(f"(?:{QUOTED})" if quoted else f"(?:{_token(stop)})")
-            continue
-        seen.add(group)
-        out.append(_field_pattern(field, quoted, stop))
+            pattern = f"(?:{QUOTED})" if quoted else f"(?:{_token(stop)})"
+            field = "_"
+        else:
+            seen.add(group)
+            pattern = _field_pattern(field, quoted, stop)
+        out.append(pattern)
+        rewrite.append(f"(?P<f{n_field}>" + re.sub(r"\(\?P<\w+>", "(?:", pattern) + ")")
+        pieces.append(("field", group if field != "_" else "_"))
+        n_field += 1
     out.append(r"[ \t]*$")
-    regex = "".join(out)
-    return CompiledFormat(source, regex, frozenset(seen))
+    rewrite.append(r"(?P<tail>[ \t]*)$")
+    return CompiledFormat(source, "".join(out), frozenset(seen), "".join(rewrite), tuple(pieces))
 
 
 _APACHE_TOKEN = re.compile(r"%(?:[<>]?)(?:!?\d{3}(?:,\d{3})*)?(?:\{([^}]*)\})?([<>]?)([a-zA-Z%])")

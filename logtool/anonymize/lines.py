@@ -1,0 +1,308 @@
+"""Rewrite log lines in their own format with every personal field masked (``logtool anonymize``).
+
+A line that matches the format is rebuilt from its literal separators and its fields, so it is
+byte-for-byte identical except for:
+
+* the client field → its network address (``203.0.113.0``, ``2001:db8:85a0::``; IPv4-mapped and
+  NAT64 as the IPv4 they carry; ports and zone ids dropped), a hostname → ``host-<keyed hash>``;
+* the user and ident fields → ``-``;
+* X-Forwarded-For → every element masked like the client;
+* the request target and the referrer → personal data redacted (:mod:`.redact`);
+* the user agent and fields we do not know → every IP-looking token masked.
+
+A line that does not match (or any line of an unknown format) falls back to masking every
+IP-looking token and e-mail address in it: fail closed. Masking is idempotent: anonymising
+twice gives the same line. Work is vectorised per batch, on distinct values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+import polars as pl
+
+from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, opaque_token, parse_ip
+from logtool.anonymize.redact import (
+    EMAIL,
+    IPV4_HOSTPART,
+    JWT,
+    LONG_HEX,
+    MIXED_TOKEN,
+    PHONE,
+    PHONE_NATIONAL,
+    UUID,
+    glob_name_regex,
+    redact,
+)
+from logtool.config import Policy
+from logtool.enrich import LookupCache
+from logtool.parsers import LineFormat
+from logtool.parsers.clf import split_request
+
+_TOKEN = re.compile(r"^host-[0-9a-f]{16}$")
+_V4_FREE = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.[0-9])")
+_V6_FREE = re.compile(
+    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![0-9A-Za-z:.])"
+)
+_EMAIL_PY = re.compile(EMAIL)
+_NETWORK_8 = re.compile(r"^\d{1,3}\.0\.0\.0$")
+#: Cheap vectorised test for "may contain an address" before the Python pass.
+_MAYBE_IP = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:"
+_PERSONAL_NAMES = {"user", "ident"}
+_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "vhost"}
+
+
+class LineAnonymizer:
+    """Masks batches of lines of one format (or of no known format: ``fmt=None``)."""
+
+    def __init__(self, fmt: LineFormat | None, policy: Policy, secret: bytes) -> None:
+        self.fmt, self.policy, self.secret = fmt, policy, secret
+        self.compiled = getattr(fmt, "compiled", None)
+        self._clients = LookupCache("v", self._address_table)
+        self.fast_path = self.compiled is not None and _starts_with_client_ident_user(self.compiled.pieces)
+        self._triggers = trigger_regex(policy.sensitive_params)
+
+    # single values ----------------------------------------------------------------------
+    def mask_address(self, text: str) -> str:
+        """One client/XFF value → its network address, ``-`` kept, anything else a token."""
+        return _mask_address(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix, self.secret)
+
+    def mask_free_text(self, text: str) -> str:
+        """Every IP-looking token → its network address; e-mail addresses → ``<email>``."""
+        text = _V6_FREE.sub(lambda m: self._maybe_v6(m.group(0)), text)
+        text = _V4_FREE.sub(lambda m: self._maybe_v4(m.group(0)), text)
+        return _EMAIL_PY.sub("<email>", text)
+
+    def _maybe_v6(self, tok: str) -> str:
+        return self.mask_address(tok) if parse_ip(tok) is not None else tok
+
+    def _maybe_v4(self, tok: str) -> str:
+        if _NETWORK_8.match(tok):  # N.0.0.0: a network (or a version number), never a host
+            return tok
+        return self.mask_address(tok) if parse_ip(tok) is not None else "<ip>"
+
+    # vectorised pieces ------------------------------------------------------------------
+    def _address_table(self, values: pl.Series) -> pl.DataFrame:
+        values = values.rename("v")
+        is_v4 = values.str.contains(V4_RX)
+        fast, slow = values.filter(is_v4), values.filter(~is_v4)
+        fast_out = _v4_networks(fast, self.policy.ipv4_prefix).str.replace(r"/\d+$", "")
+        slow_out = pl.Series([self.mask_address(v) for v in slow.to_list()], dtype=pl.String)
+        return pl.concat([pl.DataFrame({"v": fast, "m": fast_out}), pl.DataFrame({"v": slow, "m": slow_out})])
+
+    def addresses(self, s: pl.Series) -> pl.Series:
+        return self._clients.join(pl.DataFrame({"v": s})).get_column("m")
+
+    def free_text(self, s: pl.Series) -> pl.Series:
+        """Mask IPs and e-mails in free text, Python only on values that may contain one."""
+        uniq = s.drop_nulls().unique()
+        cand = uniq.filter(uniq.str.contains(_MAYBE_IP) | uniq.str.contains("@"))
+        if cand.len() == 0:
+            return s
+        mapping = pl.DataFrame({"v": cand, "r": [self.mask_free_text(v) for v in cand.to_list()]})
+        return (
+            pl.DataFrame({"v": s})
+            .join(mapping, on="v", how="left", maintain_order="left")
+            .select(pl.coalesce("r", "v"))
+            .to_series()
+        )
+
+    def xff(self, s: pl.Series) -> pl.Series:
+        """Each element of an X-Forwarded-For list masked; ``-`` kept."""
+        df = pl.DataFrame({"x": s}).with_row_index("_i")
+        items = df.select("_i", pl.col("x").str.split(",").alias("e")).explode("e")
+        items = items.with_columns(pl.col("e").str.strip_chars())
+        items = items.with_columns(self.addresses(items.get_column("e")).alias("e"))
+        joined = items.group_by("_i", maintain_order=True).agg(pl.col("e").str.join(", "))
+        out = df.join(joined, on="_i", how="left", maintain_order="left")
+        return out.select(pl.when(pl.col("x").is_in(["-", ""])).then(pl.col("x")).otherwise(pl.col("e"))).to_series()
+
+    def request(self, s: pl.Series) -> pl.Series:
+        """``METHOD target PROTOCOL`` with the target redacted; junk masked as free text."""
+        df = pl.DataFrame({"r": s}).with_columns(split_request(pl.col("r")))
+        target = redact(df.get_column("target"), self.policy.sensitive_params)
+        rebuilt = df.with_columns(target.alias("target")).select(
+            pl.when(pl.col("method").is_null())
+            .then(pl.col("r"))
+            .otherwise(
+                pl.concat_str(
+                    [pl.col("method"), pl.lit(" "), pl.col("target"), pl.lit(" ") + pl.col("protocol")],
+                    ignore_nulls=True,
+                )
+            )
+        )
+        junk = df.get_column("method").is_null()
+        out = rebuilt.to_series()
+        if junk.any():
+            out = out.scatter(junk.arg_true(), self.free_text(redact(out.filter(junk), self.policy.sensitive_params)))
+        return out
+
+    def field(self, name: str, s: pl.Series) -> pl.Series:
+        """The masked values of one field (computed per distinct value, joined back)."""
+        if name in _KEEP:
+            return s
+        if name in _PERSONAL_NAMES:
+            return pl.repeat("-", s.len(), dtype=pl.String, eager=True)
+        if name == "client":
+            return self.addresses(s)
+        return _per_distinct(s, lambda u: self._field_distinct(name, u))
+
+    def _field_distinct(self, name: str, u: pl.Series) -> pl.Series:
+        if name == "xff":
+            return self.xff(u)
+        if name == "request":
+            return self.request(u)
+        if name == "referrer":
+            return self.free_text(redact(u, self.policy.sensitive_params))
+        return self.free_text(u)  # user agent and unknown fields
+
+    # batches ----------------------------------------------------------------------------
+    def anonymize(self, lines: pl.Series) -> pl.Series:
+        """Same number of lines, same order; CR line endings are kept."""
+        cr = lines.str.ends_with("\r")
+        body = lines.str.strip_suffix("\r")
+        if self.compiled is None:
+            out = self._fallback(body)
+        else:
+            out = self._structured(body)
+        return (
+            pl.DataFrame({"o": out, "cr": cr})
+            .select(pl.when(pl.col("cr")).then(pl.col("o") + "\r").otherwise(pl.col("o")))
+            .to_series()
+        )
+
+    def _fallback(self, body: pl.Series) -> pl.Series:
+        return self.free_text(body)
+
+    def _structured(self, body: pl.Series) -> pl.Series:
+        """Fast path where it is safe, the full rewrite elsewhere."""
+        if not self.fast_path:
+            return self._rewrite(body)
+        parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
+        client, rest = parts.get_column("field_0"), parts.get_column("field_1")
+        # Only the client changes when ident and user are "-" and nothing in the rest of the
+        # line matches any pattern the full rewrite would act on.
+        simple = (rest.str.starts_with("- - ") & ~_contains_parallel(rest, self._triggers)).fill_null(False)
+        fast = (
+            pl.DataFrame({"c": self.addresses(client), "r": rest})
+            .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" "))
+            .to_series()
+        )
+        if simple.all():
+            return fast
+        slow = (~simple).arg_true()
+        return fast.scatter(slow, self._rewrite(body.gather(slow)))
+
+    def _rewrite(self, body: pl.Series) -> pl.Series:
+        assert self.compiled is not None
+        g = _extract_parallel(body, self.compiled.rewrite_regex)
+        matched = g.get_column("tail").is_not_null()
+        pieces: list[pl.Expr] = []
+        cols: dict[str, pl.Series] = {}
+        n = 0
+        for kind, value in self.compiled.pieces:
+            if kind == "lit":
+                pieces.append(pl.lit(value, dtype=pl.String))
+            else:
+                cols[f"f{n}"] = self.field(value, g.get_column(f"f{n}"))
+                pieces.append(pl.col(f"f{n}"))
+                n += 1
+        pieces.append(pl.col("tail"))
+        cols["tail"] = g.get_column("tail")
+        out = pl.DataFrame([s.rename(k) for k, s in cols.items()]).select(pl.concat_str(pieces)).to_series()
+        if not matched.all():
+            bad = (~matched).arg_true()
+            out = out.scatter(bad, self._fallback_known(body.gather(bad)))
+        return out
+
+    def _fallback_known(self, body: pl.Series) -> pl.Series:
+        """A line of a known format that does not match it (truncated, garbled): its first token
+        is most likely the client, so it is masked as one; the rest as free text."""
+        parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
+        client = self.addresses(parts.get_column("field_0"))
+        rest = self.free_text(parts.get_column("field_1"))
+        return (
+            pl.DataFrame({"c": client, "r": rest})
+            .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" ", ignore_nulls=True))
+            .to_series()
+        )
+
+
+def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:
+    """``%h %l %u …`` (Apache) or ``$remote_addr - $remote_user …`` (nginx)."""
+    head = [v for _, v in pieces[:6]]
+    return head[:2] == ["client", " "] and (
+        head[2:6] == ["ident", " ", "user", " "] or head[2:4] == ["- ", "user"] and head[4:5] == [" "]
+    )
+
+
+def trigger_regex(sensitive: tuple[str, ...]) -> str:
+    """Matches wherever the full rewrite could change something outside the client field: every
+    redaction pattern, what free-text masking looks for, and encodings that could hide them."""
+    return "|".join(
+        [
+            r"(?i)%(?:25)?(?:40|2E|3A|2B|2D|5F|3D)",
+            r"@",
+            JWT,
+            UUID,
+            IPV4_HOSTPART,
+            r"::",
+            r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
+            PHONE,
+            PHONE_NATIONAL,
+            LONG_HEX,
+            MIXED_TOKEN,
+        ]
+        + ([rf"(?i)(?:^|[?&;])(?:{'|'.join(glob_name_regex(p) for p in sensitive)})="] if sensitive else [])
+    )
+
+
+def _extract_parallel(body: pl.Series, regex: str, parts: int = 2) -> pl.DataFrame:
+    """``extract_groups`` over slices of the batch on separate threads (one per core)."""
+    df = pl.DataFrame({"line": body})
+    step = -(-df.height // parts) or 1
+    frames = [
+        df.slice(i, step).lazy().select(pl.col("line").str.extract_groups(regex)).unnest("line")
+        for i in range(0, max(df.height, 1), step)
+    ]
+    return pl.concat(pl.collect_all(frames))
+
+
+def _contains_parallel(s: pl.Series, regex: str, parts: int = 2) -> pl.Series:
+    """``str.contains`` over slices of the batch on separate threads (one per core)."""
+    df = pl.DataFrame({"s": s})
+    step = -(-df.height // parts) or 1
+    frames = [
+        df.slice(i, step).lazy().select(pl.col("s").str.contains(regex)) for i in range(0, max(df.height, 1), step)
+    ]
+    return pl.concat(pl.collect_all(frames)).to_series()
+
+
+def _per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """Apply ``fn`` to the distinct non-null values of ``s`` only, and map the results back."""
+    uniq = s.drop_nulls().unique()
+    if uniq.len() == 0:
+        return s
+    mapping = pl.DataFrame({"v": uniq, "r": fn(uniq)})
+    return pl.DataFrame({"v": s}).join(mapping, on="v", how="left", maintain_order="left").get_column("r")
+
+
+@lru_cache(maxsize=200_000)
+def _mask_address(text: str, v4: int, v6: int, secret: bytes) -> str:
+    t = text.strip()
+    if t in ("", "-") or _TOKEN.match(t):
+        return t
+    if (fast := fast_v6_network(t, v6)) is not None:
+        return fast
+    addr = parse_ip(t)
+    if addr is None:
+        return opaque_token(t, secret)
+    import ipaddress
+
+    if addr.version == 4:
+        host = 32 - v4
+        return str(ipaddress.IPv4Address(int(addr) >> host << host))
+    host = 128 - v6
+    return str(ipaddress.IPv6Address(int(addr) >> host << host))

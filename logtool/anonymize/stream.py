@@ -1,0 +1,171 @@
+"""``logtool anonymize`` as a pipe target and a file filter.
+
+* A regular file is read in bounded batches (throughput).
+* A pipe, FIFO or terminal is read with ``os.read``: each call returns whatever the writer has
+  sent so far (one line under light load, a megabyte under heavy load), and those complete lines
+  are masked, written and flushed at once, so output follows input line by line without giving
+  up vectorised batches under load.
+* ``-o FILE`` is opened lazily in append mode and reopened on SIGHUP (log rotation: move the
+  file, send SIGHUP, the next lines go to a new file). Lines are only ever written whole.
+* SIGTERM, SIGINT and end of input stop reading; every line already read is written first.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import select
+import signal
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from logtool.anonymize.lines import LineAnonymizer
+from logtool.inputs import LogInput, iter_batches
+from logtool.pipeline import BackgroundWriter, prefetch
+
+READ_SIZE = 1 << 20
+
+
+@dataclass
+class AnonymizeResult:
+    lines: int = 0
+    reopened: int = 0
+    stopped_by_signal: bool = False
+
+
+class Output:
+    """An append-only output that can be reopened (SIGHUP) and opens on first write."""
+
+    def __init__(self, path: Path | None, stdout: BinaryIO) -> None:
+        self.path, self.stdout = path, stdout
+        self._f: BinaryIO | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._f is None:
+            self._f = open(self.path, "ab") if self.path else self.stdout  # noqa: SIM115
+        self._f.write(data)
+        self._f.flush()
+
+    def reopen(self) -> None:
+        if self._f is not None and self.path is not None:
+            self._f.close()
+            self._f = None
+
+    def close(self) -> None:
+        if self._f is not None and self.path is not None:
+            self._f.close()
+        self._f = None
+
+
+class Signals:
+    """SIGHUP → reopen the output; SIGTERM/SIGINT → stop after the lines already read."""
+
+    def __init__(self) -> None:
+        self.reopen = False
+        self.stop = False
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> Signals:
+        for sig, fn in ((signal.SIGHUP, self._hup), (signal.SIGTERM, self._term), (signal.SIGINT, self._term)):
+            self._old[sig] = signal.signal(sig, fn)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+
+    def _hup(self, *_: object) -> None:
+        self.reopen = True
+
+    def _term(self, *_: object) -> None:
+        self.stop = True
+
+
+def _encode(lines: pl.Series, final_newline: bool = True) -> bytes:
+    """Lines as bytes, one per line, written raw by polars' CSV writer (no quoting)."""
+    if lines.len() == 0:
+        return b""
+    buf = io.BytesIO()
+    pl.DataFrame({"l": lines}).write_csv(buf, include_header=False, quote_style="never")
+    data = buf.getvalue()
+    return data if final_newline else data[:-1]
+
+
+def _pipe_chunks(fd: int, sig: Signals) -> Iterator[tuple[pl.Series, bool]]:
+    """Complete lines as they arrive: (lines, ends_with_newline)."""
+    carry = b""
+    while not sig.stop:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, READ_SIZE)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for safety
+            continue
+        if not data:
+            break
+        data = carry + data
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        text = data[:cut].decode("utf-8", "replace")
+        yield pl.Series("line", text.split("\n"), dtype=pl.String), True
+    if carry:
+        yield pl.Series("line", [carry.decode("utf-8", "replace")], dtype=pl.String), False
+
+
+def is_stream(path: Path | None) -> bool:
+    """True for stdin pipes, FIFOs, terminals: anything that is not a regular file."""
+    try:
+        mode = os.fstat(0).st_mode if path is None else os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode)
+
+
+def run(
+    anonymizer_for: Callable[[pl.Series], LineAnonymizer],
+    source: Path | None,
+    output: Output,
+    stdin_fd: int = 0,
+) -> AnonymizeResult:
+    """Mask ``source`` (None = stdin) into ``output``. ``anonymizer_for`` gets the first lines
+    (for format detection) and returns the anonymizer to use for the whole input."""
+    result = AnonymizeResult()
+    anonymizer: LineAnonymizer | None = None
+    with Signals() as sig:
+        if is_stream(source):
+            fd = stdin_fd if source is None else os.open(source, os.O_RDONLY)
+            chunks = _pipe_chunks(fd, sig)
+        else:
+            inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
+            chunks = prefetch((b.get_column("line"), True) for b in iter_batches(inp, keep_cr=True))
+        writer = BackgroundWriter()  # encode + write the previous batch while masking this one
+        try:
+            for lines, newline in chunks:
+                if sig.reopen:
+                    writer.wait()
+                    output.reopen()
+                    sig.reopen = False
+                    result.reopened += 1
+                if anonymizer is None:
+                    anonymizer = anonymizer_for(lines)
+                masked = anonymizer.anonymize(lines)
+                writer.submit(lambda m=masked, n=newline: output.write(_encode(m, n)))
+                result.lines += lines.len()
+                if sig.stop:
+                    break
+        finally:
+            writer.close()
+            output.close()
+            if source is not None and is_stream(source):
+                os.close(fd)
+        result.stopped_by_signal = sig.stop
+    return result
