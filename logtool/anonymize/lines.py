@@ -162,16 +162,14 @@ class LineAnonymizer:
     def anonymize(self, lines: pl.Series) -> pl.Series:
         """Same number of lines, same order; CR line endings are kept."""
         cr = lines.str.ends_with("\r")
-        body = lines.str.strip_suffix("\r")
-        if self.compiled is None:
-            out = self._fallback(body)
-        else:
-            out = self._structured(body)
-        return (
-            pl.DataFrame({"o": out, "cr": cr})
-            .select(pl.when(pl.col("cr")).then(pl.col("o") + "\r").otherwise(pl.col("o")))
-            .to_series()
-        )
+        has_cr = bool(cr.any())
+        body = lines.str.strip_suffix("\r") if has_cr else lines
+        out = self._fallback(body) if self.compiled is None else self._structured(body)
+        if not has_cr:
+            return out
+        return pl.DataFrame({"o": out, "cr": cr}).select(
+            pl.when(pl.col("cr")).then(pl.col("o") + "\r").otherwise(pl.col("o"))
+        ).to_series()
 
     def _fallback(self, body: pl.Series) -> pl.Series:
         return self.free_text(body)
