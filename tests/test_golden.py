@@ -1,6 +1,6 @@
 """Golden files: tests/cases/<format>/<name>.log → <name>.expected.jsonl (records and rejects).
 
-Regenerate after an intended change with ``LOGTOOL_UPDATE_GOLDEN=1 pytest tests/test_golden.py``
+Regenerate after an intended change with ``UPDATE_GOLDEN=1 pytest tests/test_golden.py``
 and review the diff line by line.
 """
 
@@ -34,7 +34,7 @@ def parse_file(fmt_name: str, path: Path) -> list[dict]:
 def test_golden(path: Path) -> None:
     got = parse_file(path.parent.name, path)
     expected_path = path.with_suffix(".expected.jsonl")
-    if os.environ.get("LOGTOOL_UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN"):
         expected_path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in got), encoding="utf-8")
     expected = [json.loads(line) for line in expected_path.read_text(encoding="utf-8").splitlines()]
     assert got == expected

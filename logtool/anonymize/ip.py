@@ -66,7 +66,7 @@ def fast_v6_network(text: str, prefix: int) -> str | None:
         return None
     try:
         n = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
-    except OSError:
+    except (OSError, ValueError):  # ValueError: embedded NUL
         return None
     if n >> 48 == 0 or n >> 32 == 0x0064FF9B << 64:
         return None

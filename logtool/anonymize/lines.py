@@ -167,9 +167,11 @@ class LineAnonymizer:
         out = self._fallback(body) if self.compiled is None else self._structured(body)
         if not has_cr:
             return out
-        return pl.DataFrame({"o": out, "cr": cr}).select(
-            pl.when(pl.col("cr")).then(pl.col("o") + "\r").otherwise(pl.col("o"))
-        ).to_series()
+        return (
+            pl.DataFrame({"o": out, "cr": cr})
+            .select(pl.when(pl.col("cr")).then(pl.col("o") + "\r").otherwise(pl.col("o")))
+            .to_series()
+        )
 
     def _fallback(self, body: pl.Series) -> pl.Series:
         return self.free_text(body)

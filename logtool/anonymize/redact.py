@@ -87,8 +87,9 @@ IPV4_HOSTPART = rf"{_O}\.(?:{_NZ}\.{_O}\.{_O}|{_O}\.{_NZ}\.{_O}|{_O}\.{_O}\.{_NZ
 IPV4 = rf"\b{IPV4_HOSTPART}\b"
 _H = f"{_HEX}{{1,4}}"
 IPV6 = (
-    rf"(?:{_H}:){{7}}{_H}"
-    rf"|(?:{_H}:){{0,7}}:(?::?{_H}){{0,7}}(?:\.\d{{1,3}}){{0,3}}"  # compressed, optional IPv4 tail
+    rf"(?:{_H}:){{6}}\d{{1,3}}(?:\.\d{{1,3}}){{3}}"  # full form with an IPv4 tail
+    rf"|(?:{_H}:){{7}}{_H}"  # full form
+    rf"|(?:{_H}(?::{_H}){{0,6}})?::(?:{_H}(?::{_H}){{0,6}})?(?:\.\d{{1,3}}){{0,3}}"  # compressed
 )
 #: Between IPv6 candidates and their surroundings (no lookbehind in Rust regex): captured, kept.
 _V6_EDGE_L = r"(^|[^0-9A-Za-z:.%])"

@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,20 +122,28 @@ def _pipe_chunks(fd: int, sig: Signals) -> Iterator[tuple[pl.Series, bool]]:
         yield pl.Series("line", [carry.decode("utf-8", "replace")], dtype=pl.String), False
 
 
+def _stdin_fd() -> int | None:
+    try:
+        return sys.stdin.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation, AttributeError):
+        return None  # an in-memory stdin (tests, embedding): read it in batches
+
+
 def is_stream(path: Path | None) -> bool:
     """True for stdin pipes, FIFOs, terminals: anything that is not a regular file."""
     try:
-        mode = os.fstat(0).st_mode if path is None else os.stat(path).st_mode
+        if path is None:
+            fd = _stdin_fd()
+            return fd is not None and not stat.S_ISREG(os.fstat(fd).st_mode)
+        return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
-    return not stat.S_ISREG(mode)
 
 
 def run(
     anonymizer_for: Callable[[pl.Series], LineAnonymizer],
     source: Path | None,
     output: Output,
-    stdin_fd: int = 0,
 ) -> AnonymizeResult:
     """Mask ``source`` (None = stdin) into ``output``. ``anonymizer_for`` gets the first lines
     (for format detection) and returns the anonymizer to use for the whole input."""
@@ -142,7 +151,8 @@ def run(
     anonymizer: LineAnonymizer | None = None
     with Signals() as sig:
         if is_stream(source):
-            fd = stdin_fd if source is None else os.open(source, os.O_RDONLY)
+            fd = _stdin_fd() if source is None else os.open(source, os.O_RDONLY)
+            assert fd is not None
             chunks = _pipe_chunks(fd, sig)
         else:
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)

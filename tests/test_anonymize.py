@@ -1,0 +1,243 @@
+"""``logtool anonymize``: golden files, properties, the pipe behaviour as a real process.
+
+Golden files: tests/cases/anonymize/<format>/<name>.log → <name>.expected ("unknown" = no
+format, the fail-closed fallback). Regenerate with UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logtool.anonymize.lines import LineAnonymizer
+from logtool.anonymize.redact import redact
+from logtool.cli import cli
+from logtool.config import Policy
+from logtool.generate import lines as generated_lines
+from logtool.parsers import get_format
+
+KEY = b"golden-key"
+CASES = Path(__file__).parent / "cases"
+ANON_CASES = sorted((CASES / "anonymize").glob("*/*.log"))
+
+
+def anonymizer(fmt_name: str | None, policy: Policy | None = None) -> LineAnonymizer:
+    fmt = None if fmt_name in (None, "unknown") else get_format(fmt_name)
+    return LineAnonymizer(fmt, policy or Policy(), KEY)
+
+
+def run_lines(a: LineAnonymizer, lines: list[str]) -> list[str]:
+    return a.anonymize(pl.Series(lines, dtype=pl.String)).to_list()
+
+
+@pytest.mark.parametrize("path", ANON_CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_golden(path: Path) -> None:
+    lines = path.read_bytes().decode().split("\n")[:-1]
+    got = run_lines(anonymizer(path.parent.name), lines)
+    expected_path = path.with_suffix(".expected")
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected_path.write_bytes(("\n".join(got) + "\n").encode())
+    assert got == expected_path.read_bytes().decode().split("\n")[:-1]
+
+
+def redaction_cases() -> list[tuple[str, str]]:
+    rows = (CASES / "redact" / "urls.tsv").read_text().splitlines()
+    return [tuple(r.split("\t")) for r in rows if r and not r.startswith("#")]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value,expected", redaction_cases())
+def test_url_redaction_golden(value: str, expected: str) -> None:
+    assert redact(pl.Series([value])).to_list() == [expected]
+    assert redact(pl.Series([expected])).to_list() == [expected]  # idempotent
+
+
+def test_fast_path_is_equivalent_to_the_full_rewrite() -> None:
+    lines = list(
+        generated_lines(datetime(2026, 11, 1, tzinfo=UTC), 6000, seed=11, malformed_rate=0.02, attack_rate=0.05)
+    )
+    a = anonymizer("combined")
+    assert a.fast_path
+    fast = run_lines(a, lines)
+    a.fast_path = False
+    assert run_lines(a, lines) == fast
+
+
+# properties ---------------------------------------------------------------------------------
+v4 = st.integers(1, 2**32 - 1).map(lambda n: ipaddress.IPv4Address(n))
+v6 = st.integers(2**80, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n))
+spelled = st.one_of(
+    v4.map(str),
+    v4.map(lambda a: f"{a}:{5000 + int(a) % 1000}"),
+    v4.map(lambda a: f"::ffff:{a}"),
+    v6.map(str),
+    v6.map(lambda a: a.exploded.upper()),
+    v6.map(lambda a: f"[{a}]:443"),
+)
+email = st.from_regex(r"[a-z]{2,8}\.[a-z]{2,8}@[a-z]{3,8}\.(org|com|de)", fullmatch=True)
+place = st.sampled_from(["client", "path", "query", "referrer", "ua", "xff", "junk"])
+
+
+def plant(addr: str, mail: str, where: str) -> str:
+    client = addr if where == "client" else "192.0.2.1"
+    req, ref, ua, xff = "GET / HTTP/1.1", "-", "UA", "-"
+    if where == "path":
+        req = f"GET /ban/{addr}/{mail} HTTP/1.1"
+    elif where == "query":
+        req = f"GET /x?who={addr}&mail={mail.replace('@', '%40')} HTTP/1.1"
+    elif where == "referrer":
+        ref = f"http://{mail}@host/?ip={addr}"
+    elif where == "ua":
+        ua = f"bot ({mail}; {addr})"
+    elif where == "xff":
+        xff = f"{addr}, 10.0.0.1"
+    elif where == "junk":
+        req = f"\\x16 {addr} {mail}"
+    return f'{client} - - [24/Nov/2026:10:00:00 +0000] "{req}" 200 1 "{ref}" "{ua}" "{xff}"'
+
+
+def forbidden(addr: str) -> set[str]:
+    """Spellings of ``addr`` that must not survive (unless it is its own network)."""
+    base = re.sub(r"^\[(.*)\](:\d+)?$", r"\1", addr)
+    base = re.sub(r"^(\d+\.\d+\.\d+\.\d+):\d+$", r"\1", base)
+    a = ipaddress.ip_address(base)
+    if a.version == 6 and a.ipv4_mapped:
+        a = a.ipv4_mapped
+    net = ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 48}", strict=False)
+    if net.network_address == a:
+        return set()
+    out = {str(a).lower(), a.exploded.lower()}
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(spelled, email, place, st.booleans()), min_size=1, max_size=12))
+def test_no_address_or_email_survives_and_masking_is_idempotent(rows) -> None:
+    lines = [plant(a, m, w) if known else f"free {a} text {m}" for a, m, w, known in rows]
+    a = anonymizer("combined_xff")
+    out = run_lines(a, lines)
+    assert len(out) == len(lines)
+    text = "\n".join(out).lower()
+    for addr, mail, _, _ in rows:
+        assert mail not in text
+        for s in forbidden(addr):
+            assert not re.search(rf"(?<![0-9a-f:.]){re.escape(s)}(?![0-9a-f:.])", text), (s, out)
+    assert run_lines(a, out) == out  # anonymising twice changes nothing
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(spelled, email), min_size=1, max_size=8))
+def test_unknown_format_fails_closed(rows) -> None:
+    lines = [f"{m} did something from {a} at 10:00:00" for a, m in rows]
+    out = run_lines(anonymizer(None), lines)
+    text = "\n".join(out).lower()
+    for addr, mail in rows:
+        assert mail not in text
+        for s in forbidden(addr):
+            assert not re.search(rf"(?<![0-9a-f:.]){re.escape(s)}(?![0-9a-f:.])", text)
+
+
+# the command --------------------------------------------------------------------------------
+def test_cli_file_mode_appends_to_output(tmp_path: Path) -> None:
+    src = CASES / "anonymize" / "combined" / "forms-and-pii.log"
+    out = tmp_path / "anon.log"
+    out.write_text("existing line\n")
+    r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "anonymize", str(src), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = out.read_text().split("\n")
+    assert got[0] == "existing line"
+    assert len(got) - 2 == src.read_text().count("\n")
+    assert "anonymized" in r.stderr
+
+
+def test_cli_unknown_format_warns_and_masks(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "anonymize", "-"], input="x 198.51.100.7 y\n")
+    assert r.stdout == "x 198.51.100.0 y\n"
+    assert "format of - not recognised; masking every IP-looking token" in r.stderr
+
+
+def test_cli_missing_input(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "anonymize", str(tmp_path / "nope.log")])
+    assert r.exit_code == 3 and "input file not found" in r.stderr
+
+
+def _wait_for(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _line(i: int) -> str:
+    return f'203.0.113.{i % 250 + 1} - - [24/Nov/2026:10:00:00 +0000] "GET /n/{i} HTTP/1.1" 200 1 "-" "UA"\n'
+
+
+def _start(tmp_path: Path, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "logtool",
+            "--store",
+            str(tmp_path / "s"),
+            "anonymize",
+            "--format",
+            "combined",
+            "-o",
+            str(out),
+        ],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _count(*files: Path) -> int:
+    return sum(f.read_text().count("\n") for f in files if f.exists())
+
+
+def test_pipe_sighup_reopens_output_and_no_line_is_lost(tmp_path: Path) -> None:
+    out, rotated = tmp_path / "access.log", tmp_path / "access.log.1"
+    proc = _start(tmp_path, out)
+    assert proc.stdin is not None
+    for i in range(50):
+        proc.stdin.write(_line(i).encode())
+    proc.stdin.flush()
+    _wait_for(lambda: _count(out) == 50)  # line-buffered: they arrive without EOF
+    os.rename(out, rotated)  # logrotate moves the file…
+    proc.send_signal(signal.SIGHUP)  # …and signals
+    time.sleep(0.3)
+    for i in range(50, 120):
+        proc.stdin.write(_line(i).encode())
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert _count(rotated) >= 50 and out.exists()
+    got = sorted(int(m) for f in (rotated, out) for m in re.findall(r"/n/(\d+) ", f.read_text()))
+    assert got == list(range(120))  # every line in the old or the new file, none twice
+    assert "203.0.113.0" in out.read_text() and "203.0.113.5 " not in out.read_text()
+
+
+def test_pipe_sigterm_exits_cleanly_after_writing_what_it_read(tmp_path: Path) -> None:
+    out = tmp_path / "access.log"
+    proc = _start(tmp_path, out)
+    assert proc.stdin is not None
+    for i in range(30):
+        proc.stdin.write(_line(i).encode())
+    proc.stdin.flush()
+    _wait_for(lambda: _count(out) == 30)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    assert _count(out) == 30
