@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,36 +64,48 @@ def timed(cmd: list[str], stdin: Path | None = None) -> tuple[float, int]:
     return secs, usage.ru_maxrss // 1024
 
 
+def median_run(cmd: list[str], runs: int, stdin: Path | None = None, fresh_store: bool = False) -> tuple[float, int]:
+    """Median seconds and peak RSS over ``runs`` runs (this machine's timings are noisy)."""
+    times, rss = [], 0
+    for _ in range(runs):
+        if fresh_store:
+            with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
+                secs, r = timed([cmd[0], "--store", store, *cmd[1:]], stdin)
+        else:
+            secs, r = timed(cmd, stdin)
+        times.append(secs)
+        rss = max(rss, r)
+    return statistics.median(times), rss
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--no-peers", action="store_true", help="Only measure logtool.")
+    ap.add_argument("--runs", type=int, default=3, help="Runs per tool; the median is reported.")
     args = ap.parse_args()
     log = make_log(args.lines)
     n = args.lines
     results: dict[str, dict[str, float]] = {}
 
-    with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
-        secs, rss = timed([str(BIN / "logtool"), "--store", store, "ingest", str(log)])
-    results["logtool ingest"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
-    with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
-        secs, rss = timed([str(BIN / "logtool"), "--store", store, "anonymize", str(log)])
-    results["logtool anonymize"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+    runs = args.runs
 
+    def record(name: str, secs: float, rss: int) -> None:
+        results[name] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+
+    record("logtool ingest", *median_run([str(BIN / "logtool"), "ingest", str(log)], runs, fresh_store=True))
+    record("logtool anonymize", *median_run([str(BIN / "logtool"), "anonymize", str(log)], runs, fresh_store=True))
     if not args.no_peers:
         anonip = shutil.which("anonip", path=str(BIN)) or shutil.which("anonip")
         if anonip:
-            secs, rss = timed([anonip, "-c", "1"], stdin=log)
-            results["anonip"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+            record("anonip", *median_run([anonip, "-c", "1"], runs, stdin=log))
         goaccess = shutil.which("goaccess")
         if goaccess:
             with tempfile.TemporaryDirectory() as d:
-                secs, rss = timed(
-                    [goaccess, str(log), "--log-format=COMBINED", "-o", f"{d}/report.json", "--no-progress"]
-                )
-            results["goaccess"] = {"seconds": secs, "lines_per_s": n / secs, "peak_rss_mib": rss}
+                cmd = [goaccess, str(log), "--log-format=COMBINED", "-o", f"{d}/report.json", "--no-progress"]
+                record("goaccess", *median_run(cmd, runs))
 
-    print(f"\n{n:,} combined lines, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"\n{n:,} combined lines, {os.cpu_count()} cores, Python {sys.version.split()[0]}, median of {runs} runs")
     print(f"{'tool':<18} {'seconds':>8} {'lines/s':>10} {'peak RSS':>9}")
     for name, r in results.items():
         print(f"{name:<18} {r['seconds']:>8.2f} {r['lines_per_s']:>10,.0f} {r['peak_rss_mib']:>6} MiB")

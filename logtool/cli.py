@@ -503,6 +503,9 @@ def demo(reports_dir: Path, workdir: Path | None) -> None:
 
 
 def main() -> None:  # pragma: no cover - console script entry point
+    from logtool.pipeline import tune_allocator
+
+    tune_allocator()
     try:
         cli(prog_name="logtool")
     except LogtoolError as e:  # raised outside a command (option callbacks)

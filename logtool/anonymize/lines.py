@@ -60,7 +60,7 @@ class LineAnonymizer:
     def __init__(self, fmt: LineFormat | None, policy: Policy, secret: bytes) -> None:
         self.fmt, self.policy, self.secret = fmt, policy, secret
         self.compiled = getattr(fmt, "compiled", None)
-        self._clients = LookupCache("v", self._address_table)
+        self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
         self.fast_path = self.compiled is not None and _starts_with_client_ident_user(self.compiled.pieces)
         self._triggers = trigger_regex(policy.sensitive_params)
 
@@ -84,16 +84,22 @@ class LineAnonymizer:
         return self.mask_address(tok) if parse_ip(tok) is not None else "<ip>"
 
     # vectorised pieces ------------------------------------------------------------------
-    def _address_table(self, values: pl.Series) -> pl.DataFrame:
-        values = values.rename("v")
-        is_v4 = values.str.contains(V4_RX)
-        fast, slow = values.filter(is_v4), values.filter(~is_v4)
-        fast_out = _v4_networks(fast, self.policy.ipv4_prefix).str.replace(r"/\d+$", "")
-        slow_out = pl.Series([self.mask_address(v) for v in slow.to_list()], dtype=pl.String)
-        return pl.concat([pl.DataFrame({"v": fast, "m": fast_out}), pl.DataFrame({"v": slow, "m": slow_out})])
+    def _slow_address_table(self, values: pl.Series) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"v": values, "m": pl.Series([self.mask_address(v) for v in values.to_list()], dtype=pl.String)}
+        )
 
     def addresses(self, s: pl.Series) -> pl.Series:
-        return self._clients.join(pl.DataFrame({"v": s})).get_column("m")
+        """Mask client-like values: distinct values of the batch, IPv4 vectorised, the rest
+        (IPv6, hostnames, ports …) through a cross-batch cache of Python results."""
+        uniq = s.drop_nulls().unique().rename("v")
+        is_v4 = uniq.str.contains(V4_RX)
+        fast = uniq.filter(is_v4)
+        table = pl.DataFrame({"v": fast, "m": _v4_networks(fast, self.policy.ipv4_prefix).str.replace(r"/\d+$", "")})
+        slow = uniq.filter(~is_v4)
+        if slow.len():
+            table = pl.concat([table, self._clients.join(pl.DataFrame({"v": slow}))])
+        return pl.DataFrame({"v": s}).join(table, on="v", how="left", maintain_order="left").get_column("m")
 
     def free_text(self, s: pl.Series) -> pl.Series:
         """Mask IPs and e-mails in free text, Python only on values that may contain one."""
@@ -185,17 +191,20 @@ class LineAnonymizer:
         # Only the client changes when ident and user are "-" and nothing in the rest of the
         # line matches any pattern the full rewrite would act on.
         simple = (rest.str.starts_with("- - ") & ~_contains_parallel(rest, self._triggers)).fill_null(False)
+        masked_clients = self.addresses(client)
         fast = (
-            pl.DataFrame({"c": self.addresses(client), "r": rest})
+            pl.DataFrame({"c": masked_clients, "r": rest})
             .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" "))
             .to_series()
         )
         if simple.all():
             return fast
         slow = (~simple).arg_true()
-        return fast.scatter(slow, self._rewrite(body.gather(slow)))
+        return fast.scatter(slow, self._rewrite(body.gather(slow), masked_clients.gather(slow)))
 
-    def _rewrite(self, body: pl.Series) -> pl.Series:
+    def _rewrite(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
+        """Rebuild each line from its fields. ``masked_first``: the first token of each line,
+        already masked as a client (by the fast path), reused instead of computed again."""
         assert self.compiled is not None
         g = _extract_parallel(body, self.compiled.rewrite_regex)
         matched = g.get_column("tail").is_not_null()
@@ -206,7 +215,8 @@ class LineAnonymizer:
             if kind == "lit":
                 pieces.append(pl.lit(value, dtype=pl.String))
             else:
-                cols[f"f{n}"] = self.field(value, g.get_column(f"f{n}"))
+                reuse = n == 0 and value == "client" and masked_first is not None
+                cols[f"f{n}"] = masked_first if reuse else self.field(value, g.get_column(f"f{n}"))  # type: ignore[assignment]
                 pieces.append(pl.col(f"f{n}"))
                 n += 1
         pieces.append(pl.col("tail"))
@@ -214,14 +224,15 @@ class LineAnonymizer:
         out = pl.DataFrame([s.rename(k) for k, s in cols.items()]).select(pl.concat_str(pieces)).to_series()
         if not matched.all():
             bad = (~matched).arg_true()
-            out = out.scatter(bad, self._fallback_known(body.gather(bad)))
+            first = masked_first.gather(bad) if masked_first is not None else None
+            out = out.scatter(bad, self._fallback_known(body.gather(bad), first))
         return out
 
-    def _fallback_known(self, body: pl.Series) -> pl.Series:
+    def _fallback_known(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
         """A line of a known format that does not match it (truncated, garbled): its first token
         is most likely the client, so it is masked as one; the rest as free text."""
         parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
-        client = self.addresses(parts.get_column("field_0"))
+        client = masked_first if masked_first is not None else self.addresses(parts.get_column("field_0"))
         rest = self.free_text(parts.get_column("field_1"))
         return (
             pl.DataFrame({"c": client, "r": rest})

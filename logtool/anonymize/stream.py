@@ -30,6 +30,8 @@ from logtool.inputs import LogInput, iter_batches
 from logtool.pipeline import BackgroundWriter, prefetch
 
 READ_SIZE = 1 << 20
+#: Batch size for regular files (bounds memory like ingest does).
+FILE_BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Output:
         self.path, self.stdout = path, stdout
         self._f: BinaryIO | None = None
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._f is None:
             self._f = open(self.path, "ab") if self.path else self.stdout  # noqa: SIM115
         self._f.write(data)
@@ -87,13 +89,13 @@ class Signals:
         self.stop = True
 
 
-def _encode(lines: pl.Series, final_newline: bool = True) -> bytes:
+def _encode(lines: pl.Series, final_newline: bool = True) -> bytes | memoryview:
     """Lines as bytes, one per line, written raw by polars' CSV writer (no quoting)."""
     if lines.len() == 0:
         return b""
     buf = io.BytesIO()
     pl.DataFrame({"l": lines}).write_csv(buf, include_header=False, quote_style="never")
-    data = buf.getvalue()
+    data = buf.getbuffer()  # no copy; keeps ``buf`` alive until written
     return data if final_newline else data[:-1]
 
 
@@ -156,7 +158,8 @@ def run(
             chunks = _pipe_chunks(fd, sig)
         else:
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
-            chunks = prefetch((b.get_column("line"), True) for b in iter_batches(inp, keep_cr=True))
+            batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True)
+            chunks = prefetch((b.get_column("line"), True) for b in batches)
         writer = BackgroundWriter()  # encode + write the previous batch while masking this one
         try:
             for lines, newline in chunks:
