@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from logtool.config import Policy
@@ -77,6 +77,7 @@ def make_line(ip: str, kind: str, i: int) -> str:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(client, line_kind), min_size=1, max_size=30))
+@example(rows=[("0:1:0:1:0:1::", "ip_in_referrer")])  # found in CI: trailing "::" in a URL host
 def test_no_logged_address_survives_outside_the_raw_stage(tmp_path_factory, rows) -> None:
     tmp = tmp_path_factory.mktemp("p")
     log = tmp / "access.log"

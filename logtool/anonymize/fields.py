@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import ua_parser
 
-from logtool.anonymize.redact import redact
+from logtool.anonymize.redact import ipv4_to_marker, ipv6_to_marker, redact
 from logtool.schema import ANON_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -112,13 +112,12 @@ def filter_query(expr: pl.Expr, allowlist: tuple[str, ...]) -> pl.Expr:
     return pl.when(kept == "").then(None).otherwise(kept)
 
 
-_IPV4 = r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"
-_IPV6 = r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4})*::[0-9A-Fa-f:.]*[0-9A-Fa-f]"
-
-
 def mask_ip_tokens(expr: pl.Expr) -> pl.Expr:
-    """Replace every IP-looking token of free text by ``<ip>`` (quarantine lines, hosts)."""
-    return expr.str.replace_all(_IPV6, "<ip>").str.replace_all(_IPV4, "<ip>")
+    """Replace every IP-looking token of free text by ``<ip>`` (quarantine lines, hosts).
+
+    The same patterns as URL redaction (:mod:`.redact`), so both stay in step.
+    """
+    return ipv4_to_marker(ipv6_to_marker(expr))
 
 
 def anonymise_records(raw: pl.DataFrame, net: pl.Series, policy: Policy) -> pl.DataFrame:

@@ -119,10 +119,16 @@ def _param_regex(patterns: tuple[str, ...]) -> str:
     return rf"(?i)(^|[?&;])({alts})=[^&;#]*"
 
 
-def _v6(expr: pl.Expr) -> pl.Expr:
+def ipv6_to_marker(expr: pl.Expr) -> pl.Expr:
+    """IPv6 addresses (any spelling) → ``<ip>``."""
     rx = _V6_EDGE_L + "(?:" + IPV6 + ")" + _V6_EDGE_R
     # Twice: one match consumes the separator the next one would start from.
     return expr.str.replace_all(rx, "$1<ip>$2").str.replace_all(rx, "$1<ip>$2")
+
+
+def ipv4_to_marker(expr: pl.Expr) -> pl.Expr:
+    """IPv4 addresses with a host part → ``<ip>``."""
+    return expr.str.replace_all(IPV4, "<ip>")
 
 
 def redact_expr(decoded: pl.Expr, sensitive: tuple[str, ...]) -> pl.Expr:
@@ -132,7 +138,7 @@ def redact_expr(decoded: pl.Expr, sensitive: tuple[str, ...]) -> pl.Expr:
         out = out.str.replace_all(_param_regex(sensitive), "${1}${2}=<redacted>")
     out = out.str.replace_all(JWT, "<token>").str.replace_all(EMAIL, "<email>")
     out = out.str.replace_all(UUID, "<token>")
-    out = _v6(out).str.replace_all(IPV4, "<ip>")
+    out = ipv4_to_marker(ipv6_to_marker(out))
     out = out.str.replace_all(PHONE, "<phone>").str.replace_all(PHONE_NATIONAL, "<phone>")
     out = out.str.replace_all(LONG_HEX, "<token>").str.replace_all(MIXED_TOKEN, "<token>")
     return out
