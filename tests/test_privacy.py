@@ -78,6 +78,7 @@ def make_line(ip: str, kind: str, i: int) -> str:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(client, line_kind), min_size=1, max_size=30))
 @example(rows=[("0:1:0:1:0:1::", "ip_in_referrer")])  # found in CI: trailing "::" in a URL host
+@example(rows=[("0:1:0:1:0:1:0:1", "ip_in_path")])  # found: full-form IPv6 missed by a pre-filter
 def test_no_logged_address_survives_outside_the_raw_stage(tmp_path_factory, rows) -> None:
     tmp = tmp_path_factory.mktemp("p")
     log = tmp / "access.log"

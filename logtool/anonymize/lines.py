@@ -24,18 +24,7 @@ from functools import lru_cache
 import polars as pl
 
 from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, opaque_token, parse_ip
-from logtool.anonymize.redact import (
-    EMAIL,
-    IPV4_HOSTPART,
-    JWT,
-    LONG_HEX,
-    MIXED_TOKEN,
-    PHONE,
-    PHONE_NATIONAL,
-    UUID,
-    glob_name_regex,
-    redact,
-)
+from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
 from logtool.enrich import LookupCache
 from logtool.parsers import LineFormat
@@ -250,24 +239,10 @@ def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:
 
 
 def trigger_regex(sensitive: tuple[str, ...]) -> str:
-    """Matches wherever the full rewrite could change something outside the client field: every
-    redaction pattern, what free-text masking looks for, and encodings that could hide them."""
-    return "|".join(
-        [
-            r"(?i)%(?:25)?(?:40|2E|3A|2B|2D|5F|3D)",
-            r"@",
-            JWT,
-            UUID,
-            IPV4_HOSTPART,
-            r"::",
-            r"(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}",
-            PHONE,
-            PHONE_NATIONAL,
-            LONG_HEX,
-            MIXED_TOKEN,
-        ]
-        + ([rf"(?i)(?:^|[?&;])(?:{'|'.join(glob_name_regex(p) for p in sensitive)})="] if sensitive else [])
-    )
+    """Matches wherever the full rewrite could change something outside the client field:
+    everything URL redaction acts on, which also covers what free-text masking looks for
+    (IPv4 and IPv6 tokens, e-mail addresses)."""
+    return candidate_regex(sensitive)
 
 
 def _extract_parallel(body: pl.Series, regex: str, parts: int = 2) -> pl.DataFrame:

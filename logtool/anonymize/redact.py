@@ -15,6 +15,8 @@ cheap vectorised test) go through the full set of patterns.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import polars as pl
 
 #: Parameters whose values are always redacted (glob patterns, case-insensitive).
@@ -97,8 +99,20 @@ _V6_EDGE_R = r"($|[^0-9A-Za-z:.])"
 PHONE = r"(?:\+|%2B)[1-9](?:(?:[ ./+-]|%20)?[0-9]){7,14}\b"
 PHONE_NATIONAL = r"\b0[1-9][0-9]{1,4}(?:[ /-]|%20)[0-9]{3,}(?:(?:[ -]|%20)[0-9]{2,})*\b"
 
-#: Cheap test: does a value contain anything worth the full pass?
-CANDIDATE = r"@|%40|%2540|eyJ|\d\.\d|::|[0-9A-Fa-f]{8}|[+0][0-9]|[A-Za-z][0-9][A-Za-z0-9_+=-]*[0-9]|[?&;]"
+#: Escapes that can hide an identifier (see ``_DECODE``).
+ENCODED = r"(?i)%(?:25)?(?:40|2E|3A|2B|2D|5F|3D)"
+
+
+@lru_cache(maxsize=16)
+def candidate_regex(sensitive: tuple[str, ...]) -> str:
+    """Matches wherever :func:`redact_expr` could change something: the alternation of all its
+    patterns (ASCII-loosened) plus the escapes decoding would undo. Used to skip the full pass
+    for values without any candidate, and by ``anonymize`` to choose its fast path, so it must
+    stay a superset of everything redaction acts on (the property tests check this)."""
+    parts = [ENCODED, "@", JWT, UUID, IPV4_HOSTPART, IPV6, PHONE, PHONE_NATIONAL, LONG_HEX, MIXED_TOKEN]
+    if sensitive:
+        parts.append(_param_regex(sensitive))
+    return "|".join(f"(?:{p})" for p in parts)
 
 
 def glob_name_regex(pattern: str) -> str:
@@ -160,7 +174,7 @@ def redact(values: pl.Series, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PAR
     """Redact personal data in URL parts; same length and order, nulls stay null."""
     name = values.name
     uniq = values.drop_nulls().unique()
-    cand = uniq.filter(uniq.str.contains(CANDIDATE))
+    cand = uniq.filter(uniq.str.contains(candidate_regex(sensitive)))
     if cand.len() == 0:
         return values
     mapping = pl.DataFrame({"v": cand, "r": _redact_unique(cand, sensitive)}).filter(pl.col("v") != pl.col("r"))
