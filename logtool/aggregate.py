@@ -9,7 +9,6 @@ day and fold the rest into ``(other)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -137,10 +136,6 @@ def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
     renamed = df.with_columns(pl.when(small).then(pl.lit(OTHER)).otherwise(pl.col("key")).alias("key"))
     group = [c for c in df.columns if c not in ("requests", "bytes")]
     return renamed.group_by(group).agg(pl.col("requests").sum(), pl.col("bytes").sum())
-
-
-def days_of(df: pl.DataFrame) -> list[date]:
-    return sorted(df.get_column("date").unique().to_list())
 
 
 def unique_visitors(store: Store, parts: list[Partition]) -> int:

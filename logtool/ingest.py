@@ -8,6 +8,7 @@ decompressed bytes, whatever its name or compression) is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, file_digest, iter_batc
 from logtool.parsers import LineFormat, detect
 from logtool.pipeline import BackgroundWriter, prefetch
 from logtool.schema import RAW_SCHEMA, conform
-from logtool.store import Store
+from logtool.store import Partition, Store
 
 #: Longest quarantined line kept (characters); the rest is cut with a marker.
 MAX_QUARANTINE_LINE = 4096
@@ -145,7 +146,16 @@ def ingest_file(
     return result
 
 
-def commit_ingest(store, inp, disk_sha, result, parts, first_ts, last_ts, now) -> None:  # type: ignore[no-untyped-def]
+def commit_ingest(
+    store: Store,
+    inp: LogInput,
+    disk_sha: str | None,
+    result: FileResult,
+    parts: list[Partition],
+    first_ts: datetime | None,
+    last_ts: datetime | None,
+    now: datetime,
+) -> None:
     """One transaction: the file record, its partitions, its quarantine counts."""
     stamp = now.isoformat()
     try:
@@ -168,7 +178,7 @@ def commit_ingest(store, inp, disk_sha, result, parts, first_ts, last_ts, now) -
                 },
             )
             for p in parts:
-                store.catalog.insert_partition(db, p.__class__(**{**p.__dict__, "file_id": file_id}), stamp)
+                store.catalog.insert_partition(db, dataclasses.replace(p, file_id=file_id), stamp)
             store.catalog.add_quarantine_stats(db, file_id, result.reasons)
     except BaseException:
         store.delete_files([p.path for p in parts])

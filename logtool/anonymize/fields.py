@@ -20,8 +20,6 @@ from logtool.schema import ANON_SCHEMA, conform
 if TYPE_CHECKING:
     from logtool.config import Policy
 
-UA_COLUMNS = ("ua_family", "ua_major", "os_family", "device", "is_bot")
-
 _BOT_RX = re.compile(
     r"bot|crawl|spider|slurp|scrape|fetch|curl|wget|python-requests|httpx|go-http-client|"
     r"java/|libwww|headless|monitor|uptime|scan|nikto|sqlmap|nuclei|zgrab|masscan|okhttp|axios",

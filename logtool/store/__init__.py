@@ -116,12 +116,6 @@ class Store:
         parts = self.catalog.partitions(stage, date_from, date_to)
         return self.read_parts(parts, stage, columns)
 
-    def scan(self, stage: str, date_from: str | None = None, date_to: str | None = None) -> pl.LazyFrame:
-        parts = self.catalog.partitions(stage, date_from, date_to)
-        if not parts:
-            return conform(pl.DataFrame(), SCHEMAS[stage]).lazy()
-        return pl.scan_parquet([str(self.root / p.path) for p in parts], hive_partitioning=False)
-
     def read_parts(self, parts: list[Partition], stage: str, columns: list[str] | None = None) -> pl.DataFrame:
         schema = SCHEMAS[stage]
         if not parts:
