@@ -17,7 +17,9 @@ from logtool.store import Store
 # on a lucky draw (a failure found locally is added as a golden case or an @example instead);
 # HYPOTHESIS_PROFILE=thorough for a long hunt before a release.
 settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.register_profile("thorough", deadline=None)
+#: Tests multiply their example counts by this (20 under HYPOTHESIS_PROFILE=thorough).
+EXAMPLES = 20 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 1
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 
 #: The clock every test uses: tests never read the wall clock.

@@ -29,6 +29,8 @@ from logtool.config import Policy
 from logtool.generate import lines as generated_lines
 from logtool.parsers import get_format
 
+from .conftest import EXAMPLES
+
 KEY = b"golden-key"
 CASES = Path(__file__).parent / "cases"
 ANON_CASES = sorted((CASES / "anonymize").glob("*/*.log"))
@@ -122,7 +124,7 @@ def forbidden(addr: str) -> set[str]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150 * EXAMPLES, deadline=None)
 @given(rows=st.lists(st.tuples(spelled, email, place, st.booleans()), min_size=1, max_size=12))
 def test_no_address_or_email_survives_and_masking_is_idempotent(rows) -> None:
     lines = [plant(a, m, w) if known else f"free {a} text {m}" for a, m, w, known in rows]
@@ -137,7 +139,7 @@ def test_no_address_or_email_survives_and_masking_is_idempotent(rows) -> None:
     assert run_lines(a, out) == out  # anonymising twice changes nothing
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60 * EXAMPLES, deadline=None)
 @given(rows=st.lists(st.tuples(spelled, email), min_size=1, max_size=8))
 def test_unknown_format_fails_closed(rows) -> None:
     lines = [f"{m} did something from {a} at 10:00:00" for a, m in rows]

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from logtool.anonymize.ip import networks, parse_ip
 
+from .conftest import EXAMPLES
+
 KEY = b"test-key"
 
 VECTORS = [
@@ -61,7 +63,7 @@ def spellings_v6(a: ipaddress.IPv6Address) -> st.SearchStrategy[str]:
     return st.sampled_from([str(a), a.exploded, a.exploded.upper(), str(a).upper(), f"[{a}]:443"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * EXAMPLES, deadline=None)
 @given(addr=v4, prefix=st.integers(0, 32))
 def test_ipv4_truncation_equals_ipaddress(addr: ipaddress.IPv4Address, prefix: int) -> None:
     expected = str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
@@ -70,7 +72,7 @@ def test_ipv4_truncation_equals_ipaddress(addr: ipaddress.IPv4Address, prefix: i
     assert networks(pl.Series([f"::ffff:{addr}"]), prefix, 48, KEY).to_list() == [expected]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300 * EXAMPLES, deadline=None)
 @given(data=st.data(), addr=v6, prefix=st.integers(0, 128))
 def test_ipv6_truncation_equals_ipaddress(data: st.DataObject, addr: ipaddress.IPv6Address, prefix: int) -> None:
     carried = parse_ip(str(addr))

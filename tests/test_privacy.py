@@ -23,6 +23,8 @@ from logtool.parsers import get_format
 from logtool.retention import retain
 from logtool.store import Store
 
+from .conftest import EXAMPLES
+
 v4 = st.integers(1, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 v6 = st.integers(1, 2**128 - 1).map(ipaddress.IPv6Address)
 client = st.one_of(
@@ -75,7 +77,7 @@ def make_line(ip: str, kind: str, i: int) -> str:
     return f'{ip} - - {t} "GET /p?utm_medium=a&id=7 HTTP/1.1" 200 1 "https://example.org/a?b=c" "-"'
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(client, line_kind), min_size=1, max_size=30))
 @example(rows=[("0:1:0:1:0:1::", "ip_in_referrer")])  # found in CI: trailing "::" in a URL host
 @example(rows=[("0:1:0:1:0:1:0:1", "ip_in_path")])  # found: full-form IPv6 missed by a pre-filter
