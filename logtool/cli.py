@@ -18,7 +18,7 @@ import click
 
 from logtool import __version__
 from logtool.config import Policy, PolicySource, default_config_file, describe, load_policy, preset_values
-from logtool.errors import ConfigError, LogtoolError
+from logtool.errors import EXIT_FINDINGS, ConfigError, LogtoolError
 
 DEFAULT_REPORTS = Path("reports")
 
@@ -419,6 +419,31 @@ def status(obj: Ctx, fmt: str, now_s: str | None) -> None:
         click.echo("  quarantined: " + ", ".join(f"{k} {v:,}" for k, v in st["quarantine"].items()))
     if st["last_nightly"]:
         click.echo(f"  last nightly run: {st['last_nightly']['finished_at']}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--now", "now_s", help="Check retention as of this time (ISO 8601; default now).")
+@click.pass_obj
+def verify(obj: Ctx, fmt: str, now_s: str | None) -> None:
+    """Check the whole store against the catalog and the policy; exit 1 listing any problem."""
+    from logtool.verify import verify as do_verify
+
+    policy = obj.policy().policy
+    with obj.open_store(create=False) as store:
+        problems = do_verify(store, policy, parse_now(now_s))
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not problems, "problems": [p.to_dict() for p in problems]}, indent=2))
+    else:
+        for p in problems:
+            click.echo(f"{p.kind:<10} {p.where}: {p.detail}")
+        err(
+            "verify: the store is consistent with the catalog and the policy"
+            if not problems
+            else f"verify: {len(problems)} problem(s)"
+        )
+    if problems:
+        sys.exit(EXIT_FINDINGS)
 
 
 @cli.group()
