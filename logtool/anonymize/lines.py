@@ -50,7 +50,13 @@ class LineAnonymizer:
         self.fmt, self.policy, self.secret = fmt, policy, secret
         self.compiled = getattr(fmt, "compiled", None)
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
-        self.fast_path = self.compiled is not None and _starts_with_client_ident_user(self.compiled.pieces)
+        # The fast path masks only the client field; formats with more address fields (an
+        # X-Forwarded-For list may hold hostnames the trigger cannot see) take the full rewrite.
+        self.fast_path = (
+            self.compiled is not None
+            and _starts_with_client_ident_user(self.compiled.pieces)
+            and "xff" not in self.compiled.fields
+        )
         self._triggers = trigger_regex(policy.sensitive_params)
 
     # single values ----------------------------------------------------------------------
