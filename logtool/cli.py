@@ -447,6 +447,41 @@ def verify(obj: Ctx, fmt: str, now_s: str | None) -> None:
 
 
 @cli.group()
+def audit() -> None:
+    """The hash-chained audit trail of every change to the store."""
+
+
+@audit.command("list")
+@click.option("--since", help="Only entries at or after this time (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def audit_list(obj: Ctx, since: str | None, fmt: str) -> None:
+    """Show audit entries: time, OS user, action, parameters, counts."""
+    with obj.open_store(create=False) as store:
+        entries = store.catalog.audit_entries(parse_now(since).isoformat() if since else None)
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in entries:
+        click.echo(f"{e['id']:>5} {e['ts'][:19]} {e['os_user']:<10} {e['action']:<14} {e['params']} {e['counts']}")
+
+
+@audit.command("verify")
+@click.pass_obj
+def audit_verify(obj: Ctx) -> None:
+    """Recompute the hash chain; exit 1 if an entry was changed, removed or reordered."""
+    from logtool.audit import verify_chain
+
+    with obj.open_store(create=False) as store:
+        res = verify_chain(store)
+    if res.ok:
+        err(f"audit: {res.entries} entries, chain intact")
+        return
+    err(f"audit: chain broken: {res.problem}")
+    sys.exit(EXIT_FINDINGS)
+
+
+@cli.group()
 def config() -> None:
     """Inspect the effective policy."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import io
+from datetime import UTC, datetime
 from typing import BinaryIO, assert_never
 
 import polars as pl
@@ -29,6 +30,7 @@ def export(
     fmt: ExportFormat = ExportFormat.csv,
     date_from: str | None = None,
     date_to: str | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Write the rows of ``stage`` in the period to ``out``; returns the number of rows."""
     if stage not in EXPORT_STAGES:
@@ -64,4 +66,12 @@ def export(
             writer.close()
     if fmt is ExportFormat.csv and first:
         out.write((",".join(store.read_parts([], stage).columns) + "\n").encode())
+    with store.catalog.transaction() as db:  # row-level output is audited (no personal data in it)
+        store.catalog.audit(
+            db,
+            datetime.now(UTC).isoformat() if now is None else now.isoformat(),
+            "export",
+            {"stage": stage, "from": date_from, "to": date_to, "format": fmt.value},
+            {"rows": rows},
+        )
     return rows

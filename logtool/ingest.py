@@ -180,6 +180,13 @@ def commit_ingest(
             for p in parts:
                 store.catalog.insert_partition(db, dataclasses.replace(p, file_id=file_id), stamp)
             store.catalog.add_quarantine_stats(db, file_id, result.reasons)
+            store.catalog.audit(
+                db,
+                stamp,
+                "ingest",
+                {"file": inp.name, "fingerprint": inp.sha256[:16], "format": result.format},
+                {"lines": result.lines, "parsed": result.parsed, "quarantined": result.rejected, "days": result.days},
+            )
     except BaseException:
         store.delete_files([p.path for p in parts])
         raise

@@ -79,6 +79,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
             if stale:
                 with cat.transaction() as db:
                     cat.destroy_salts(db, stale)
+                    cat.audit(db, now.isoformat(), "destroy-salts", {"days": stale}, {})
     result.deleted_days.sort()
     return result
 
@@ -123,10 +124,22 @@ def w_done(new: object) -> list[Partition]:
 
 
 def _swap(
-    store: Store, old: list[Partition], new: list[Partition], now: datetime, salt_days: list[str] | None = None
+    store: Store,
+    old: list[Partition],
+    new: list[Partition],
+    now: datetime,
+    salt_days: list[str] | None = None,
 ) -> None:
-    """Replace ``old`` partitions by ``new`` (and destroy ``salt_days``) in one transaction."""
+    """Replace ``old`` partitions by ``new`` (and destroy ``salt_days``) in one transaction,
+    with its audit entry."""
     stamp = now.isoformat()
+    action = "anonymise-day" if any(p.stage == "anonymised" for p in new) else "delete-day"
+    days = sorted({p.date for p in old})
+    counts = {
+        "rows_removed": {s: sum(p.rows for p in old if p.stage == s) for s in sorted({p.stage for p in old})},
+        "rows_written": sum(p.rows for p in new if p.stage == "anonymised"),
+        "salts_destroyed": salt_days or [],
+    }
     try:
         with store.catalog.transaction() as db:
             for p in old:
@@ -134,6 +147,7 @@ def _swap(
             for p in new:
                 store.catalog.insert_partition(db, p, stamp)
             store.catalog.destroy_salts(db, salt_days or [])
+            store.catalog.audit(db, stamp, action, {"days": days}, counts)
     except BaseException:
         store.delete_files([p.path for p in new])
         raise

@@ -6,7 +6,9 @@ is an orphan of an interrupted run and is removed when the next writer starts.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -53,6 +55,16 @@ CREATE TABLE IF NOT EXISTS quarantine_stats (
     PRIMARY KEY (file_id, reason)
 );
 CREATE TABLE IF NOT EXISTS salts (date TEXT PRIMARY KEY, salt BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    action TEXT NOT NULL,
+    params TEXT NOT NULL,
+    counts TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
@@ -175,6 +187,38 @@ class Catalog:
     def salt_days(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT date FROM salts ORDER BY date")]
 
+    # audit trail --------------------------------------------------------------------------
+    @staticmethod
+    def audit(db: sqlite3.Connection, now: str, action: str, params: dict[str, Any], counts: dict[str, Any]) -> None:
+        """Append a hash-chained entry (inside the caller's transaction). No personal data:
+        callers pass file names, days, counts; subject addresses only as keyed hashes."""
+        head = db.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        prev = head[0] if head else GENESIS
+        entry = {
+            "ts": now,
+            "os_user": _os_user(),
+            "action": action,
+            "params": json.dumps(params, sort_keys=True, default=str),
+            "counts": json.dumps(counts, sort_keys=True, default=str),
+        }
+        cur = db.execute(
+            "INSERT INTO audit(ts, os_user, action, params, counts, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, '')",
+            (entry["ts"], entry["os_user"], entry["action"], entry["params"], entry["counts"], prev),
+        )
+        digest = entry_hash(int(cur.lastrowid or 0), prev, entry)
+        db.execute("UPDATE audit SET hash = ? WHERE id = ?", (digest, cur.lastrowid))
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (digest,))
+
+    def audit_entries(self, since: str | None = None) -> list[dict[str, Any]]:
+        q = "SELECT id, ts, os_user, action, params, counts, prev_hash, hash FROM audit"
+        args: list[Any] = []
+        if since:
+            q += " WHERE ts >= ?"
+            args.append(since)
+        cur = self.db.execute(q + " ORDER BY id", args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
     # quarantine and runs ----------------------------------------------------------------
     @staticmethod
     def add_quarantine_stats(db: sqlite3.Connection, file_id: int, counts: dict[str, int]) -> None:
@@ -201,3 +245,25 @@ class Catalog:
         if not row:
             return None
         return {"started_at": row[0], "finished_at": row[1], "summary": json.loads(row[2])}
+
+
+GENESIS = "0" * 64
+
+
+def entry_hash(entry_id: int, prev_hash: str, entry: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and the entry's canonical fields (its id included, so
+    reordering entries breaks the chain)."""
+    body = json.dumps(
+        [entry_id, prev_hash, entry["ts"], entry["os_user"], entry["action"], entry["params"], entry["counts"]],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _os_user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, OSError):
+        return os.environ.get("USER", "unknown")
