@@ -233,6 +233,8 @@ def _print_retain(res: Any) -> None:
         f"  delete:    {len(res.deleted_days)} days, {res.deleted_rows:,} rows"
         + (f" ({res.deleted_days[0]} … {res.deleted_days[-1]})" if res.deleted_days else "")
     )
+    if res.held_rows:
+        err(f"  kept:      {res.held_rows:,} rows past their window under active holds")
     if not res.anonymised_days and not res.deleted_days:
         err(f"  nothing {verb} change: the store already follows the policy")
 
@@ -417,6 +419,8 @@ def status(obj: Ctx, fmt: str, now_s: str | None) -> None:
     click.echo(f"  files ingested: {st['files_ingested']} ({st['lines_ingested']:,} lines)")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{k} {v:,}" for k, v in st["quarantine"].items()))
+    for h in st["holds"]:
+        click.echo(f"  hold {h['id']}: active until {h['expires_at']} ({h['reason']})")
     if st["last_nightly"]:
         click.echo(f"  last nightly run: {st['last_nightly']['finished_at']}")
 
@@ -444,6 +448,93 @@ def verify(obj: Ctx, fmt: str, now_s: str | None) -> None:
         )
     if problems:
         sys.exit(EXIT_FINDINGS)
+
+
+@cli.group()
+def hold() -> None:
+    """Incident holds: keep matching rows as evidence past their retention window."""
+
+
+def _print_hold(h: Any, now: datetime) -> None:
+    d = h.to_dict(now)
+    nets = ", ".join(d["networks"]) or "all clients"
+    click.echo(
+        f"{d['id']:<12} {d['state']:<8} {d['from']} … {d['to'] or 'open'}  {nets}  "
+        f"expires {d['expires_at']}  — {d['reason']}"
+    )
+
+
+@hold.command("create")
+@click.argument("hold_id")
+@click.option("--reason", required=True, help="Why the data is kept (the legal ground).")
+@click.option("--from", "start", required=True, help="Start of the incident window (ISO 8601).")
+@click.option("--to", "end", help="End of the window (ISO 8601); open-ended if omitted.")
+@click.option("--network", "networks", multiple=True, help="Only clients in this address or CIDR (repeatable).")
+@click.option("--expires", help="When the hold lapses by itself (default: 90 days from now).")
+@click.option("--now", "now_s", help="Creation time (ISO 8601; default now).")
+@click.pass_obj
+def hold_create(obj: Ctx, hold_id: str, reason: str, start: str, end: str | None, networks: tuple[str, ...],
+                expires: str | None, now_s: str | None) -> None:  # fmt: skip
+    """Create a hold: retention spares the rows it matches until it is released or expires."""
+    from logtool import holds
+
+    now = parse_now(now_s)
+    with obj.open_store() as store:
+        h = holds.create(store, hold_id, reason, parse_now(start), now, parse_now(end) if end else None,
+                         list(networks), parse_now(expires) if expires else None)  # fmt: skip
+    _print_hold(h, now)
+
+
+@hold.command("list")
+@click.option("--now", "now_s", help="Evaluate states as of this time.")
+@click.pass_obj
+def hold_list(obj: Ctx, now_s: str | None) -> None:
+    """All holds with their state (active, expired, released)."""
+    from logtool import holds
+
+    now = parse_now(now_s)
+    with obj.open_store(create=False) as store:
+        for h in holds.all_holds(store):
+            _print_hold(h, now)
+
+
+@hold.command("show")
+@click.argument("hold_id")
+@click.option("--now", "now_s", help="Evaluate the state as of this time.")
+@click.pass_obj
+def hold_show(obj: Ctx, hold_id: str, now_s: str | None) -> None:
+    """One hold in full, as JSON."""
+    from logtool import holds
+
+    with obj.open_store(create=False) as store:
+        click.echo(json.dumps(holds.get(store, hold_id).to_dict(parse_now(now_s)), indent=2))
+
+
+@hold.command("extend")
+@click.argument("hold_id")
+@click.option("--expires", required=True, help="New expiry time (ISO 8601).")
+@click.option("--now", "now_s", help="Time of the change (ISO 8601; default now).")
+@click.pass_obj
+def hold_extend(obj: Ctx, hold_id: str, expires: str, now_s: str | None) -> None:
+    """Move a hold's expiry."""
+    from logtool import holds
+
+    now = parse_now(now_s)
+    with obj.open_store(create=False) as store:
+        _print_hold(holds.extend(store, hold_id, parse_now(expires), now), now)
+
+
+@hold.command("release")
+@click.argument("hold_id")
+@click.option("--now", "now_s", help="Time of the release (ISO 8601; default now).")
+@click.pass_obj
+def hold_release(obj: Ctx, hold_id: str, now_s: str | None) -> None:
+    """Release a hold: the next 'logtool retain' processes its rows normally."""
+    from logtool import holds
+
+    now = parse_now(now_s)
+    with obj.open_store(create=False) as store:
+        _print_hold(holds.release(store, hold_id, now), now)
 
 
 @cli.group()

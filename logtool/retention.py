@@ -19,6 +19,7 @@ from logtool.aggregate import VISITORS, unique_visitors
 from logtool.anonymize.fields import anonymise_records
 from logtool.anonymize.ip import networks
 from logtool.config import Policy
+from logtool.holds import Hold, held_mask
 from logtool.store import Partition, Store
 
 
@@ -32,6 +33,8 @@ class RetainResult:
     anonymised_rows: int = 0
     deleted_days: list[str] = field(default_factory=list)
     deleted_rows: int = 0
+    #: Rows kept past their window because an active hold matches them.
+    held_rows: int = 0
 
 
 def day_expired(day: str, now: datetime, keep_days: int) -> bool:
@@ -48,31 +51,43 @@ def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:
 
 
 def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -> RetainResult:
-    """Apply the policy as of ``now`` (timezone-aware)."""
+    """Apply the policy as of ``now`` (timezone-aware), sparing rows under active holds."""
+    from logtool import holds as holds_mod
+
     result = RetainResult(now=now, dry_run=dry_run)
     with store.writing():
         cat = store.catalog
+        active = holds_mod.active(store, now)
         for day, parts in _by_day(cat.partitions("raw")).items():
             if not day_expired(day, now, policy.raw_days):
                 continue
+            day_holds = [h for h in active if holds_mod.overlaps_day(h, day)]
             rows = sum(p.rows for p in parts)
-            if day_expired(day, now, policy.anonymised_days):
-                # Past both windows already (a late or re-ingested old file): delete outright.
-                result.deleted_days.append(day)
-                result.deleted_rows += rows
-                if not dry_run:
-                    _swap(store, parts, _visitor_aggregate(store, day, parts), now, salt_days=[day])
-                continue
-            result.anonymised_days.append(day)
-            result.anonymised_rows += rows
+            held = _held_rows(store, parts, "raw", day_holds) if day_holds else 0
+            result.held_rows += held
+            if held == rows:
+                continue  # everything of this day is evidence under a hold
+            past_both = day_expired(day, now, policy.anonymised_days)
+            (result.deleted_days if past_both else result.anonymised_days).append(day)
+            if past_both:
+                result.deleted_rows += rows - held
+            else:
+                result.anonymised_rows += rows - held
             if not dry_run:
-                _anonymise_day(store, policy, day, parts, now)
+                _process_raw_day(store, policy, day, parts, now, day_holds, delete=past_both)
         for day, parts in _by_day(cat.partitions("anonymised")).items():
-            if day_expired(day, now, policy.anonymised_days):
-                result.deleted_days.append(day)
-                result.deleted_rows += sum(p.rows for p in parts)
-                if not dry_run:
-                    _swap(store, parts, [], now)
+            if not day_expired(day, now, policy.anonymised_days):
+                continue
+            day_holds = [h for h in active if holds_mod.overlaps_day(h, day)]
+            rows = sum(p.rows for p in parts)
+            held = _held_rows(store, parts, "anonymised", day_holds) if day_holds else 0
+            result.held_rows += held
+            if held == rows:
+                continue
+            result.deleted_days.append(day)
+            result.deleted_rows += rows - held
+            if not dry_run:
+                _keep_held(store, day, parts, day_holds, now)
         if not dry_run:  # salts of days that have no raw rows left and are past the window
             raw_days = {p.date for p in cat.partitions("raw")}
             stale = [d for d in cat.salt_days() if d not in raw_days and day_expired(d, now, policy.raw_days)]
@@ -80,8 +95,68 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
                 with cat.transaction() as db:
                     cat.destroy_salts(db, stale)
                     cat.audit(db, now.isoformat(), "destroy-salts", {"days": stale}, {})
-    result.deleted_days.sort()
+    result.deleted_days = sorted(set(result.deleted_days))
     return result
+
+
+def _held_rows(store: Store, parts: list[Partition], stage: str, holds: list[Hold]) -> int:
+    return sum(int(held_mask(df, holds, stage).sum()) for df in store.iter_parts(parts, stage))
+
+
+def _process_raw_day(
+    store: Store, policy: Policy, day: str, parts: list[Partition], now: datetime, holds: list[Hold], delete: bool
+) -> None:
+    """Anonymise (or, past both windows, delete) a raw day; rows under a hold stay raw.
+
+    Everything is written first, then swapped in one transaction: the day's raw partitions
+    for the held rows (if any) plus the anonymised partition, the day's unique-visitor count
+    (once per day) and, when no raw row of the day remains, the destruction of its salt."""
+    existing = [] if delete else store.catalog.partitions("anonymised", day, day)
+    secret = store.secret()
+    anon_w, held_w = store.writer("anonymised"), store.writer("raw")
+    new: list[Partition] = []
+    any_held = False
+    try:
+        for raw in store.iter_parts(parts, "raw"):
+            if holds:
+                mask = held_mask(raw, holds, "raw")
+                if mask.any():
+                    any_held = True
+                    held_w.write_day(day, raw.filter(mask))
+                    raw = raw.filter(~mask)
+            if not delete and raw.height:
+                net = networks(raw.get_column("client_ip"), policy.ipv4_prefix, policy.ipv6_prefix, secret)
+                anon_w.write_day(day, anonymise_records(raw, net, policy))
+        for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
+            anon_w.write_day(day, anon)
+        new = anon_w.finish() + held_w.finish()
+        if not _has_visitor_count(store, day):
+            new += _visitor_aggregate(store, day, parts)
+    except BaseException:
+        anon_w.abort()
+        held_w.abort()
+        store.delete_files([p.path for p in new])
+        raise
+    _swap(store, parts + existing, new, now, salt_days=[] if any_held else [day],
+          action="delete-day" if delete else "anonymise-day")  # fmt: skip
+
+
+def _keep_held(store: Store, day: str, parts: list[Partition], holds: list[Hold], now: datetime) -> None:
+    """Delete an anonymised day except the rows a hold matches."""
+    w = store.writer("anonymised")
+    try:
+        for df in store.iter_parts(parts, "anonymised"):
+            if holds:
+                w.write_day(day, df.filter(held_mask(df, holds, "anonymised")))
+        new = w.finish()
+    except BaseException:
+        w.abort()
+        raise
+    _swap(store, parts, new, now, action="delete-day")
+
+
+def _has_visitor_count(store: Store, day: str) -> bool:
+    return store.read("aggregates", day, day).filter(pl.col("dimension") == VISITORS).height > 0
 
 
 def _visitor_aggregate(store: Store, day: str, parts: list[Partition]) -> list[Partition]:
@@ -99,41 +174,17 @@ def _visitor_aggregate(store: Store, day: str, parts: list[Partition]) -> list[P
         raise
 
 
-def _anonymise_day(store: Store, policy: Policy, day: str, parts: list[Partition], now: datetime) -> None:
-    """Stream the day's raw partitions (and any earlier anonymised one) into one new partition."""
-    existing = store.catalog.partitions("anonymised", day, day)
-    secret = store.secret()
-    w = store.writer("anonymised")
-    try:
-        for raw in store.iter_parts(parts, "raw"):
-            net = networks(raw.get_column("client_ip"), policy.ipv4_prefix, policy.ipv6_prefix, secret)
-            w.write_day(day, anonymise_records(raw, net, policy))
-        for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
-            w.write_day(day, anon)
-        new = w.finish()
-        new += _visitor_aggregate(store, day, parts)
-    except BaseException:
-        w.abort()
-        store.delete_files([p.path for p in w_done(new)])
-        raise
-    _swap(store, parts + existing, new, now, salt_days=[day])
-
-
-def w_done(new: object) -> list[Partition]:
-    return new if isinstance(new, list) else []
-
-
 def _swap(
     store: Store,
     old: list[Partition],
     new: list[Partition],
     now: datetime,
     salt_days: list[str] | None = None,
+    action: str = "delete-day",
 ) -> None:
     """Replace ``old`` partitions by ``new`` (and destroy ``salt_days``) in one transaction,
     with its audit entry."""
     stamp = now.isoformat()
-    action = "anonymise-day" if any(p.stage == "anonymised" for p in new) else "delete-day"
     days = sorted({p.date for p in old})
     counts = {
         "rows_removed": {s: sum(p.rows for p in old if p.stage == s) for s in sorted({p.stage for p in old})},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from logtool import holds
 from logtool.config import Policy
 from logtool.retention import day_expired
 from logtool.schema import STAGES
@@ -38,4 +39,5 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine_totals(),
         "last_nightly": cat.last_run("nightly"),
+        "holds": [h.to_dict(now) for h in holds.all_holds(store) if h.active(now)],
     }

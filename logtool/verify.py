@@ -25,6 +25,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from logtool import holds
 from logtool.anonymize.fields import mask_ip_tokens
 from logtool.anonymize.redact import IPV4, IPV6
 from logtool.config import Policy
@@ -133,10 +134,17 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     for stage in ("anonymised", "aggregates", "quarantine"):
         parts = [p for p in store.catalog.partitions(stage) if p.path not in damaged]
         problems += _scan_parts(store, stage, parts, policy)
+    active = holds.active(store, now)
     for stage, keep in (("raw", policy.raw_days), ("anonymised", policy.anonymised_days)):
         for day in sorted({p.date for p in store.catalog.partitions(stage) if day_expired(p.date, now, keep)}):
-            rows = sum(p.rows for p in store.catalog.partitions(stage, day, day))
-            problems.append(
-                Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
-            )
+            parts = store.catalog.partitions(stage, day, day)
+            day_holds = [h for h in active if holds.overlaps_day(h, day)]
+            held = 0
+            if day_holds:  # rows kept as evidence under an active hold are not overdue
+                held = sum(int(holds.held_mask(df, day_holds, stage).sum()) for df in store.iter_parts(parts, stage))
+            rows = sum(p.rows for p in parts) - held
+            if rows:
+                problems.append(
+                    Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
+                )
     return problems

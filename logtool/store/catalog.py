@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS quarantine_stats (
     PRIMARY KEY (file_id, reason)
 );
 CREATE TABLE IF NOT EXISTS salts (date TEXT PRIMARY KEY, salt BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS holds (
+    id TEXT PRIMARY KEY,
+    reason TEXT NOT NULL,
+    start TEXT NOT NULL,
+    end_ TEXT,
+    networks TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    released_at TEXT
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,
