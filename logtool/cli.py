@@ -538,6 +538,86 @@ def hold_release(obj: Ctx, hold_id: str, now_s: str | None) -> None:
 
 
 @cli.group()
+def subject() -> None:
+    """Data-subject requests for one IP address: find, export, erase, restrict (GDPR)."""
+
+
+def _ip_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--ip", "ip", required=True, help="The subject's IP address (any spelling).")(f)
+
+
+@subject.command("find")
+@_ip_option
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
+@click.option("--now", "now_s", help="Evaluate holds as of this time.")
+@click.pass_obj
+def subject_find(obj: Ctx, ip: str, date_from: str | None, date_to: str | None, now_s: str | None) -> None:
+    """Art. 15: what the store holds about an address, summarised (JSON)."""
+    from logtool import subjects
+
+    with obj.open_store(create=False) as store:
+        res = subjects.find(store, ip, parse_now(now_s), parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+    click.echo(json.dumps(res, indent=2))
+
+
+@subject.command("export")
+@_ip_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="File to write.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--now", "now_s", help="Time of the export (ISO 8601; default now).")
+@click.pass_obj
+def subject_export(obj: Ctx, ip: str, output: Path, fmt: str, now_s: str | None) -> None:
+    """Art. 15/20: a machine-readable copy of every row linked to the address."""
+    from logtool import subjects
+
+    with obj.open_store(create=False) as store, open(output, "wb") as out:
+        n = subjects.export(store, ip, out, fmt, parse_now(now_s))
+    err(f"exported {n:,} rows linked to the address to {output}")
+
+
+@subject.command("erase")
+@_ip_option
+@click.option("--dry-run", is_flag=True, help="Count what would be erased; change nothing.")
+@click.option("--now", "now_s", help="Time of the erasure (ISO 8601; default now).")
+@click.pass_obj
+def subject_erase(obj: Ctx, ip: str, dry_run: bool, now_s: str | None) -> None:
+    """Art. 17: delete every row linked to the address, except rows under an active hold."""
+    from logtool import subjects
+
+    with obj.open_store(create=False) as store:
+        res = subjects.erase(store, ip, parse_now(now_s), dry_run)
+    verb = "would erase" if dry_run else "erased"
+    err(f"{verb} {res.erased_rows:,} rows of {res.subject}")
+    for hold_id, n in res.kept_by_holds.items():
+        err(f"kept {n:,} rows under hold {hold_id}: {res.legal_ground}")
+
+
+@subject.command("restrict")
+@_ip_option
+@click.option("--now", "now_s", help="Time of the change (ISO 8601; default now).")
+@click.pass_obj
+def subject_restrict(obj: Ctx, ip: str, now_s: str | None) -> None:
+    """Art. 18: keep the address's rows but leave them out of exports until unrestricted."""
+    from logtool import subjects
+
+    with obj.open_store(create=False) as store:
+        err(f"restricted {subjects.restrict(store, ip, parse_now(now_s))}")
+
+
+@subject.command("unrestrict")
+@_ip_option
+@click.option("--now", "now_s", help="Time of the change (ISO 8601; default now).")
+@click.pass_obj
+def subject_unrestrict(obj: Ctx, ip: str, now_s: str | None) -> None:
+    """Lift a restriction set with 'logtool subject restrict'."""
+    from logtool import subjects
+
+    with obj.open_store(create=False) as store:
+        err(f"unrestricted {subjects.restrict(store, ip, parse_now(now_s), on=False)}")
+
+
+@cli.group()
 def audit() -> None:
     """The hash-chained audit trail of every change to the store."""
 

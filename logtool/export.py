@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from logtool.errors import ConfigError
 from logtool.store import Store
+from logtool.subjects import unrestricted
 
 
 class ExportFormat(enum.StrEnum):
@@ -40,6 +41,8 @@ def export(
     writer: pq.ParquetWriter | None = None
     first = True
     for df in store.iter_parts(parts, stage):
+        if stage == "raw":  # Art. 18: restricted subjects' rows are kept but not handed out
+            df = unrestricted(store, df)
         rows += df.height
         if fmt is ExportFormat.csv:
             buf = io.BytesIO()

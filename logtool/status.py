@@ -10,6 +10,7 @@ from logtool.config import Policy
 from logtool.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Store
+from logtool.subjects import restricted_keys
 
 
 def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -40,4 +41,5 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         "quarantine": cat.quarantine_totals(),
         "last_nightly": cat.last_run("nightly"),
         "holds": [h.to_dict(now) for h in holds.all_holds(store) if h.active(now)],
+        "restricted_subjects": len(restricted_keys(store)),
     }

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS holds (
     expires_at TEXT NOT NULL,
     released_at TEXT
 );
+CREATE TABLE IF NOT EXISTS restricted (subject TEXT PRIMARY KEY, since TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     ts TEXT NOT NULL,
