@@ -302,15 +302,26 @@ def _open_out(path: Path | None, binary: bool):  # type: ignore[no-untyped-def]
 @click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.option("--hold", "hold_id", help="Row-level detail (full addresses, requests) of the rows this hold matches.")
 @click.pass_obj
-def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: str, output: Path | None) -> None:
-    """Traffic report from the daily aggregates (no personal data)."""
-    from logtool.report import ReportFormat, build, render
+def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: str, output: Path | None,
+           hold_id: str | None) -> None:  # fmt: skip
+    """Traffic report from the daily aggregates (no personal data), or a hold's rows."""
+    from logtool.report import ReportFormat, build, render, render_hold
 
     policy = obj.policy().policy
     with obj.open_store(create=False) as store:
-        rep = build(store, policy, parse_day(date_from, "--from"), parse_day(date_to, "--to"))
-    text = render(rep, ReportFormat(fmt))
+        if hold_id:
+            from logtool import holds
+
+            now = datetime.now(UTC)
+            h = holds.get(store, hold_id)
+            rows = holds.matched_rows(store, h)
+            holds.audit_output(store, h, "report-hold", rows.height, now)
+            text = render_hold(h, rows, ReportFormat(fmt), now)
+        else:
+            rep = build(store, policy, parse_day(date_from, "--from"), parse_day(date_to, "--to"))
+            text = render(rep, ReportFormat(fmt))
     out = _open_out(output, binary=False)
     out.write(text)
     if output:
@@ -319,19 +330,43 @@ def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: str, outpu
 
 
 @cli.command()
-@click.option("--stage", type=click.Choice(["raw", "anonymised"]), required=True, help="Which stage to export.")
+@click.option(
+    "--stage", type=click.Choice(["raw", "anonymised"]), help="Which stage to export (required without --hold)."
+)
+@click.option("--hold", "hold_id", help="Export the raw rows this hold matches (full detail).")
 @click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.pass_obj
-def export(obj: Ctx, stage: str, date_from: str | None, date_to: str | None, fmt: str, output: Path | None) -> None:
+def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | None, date_to: str | None, fmt: str,
+           output: Path | None) -> None:  # fmt: skip
     """Export the rows of one stage (raw rows hold personal data: handle with care)."""
     from logtool.export import ExportFormat
     from logtool.export import export as do_export
 
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise ConfigError("Parquet is binary: pass -o FILE or redirect stdout")
+    if hold_id:
+        from logtool.export import export_frame
+        from logtool.holds import audit_output, get, matched_rows
+
+        with obj.open_store(create=False) as store:
+            h = get(store, hold_id)
+            rows = matched_rows(store, h)
+            out = _open_out(output, binary=True)
+            try:
+                export_frame(rows, out, ExportFormat(fmt))
+            finally:
+                if output:
+                    out.close()
+                else:
+                    out.flush()
+            audit_output(store, h, "export-hold", rows.height, datetime.now(UTC), format=fmt)
+        err(f"exported {rows.height:,} rows under hold {hold_id}" + (f" to {output}" if output else ""))
+        return
+    if stage is None:
+        raise ConfigError("name the stage to export with --stage raw|anonymised (or use --hold ID)")
     with obj.open_store(create=False) as store:
         out = _open_out(output, binary=True)
         try:
@@ -419,8 +454,13 @@ def status(obj: Ctx, fmt: str, now_s: str | None) -> None:
     click.echo(f"  files ingested: {st['files_ingested']} ({st['lines_ingested']:,} lines)")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{k} {v:,}" for k, v in st["quarantine"].items()))
+    now = parse_now(now_s)
     for h in st["holds"]:
-        click.echo(f"  hold {h['id']}: active until {h['expires_at']} ({h['reason']})")
+        left = (datetime.fromisoformat(h["expires_at"]) - now).days
+        warn = "  ← lapses soon: 'logtool hold extend' if still needed" if left < 7 else ""
+        click.echo(f"  hold {h['id']}: active, expires {h['expires_at'][:10]} (in {left} days){warn} — {h['reason']}")
+    if st["restricted_subjects"]:
+        click.echo(f"  restricted subjects (Art. 18): {st['restricted_subjects']}")
     if st["last_nightly"]:
         click.echo(f"  last nightly run: {st['last_nightly']['finished_at']}")
 
@@ -535,6 +575,42 @@ def hold_release(obj: Ctx, hold_id: str, now_s: str | None) -> None:
     now = parse_now(now_s)
     with obj.open_store(create=False) as store:
         _print_hold(holds.release(store, hold_id, now), now)
+
+
+@hold.command("export")
+@click.argument("hold_id")
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="New folder for the evidence bundle.",
+)
+@click.option("--now", "now_s", help="Time of the export (ISO 8601; default now).")
+@click.pass_obj
+def hold_export(obj: Ctx, hold_id: str, out_dir: Path, now_s: str | None) -> None:
+    """Write an evidence bundle: matched rows (Parquet, CSV), the hold, a SHA-256 manifest."""
+    from logtool.bundle import export_bundle
+
+    with obj.open_store(create=False) as store:
+        m = export_bundle(store, hold_id, out_dir, parse_now(now_s))
+    err(f"evidence bundle for {hold_id}: {m['rows']:,} rows, {len(m['sha256'])} files + manifest in {out_dir}")
+
+
+@hold.command("verify-bundle")
+@click.argument("bundle", type=click.Path(file_okay=False, path_type=Path))
+def hold_verify_bundle(bundle: Path) -> None:
+    """Check every file of an evidence bundle against its manifest; exit 1 on any difference."""
+    from logtool.bundle import verify_bundle
+
+    problems = verify_bundle(bundle)
+    for p in problems:
+        click.echo(p)
+    if problems:
+        err(f"verify-bundle: {len(problems)} problem(s) in {bundle}")
+        sys.exit(EXIT_FINDINGS)
+    err(f"verify-bundle: {bundle} is intact")
 
 
 @cli.group()

@@ -78,3 +78,19 @@ def export(
             {"rows": rows},
         )
     return rows
+
+
+def export_frame(df: pl.DataFrame, out: BinaryIO, fmt: ExportFormat) -> None:
+    """Write one in-memory frame (rows of a hold) in ``fmt``."""
+    if fmt is ExportFormat.csv:
+        buf = io.BytesIO()
+        df.write_csv(buf)
+        out.write(buf.getvalue())
+    elif fmt is ExportFormat.jsonl:
+        buf = io.BytesIO()
+        df.write_ndjson(buf)
+        out.write(buf.getvalue())
+    elif fmt is ExportFormat.parquet:
+        df.write_parquet(out)
+    else:
+        assert_never(fmt)

@@ -204,3 +204,38 @@ def overlaps_day(h: Hold, day: str) -> bool:
     start = datetime.fromisoformat(day).replace(tzinfo=h.start.tzinfo)
     end = start + timedelta(days=1)
     return h.start < end and (h.end is None or h.end > start)
+
+
+# row-level output under a hold ---------------------------------------------------------------
+def matched_rows(store: Store, h: Hold) -> pl.DataFrame:
+    """The raw-stage rows the hold matches (full detail: only ever shown under a hold)."""
+    start = h.start.date().isoformat()
+    end = h.end.date().isoformat() if h.end else None
+    frames = [
+        df.filter(held_mask(df, [h], "raw"))
+        for df in store.iter_parts(store.catalog.partitions("raw", start, end), "raw")
+    ]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames).sort("ts") if frames else store.read_parts([], "raw")
+
+
+def audit_output(store: Store, h: Hold, action: str, rows: int, now: datetime, **params: Any) -> None:
+    """Record an output that showed row-level detail under a hold."""
+    with store.catalog.transaction() as db:
+        store.catalog.audit(db, now.isoformat(), action, {"hold": h.id, **params}, {"rows": rows})
+
+
+def record_expiries(store: Store, now: datetime) -> list[str]:
+    """Write one audit entry per hold that has lapsed since the last check."""
+    lapsed = [h for h in all_holds(store) if h.released_at is None and h.expires_at <= now]
+    done = set(json.loads(store.catalog.get_meta("holds_expiry_audited") or "[]"))
+    new = [h.id for h in lapsed if h.id not in done]
+    if new:
+        with store.catalog.transaction() as db:
+            for hold_id in new:
+                store.catalog.audit(db, now.isoformat(), "hold-expired", {"hold": hold_id}, {})
+            db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('holds_expiry_audited', ?)",
+                (json.dumps(sorted(done | set(new))),),
+            )
+    return new

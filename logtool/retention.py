@@ -57,6 +57,8 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
     result = RetainResult(now=now, dry_run=dry_run)
     with store.writing():
         cat = store.catalog
+        if not dry_run:
+            holds_mod.record_expiries(store, now)
         active = holds_mod.active(store, now)
         for day, parts in _by_day(cat.partitions("raw")).items():
             if not day_expired(day, now, policy.raw_days):

@@ -124,3 +124,42 @@ def test_cli(loaded: Store) -> None:
     assert r.exit_code == 2 and "no hold 'INC-404'" in r.stderr
     r = run.invoke(cli, [*base, "status", "--format", "json", "--now", "2026-11-25"])
     assert '"id": "INC-5"' in r.stdout
+    r = run.invoke(cli, [*base, "status", "--now", "2026-12-28"])
+    assert "hold INC-5: active, expires 2027-01-01 (in 3 days)  ← lapses soon" in r.stdout
+
+
+def test_row_level_output_only_under_a_hold_and_evidence_bundles(loaded: Store, tmp_path: Path) -> None:
+    from logtool.bundle import export_bundle, verify_bundle
+
+    holds.create(loaded, "INC-6", "scan", t("2026-11-11T00:00:00"), NOW, end=t("2026-11-12T00:00:00"), expires=FAR)
+    expected = loaded.read("raw", "2026-11-11", "2026-11-11").height
+    run = CliRunner()
+    base = ["--store", str(loaded.root)]
+    r = run.invoke(cli, [*base, "report", "--hold", "INC-6", "--format", "json"])
+    doc = __import__("json").loads(r.stdout)
+    assert doc["rows"] == expected and doc["detail"][0]["client_ip"]  # full addresses, under the hold
+    r = run.invoke(cli, [*base, "export", "--hold", "INC-6"])
+    assert r.stdout.count("\n") == expected + 1 and "exported" in r.stderr
+    r = run.invoke(cli, [*base, "export"])
+    assert r.exit_code == 2 and "--stage raw|anonymised" in r.stderr
+    bundle = tmp_path / "evidence"
+    manifest = export_bundle(loaded, "INC-6", bundle, NOW)
+    assert manifest["rows"] == expected and set(manifest["sha256"]) == {"rows.parquet", "rows.csv", "hold.json"}
+    assert verify_bundle(bundle) == []
+    data = bytearray((bundle / "rows.csv").read_bytes())
+    data[len(data) // 2] ^= 0x01  # one changed byte
+    (bundle / "rows.csv").write_bytes(bytes(data))
+    assert verify_bundle(bundle) == ["rows.csv: content changed (SHA-256 differs from the manifest)"]
+    r = run.invoke(cli, ["hold", "verify-bundle", str(bundle)])
+    assert r.exit_code == 1
+    actions = [e["action"] for e in loaded.catalog.audit_entries()]
+    assert {"report-hold", "export-hold", "hold-export"} <= set(actions)
+
+
+def test_expiry_is_audited_once(loaded: Store) -> None:
+    holds.create(
+        loaded, "INC-E", "x", t("2026-11-10T00:00:00"), t("2026-11-12T00:00:00"), expires=t("2026-11-15T00:00:00")
+    )
+    retain(loaded, Policy(), t("2026-11-20T00:00:00"))
+    retain(loaded, Policy(), t("2026-11-21T00:00:00"))
+    assert [e["action"] for e in loaded.catalog.audit_entries()].count("hold-expired") == 1

@@ -139,3 +139,18 @@ def render(report: Report, fmt: ReportFormat, width: int = 100) -> str:
     if fmt is ReportFormat.json:
         return render_json.render(report)
     assert_never(fmt)
+
+
+def render_hold(hold: Any, rows: pl.DataFrame, fmt: ReportFormat, now: Any) -> str:
+    """Row-level detail of the rows an incident hold matches (full addresses and requests):
+    the only report that shows personal data, and only under a hold."""
+    cols = ["ts", "client_ip", "xff", "method", "path", "query", "status", "bytes", "referrer", "user_agent", "vhost"]
+    view = rows.select([c for c in cols if c in rows.columns])
+    if fmt is ReportFormat.json:
+        import json
+
+        doc = {"hold": hold.to_dict(now), "rows": view.height, "detail": view.to_dicts()}
+        return json.dumps(doc, indent=2, default=str) + "\n"
+    from logtool.report.render_table import render_rows
+
+    return render_rows(f"Hold {hold.id}: {hold.reason}", view)

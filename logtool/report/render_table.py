@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -54,4 +54,20 @@ def render(report: Report, width: int = 100) -> str:
         for r in rows:
             t.add_row(str(r["key"]), f"{r['requests']:,}", f"{r['share']:.1%}")
         con.print(t)
+    return buf.getvalue()
+
+
+def render_rows(title: str, rows: Any, width: int = 160) -> str:
+    """A plain table of rows (hold reports), at most 1,000 of them with a note when cut."""
+    buf = io.StringIO()
+    con = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    con.print(f"[bold]{title}[/bold]  ({rows.height:,} rows)")
+    table = Table()
+    for c in rows.columns:
+        table.add_column(c, overflow="fold")
+    for r in rows.head(1000).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in r])
+    con.print(table)
+    if rows.height > 1000:
+        con.print("… first 1,000 rows; 'logtool export --hold' or 'logtool hold export' give all of them")
     return buf.getvalue()
