@@ -125,7 +125,7 @@ def test_cli(loaded: Store) -> None:
     r = run.invoke(cli, [*base, "status", "--format", "json", "--now", "2026-11-25"])
     assert '"id": "INC-5"' in r.stdout
     r = run.invoke(cli, [*base, "status", "--now", "2026-12-28"])
-    assert "hold INC-5: active, expires 2027-01-01 (in 3 days)  ← lapses soon" in r.stdout
+    assert "hold INC-5: active, expires 2027-01-01 (in 4 days)  ← lapses soon" in r.stdout
 
 
 def test_row_level_output_only_under_a_hold_and_evidence_bundles(loaded: Store, tmp_path: Path) -> None:
