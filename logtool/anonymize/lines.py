@@ -48,7 +48,9 @@ class LineAnonymizer:
 
     def __init__(self, fmt: LineFormat | None, policy: Policy, secret: bytes) -> None:
         self.fmt, self.policy, self.secret = fmt, policy, secret
-        self.compiled = getattr(fmt, "compiled", None)
+        compiled = getattr(fmt, "compiled", None)
+        # Formats without a rewrite template (fixed-layout AWS/proxy logs): fail-closed masking.
+        self.compiled = compiled if compiled is not None and compiled.rewrite_regex else None
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
         # The fast path masks only the client field; formats with more address fields (an
         # X-Forwarded-For list may hold hostnames the trigger cannot see) take the full rewrite.

@@ -75,6 +75,12 @@ register(
     )
 )
 
+# Formats with a documented, fixed layout (AWS, proxies); after the CLF family.
+from logtool.parsers.more import FORMATS as _MORE  # noqa: E402
+
+for _f in _MORE:
+    register(_f)
+
 #: Share of sampled non-empty lines a format must parse to be chosen automatically.
 DETECT_THRESHOLD = 0.6
 SAMPLE_LINES = 2000

@@ -58,6 +58,8 @@ class RegexFormat:
     compiled: CompiledFormat
     description: str = ""
     sample: str = ""
+    #: A group every matching line fills (default: the alphabetically first named group).
+    probe: str = ""
 
     def match_rate(self, lines: pl.Series) -> float:
         """Fraction of non-empty ``lines`` the regex matches (used by auto-detection)."""
@@ -72,7 +74,7 @@ class RegexFormat:
         One lazy query, collected by the streaming engine so it runs on every core.
         """
         fields = self.compiled.fields
-        probe = sorted(fields)[0]  # every group is mandatory: null means "no match"
+        probe = self.probe or sorted(fields)[0]  # null in a mandatory group means "no match"
         reason = (
             pl.when(pl.col(probe).is_not_null() & pl.col("ts").is_not_null())
             .then(None)
@@ -95,7 +97,9 @@ class RegexFormat:
         if rejects.height:  # slow path, rejected lines only: say why more precisely
             rejects = rejects.with_columns(
                 pl.Series(
-                    "reason", [diagnose(ln, r) for ln, r in rejects.select("line", "reason").iter_rows()], pl.String
+                    "reason",
+                    [diagnose(ln, r, "time" in fields) for ln, r in rejects.select("line", "reason").iter_rows()],
+                    pl.String,
                 )
             )
         return out.filter(ok).drop("line", "_reason"), rejects
@@ -104,15 +108,16 @@ class RegexFormat:
 _TIME_ANYWHERE = re.compile(r"\[[^\]]*\d{2}:\d{2}:\d{2}[^\]]*\]")
 
 
-def diagnose(line: str, reason: str) -> str:
-    """A more helpful reason for a line the format's regex rejected (rejected lines only)."""
+def diagnose(line: str, reason: str, clf_time: bool = True) -> str:
+    """A more helpful reason for a line the format's regex rejected (rejected lines only).
+    ``clf_time``: the format has a bracketed CLF timestamp to look for."""
     if not reason.startswith("does not match"):
         return reason
     if not line.strip():
         return "blank line"
     if "\ufffd" in line[:64] and not _TIME_ANYWHERE.search(line):
         return "binary data"
-    if not _TIME_ANYWHERE.search(line):
+    if clf_time and not _TIME_ANYWHERE.search(line):
         return "no [timestamp] field (" + reason + ")"
     if len(re.findall(r'(?<!\\)"', line)) % 2:
         return "truncated line (unbalanced quotes)"
@@ -143,7 +148,10 @@ def _timestamp(fields: frozenset[str]) -> list[pl.Expr]:
 
 def _request_time(fields: frozenset[str]) -> pl.Expr:
     def num(name: str) -> pl.Expr:
-        return pl.col(name).cast(pl.Float64, strict=False) if name in fields else pl.lit(None, pl.Float64)
+        if name not in fields:
+            return pl.lit(None, pl.Float64)
+        v = pl.col(name).cast(pl.Float64, strict=False)
+        return pl.when(v >= 0).then(v)  # AWS writes -1 for "not available"
 
     upstream = (
         pl.col("upstream_rt").str.extract(r"^([\d.]+)").cast(pl.Float64, strict=False)
@@ -158,8 +166,14 @@ def _normalise(rec: pl.LazyFrame, fields: frozenset[str]) -> pl.LazyFrame:
         name: _col_or_null(fields, name)
         for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")
     }
+    if "method_s" in fields and "request" not in fields:  # method and URL logged apart (Squid)
+        cols["request"] = pl.concat_str([pl.col("method_s"), pl.lit(" "), pl.col("target_s")])
     rec = rec.with_columns([cols[n].alias(n) for n in cols]).with_columns(
         [_unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS] + [_nullish("client").alias("client")]
+    )
+    # "- - - " (AWS ELB TCP connections) and the like: no request at all
+    rec = rec.with_columns(
+        pl.when(pl.col("request").str.contains(r"^[- ]*$")).then(None).otherwise(pl.col("request")).alias("request")
     )
     rec = rec.with_columns(split_request(pl.col("request")))
     target = pl.when(pl.col("method").is_null()).then(pl.col("request")).otherwise(pl.col("target"))
