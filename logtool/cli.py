@@ -127,20 +127,24 @@ def format_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'."),
         click.option("--nginx-format", help="nginx log_format string of your logs, e.g. '$remote_addr - …'."),
+        click.option(
+            "--json-map", help="JSON lines: FIELD=KEY pairs, e.g. 'ts=time,client_ip=remote_addr,request=req'."
+        ),
     ]
     for o in reversed(opts):
         f = o(f)
     return f
 
 
-def _line_format(format_name: str | None, log_format: str | None, nginx_format: str | None):  # type: ignore[no-untyped-def]
+def _line_format(format_name: str | None, log_format: str | None, nginx_format: str | None,
+                 json_map: str | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
     from logtool.parsers import custom_format, get_format
 
-    if sum(x is not None for x in (format_name, log_format, nginx_format)) > 1:
-        raise ConfigError("use only one of --format, --log-format and --nginx-format")
+    if sum(x is not None for x in (format_name, log_format, nginx_format, json_map)) > 1:
+        raise ConfigError("use only one of --format, --log-format, --nginx-format and --json-map")
     if format_name:
         return get_format(format_name)
-    return custom_format(log_format, nginx_format)
+    return custom_format(log_format, nginx_format, json_map)
 
 
 @click.group(cls=LogtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -208,13 +212,15 @@ def _print_ingest(results: list[Any]) -> None:
 @click.option("--no-geo", is_flag=True, help="Skip the country lookup.")
 @click.option("--now", "now_s", help="Ingestion time to record (ISO 8601; default now).")
 @click.pass_obj
-def ingest(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, no_geo, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
+def ingest(
+    obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, json_map, no_geo, now_s, **kw
+) -> None:  # type: ignore[no-untyped-def]
     """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store."""
     from logtool.geo import GeoDB
     from logtool.inputs import make_inputs
 
     policy = _policy_from(obj, kw)
-    fmt = _line_format(format_name, log_format, nginx_format)
+    fmt = _line_format(format_name, log_format, nginx_format, json_map)
     geo = None if no_geo else GeoDB(policy.geoip_db or None)
     with obj.open_store() as store:
         results = _progress_ingest(store, make_inputs(list(files)), policy, parse_now(now_s), fmt, geo)
@@ -261,7 +267,7 @@ def retain(obj: Ctx, now_s: str | None, dry_run: bool, **kw: Any) -> None:
 @policy_options
 @click.option("--now", "now_s", help="Run as of this time (ISO 8601; default now).")
 @click.pass_obj
-def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
+def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, json_map, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
     """Ingest FILES, apply retention, print a short summary (for logrotate/systemd)."""
     from logtool.geo import GeoDB
     from logtool.ingest import ingest as do_ingest
@@ -269,7 +275,7 @@ def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_for
     from logtool.retention import retain as do_retain
 
     policy = _policy_from(obj, kw)
-    fmt = _line_format(format_name, log_format, nginx_format)
+    fmt = _line_format(format_name, log_format, nginx_format, json_map)
     now = parse_now(now_s)
     started = datetime.now(UTC).isoformat()
     with obj.open_store() as store, store.writing():
@@ -393,7 +399,9 @@ def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | No
 @format_options
 @policy_options
 @click.pass_obj
-def anonymize(obj: Ctx, source: str, output: Path | None, format_name, log_format, nginx_format, **kw) -> None:  # type: ignore[no-untyped-def]
+def anonymize(
+    obj: Ctx, source: str, output: Path | None, format_name, log_format, nginx_format, json_map, **kw
+) -> None:  # type: ignore[no-untyped-def]
     """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.
 
     Works as a pipe target: CustomLog "|logtool anonymize -o /var/log/apache2/access.log" combined
@@ -404,7 +412,7 @@ def anonymize(obj: Ctx, source: str, output: Path | None, format_name, log_forma
     from logtool.parsers import detect as do_detect
 
     policy = _policy_from(obj, kw)
-    fmt = _line_format(format_name, log_format, nginx_format)
+    fmt = _line_format(format_name, log_format, nginx_format, json_map)
     path = None if source == "-" else Path(source)
     if path is not None and not path.exists():
         raise InputError(f"input file not found: {source}")

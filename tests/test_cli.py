@@ -99,7 +99,7 @@ def test_stdin_ingest(run, tmp_path: Path) -> None:
         (
             ["ingest", "x", "--format", "combined", "--log-format", "%h"],
             2,
-            "use only one of --format, --log-format and --nginx-format",
+            "use only one of --format, --log-format, --nginx-format and --json-map",
         ),
     ],
 )

@@ -101,3 +101,31 @@ def test_detection_tolerates_a_minority_of_bad_lines() -> None:
     lines = pl.Series([REGISTRY["combined"].sample] * 8 + ["garbage"] * 2)
     fmt, rate = detect(lines)
     assert fmt.name == "combined" and rate == 0.8
+
+
+def test_json_map_through_the_cli(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from logtool.cli import cli
+
+    log = tmp_path / "app.jsonl"
+    log.write_text(
+        '{"when":"2026-11-24T10:00:00Z","ip":"203.0.113.1","verb":"GET","url":"/a?b=1","code":200,"agent":"curl/8"}\n'
+        '{"when":"2026-11-24T10:00:01Z","ip":"2001:db8::1","verb":"POST","url":"/b","code":500}\n'
+    )
+    run = CliRunner()
+    r = run.invoke(cli, ["--store", str(tmp_path / "s"), "ingest", str(log)])
+    assert r.exit_code == 3 and "--json-map ts=KEY,client_ip=KEY" in r.stderr  # unknown JSON: says how
+    spec = "ts=when,client_ip=ip,method=verb,uri=url,status=code,user_agent=agent"
+    r = run.invoke(cli, ["--store", str(tmp_path / "s"), "ingest", str(log), "--json-map", spec])
+    assert r.exit_code == 0 and "2 lines as json-map, 2 stored" in r.stderr
+    r = run.invoke(cli, ["--store", str(tmp_path / "s"), "ingest", str(log), "--json-map", "ts=when"])
+    assert r.exit_code == 2 and "needs a time" in r.stderr
+
+
+def test_json_and_clf_formats_never_claim_each_other() -> None:
+    from logtool.parsers.jsonl import FORMATS as JSON_FORMATS
+
+    for jf in JSON_FORMATS:
+        assert REGISTRY["combined"].match_rate(pl.Series([jf.sample])) == 0.0
+        assert jf.match_rate(pl.Series([REGISTRY["combined"].sample])) == 0.0

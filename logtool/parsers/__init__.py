@@ -76,9 +76,11 @@ register(
 )
 
 # Formats with a documented, fixed layout (AWS, proxies); after the CLF family.
+from logtool.parsers.jsonl import FORMATS as _JSON  # noqa: E402
+from logtool.parsers.jsonl import json_map_format  # noqa: E402
 from logtool.parsers.more import FORMATS as _MORE  # noqa: E402
 
-for _f in _MORE:
+for _f in (*_MORE, *_JSON):
     register(_f)
 
 #: Share of sampled non-empty lines a format must parse to be chosen automatically.
@@ -93,8 +95,12 @@ def get_format(name: str) -> LineFormat:
         raise InputError(f"unknown format {name!r}; known formats: {', '.join(REGISTRY)}") from None
 
 
-def custom_format(log_format: str | None = None, nginx_format: str | None = None) -> LineFormat | None:
-    """A format compiled from the user's Apache ``LogFormat`` or nginx ``log_format`` string."""
+def custom_format(
+    log_format: str | None = None, nginx_format: str | None = None, json_map: str | None = None
+) -> LineFormat | None:
+    """A format from the user's Apache ``LogFormat``, nginx ``log_format`` or JSON key mapping."""
+    if json_map:
+        return json_map_format(json_map)
     if log_format:
         return RegexFormat("custom-apache", compile_apache(log_format), "user LogFormat")
     if nginx_format:
@@ -111,8 +117,8 @@ def detect(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
         raise InputError(
             f"{source}: cannot detect the log format (best candidate parsed {best_rate:.0%} of "
             f"{sample.len()} sampled lines). Name it with --format "
-            f"({', '.join(REGISTRY)}), or describe it with --log-format '<Apache LogFormat>' "
-            "or --nginx-format '<nginx log_format>'."
+            f"({', '.join(REGISTRY)}), or describe it with --log-format '<Apache LogFormat>', "
+            "--nginx-format '<nginx log_format>' or, for JSON lines, --json-map ts=KEY,client_ip=KEY,…"
         )
     for rate, _, fmt in scores:
         if rate == best_rate:

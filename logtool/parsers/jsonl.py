@@ -1,0 +1,208 @@
+"""JSON-lines access logs: Caddy, Traefik JSON, Google Cloud load balancer, nginx JSON, any mapping.
+
+Fields are taken by key name with one vectorised regex per key, not by a JSON parser: polars'
+JSON readers fail a whole batch on a single invalid line, and nginx's default escaping writes
+``\\xHH``, which is not JSON at all. A key is found wherever it stands (nested objects, arrays
+such as Caddy's ``"User-Agent":["…"]``), first occurrence; a line without the format's required
+keys is quarantined with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtool.errors import ConfigError
+from logtool.parsers.clf import _normalise, _timestamp
+
+#: Canonical field → the group name the CLF normaliser understands.
+TARGETS = {
+    "ts": "time_iso", "time_local": "time", "ts_epoch": "msec", "client_ip": "client", "remote_user": "user",
+    "request": "request", "method": "method_s", "uri": "target_s", "status": "status", "bytes": "bytes",
+    "referrer": "ua_referrer", "user_agent": "ua", "xff": "xff", "vhost": "vhost", "request_time_s": "rt_s",
+    "request_time_ms": "rt_ms", "request_time_ns": "rt_ns", "latency": "latency", "protocol": "proto",
+}  # fmt: skip
+
+
+def _value_rx(key: str) -> str:
+    """The raw value of ``"key": …`` (a string with its quotes, a number, or an array's first
+    string), as one capture group."""
+    k = "".join("\\" + c if c in "\\.+*?()|[]{}^$" else c for c in key)
+    return rf'"{k}"\s*:\s*\[?\s*("(?:[^"\\]|\\.)*"|[^,}}\]\s]+)'
+
+
+def _clean(expr: pl.Expr) -> pl.Expr:
+    """Strip the quotes of string values, undo ``\\"``, ``\\\\`` and ``\\/``; JSON null → null."""
+    s = expr.str.strip_prefix('"').str.strip_suffix('"')
+    s = s.str.replace_all(r'\\(["\\/])', "$1")
+    return pl.when(expr == "null").then(None).otherwise(s)
+
+
+@dataclass(frozen=True)
+class JsonFormat:
+    """A JSON-lines format: canonical field → candidate keys (first found wins)."""
+
+    name: str
+    keys: dict[str, tuple[str, ...]]
+    required: tuple[str, ...]  # canonical fields a line must have
+    description: str = ""
+    sample: str = ""
+    signature: tuple[str, ...] = field(default=())  # keys that identify the format in detection
+
+    def _extract(self) -> list[pl.Expr]:
+        exprs = []
+        for canon, candidates in self.keys.items():
+            found = [_clean(pl.col("line").str.extract(_value_rx(k), 1)) for k in candidates]
+            exprs.append((pl.coalesce(found) if len(found) > 1 else found[0]).alias(TARGETS[canon]))
+        return exprs
+
+    def match_rate(self, lines: pl.Series) -> float:
+        lines = lines.filter(lines.str.len_bytes() > 0)
+        if lines.len() == 0:
+            return 0.0
+        ok = lines.str.starts_with("{")
+        for k in self.signature or tuple(self.keys[self.required[0]]):
+            ok = ok & lines.str.contains(f'"{k}"', literal=True)
+        return float(ok.mean() or 0.0)
+
+    def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        fields = frozenset(TARGETS[c] for c in self.keys)
+        present = [pl.col(TARGETS[c]).is_not_null() for c in self.required]
+        reason = (
+            pl.when(pl.col("line").str.len_bytes() == 0)
+            .then(pl.lit("empty line"))
+            .when(~pl.col("line").str.strip_chars_start().str.starts_with("{"))
+            .then(pl.lit(f"not a JSON object (format {self.name})"))
+            .when(~pl.all_horizontal(present))
+            .then(pl.lit(f"missing {'/'.join(self.required)} (format {self.name})"))
+            .when(pl.col("ts").is_null())
+            .then(pl.lit("unreadable timestamp"))
+        )
+        lf = batch.lazy().with_columns(self._extract()).with_columns(_derived(fields))
+        durations = {"rt_s", "rt_ns", "latency"} & fields
+        norm_fields = (fields - {"rt_ns", "latency"}) | ({"rt_s"} if durations else set())
+        lf = lf.with_columns(_any_timestamp(fields)).with_columns(reason.alias("_reason"))
+        out = _normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
+                         norm_fields | ({"referrer"} if "ua_referrer" in fields else set()))  # fmt: skip
+        out = out.collect(engine="streaming")
+        ok = pl.col("_reason").is_null()
+        rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
+        return out.filter(ok).drop("line", "_reason"), rejects
+
+
+def _any_timestamp(fields: frozenset[str]) -> list[pl.Expr]:
+    """``ts`` and ``tz_offset_min`` from whichever time field a line has (ISO, CLF, epoch)."""
+    sources = [_timestamp(frozenset({f})) for f in ("time_iso", "time", "msec") if f in fields]
+    return [
+        pl.coalesce([s[0] for s in sources]).alias("ts"),
+        pl.coalesce([s[1] for s in sources]).alias("tz_offset_min"),
+    ]
+
+
+def _derived(fields: frozenset[str]) -> list[pl.Expr]:
+    """Durations in other units → seconds; a protocol logged apart is appended to the request."""
+    out = []
+    rt = []
+    if "rt_ns" in fields:
+        rt.append(pl.col("rt_ns").cast(pl.Float64, strict=False) / 1e9)
+    if "latency" in fields:  # Google: "0.012345s"
+        rt.append(pl.col("latency").str.strip_suffix("s").cast(pl.Float64, strict=False))
+    if "rt_s" in fields:
+        rt.insert(0, pl.col("rt_s").cast(pl.Float64, strict=False))
+    if rt:
+        out.append(pl.coalesce(rt).cast(pl.String).alias("rt_s"))
+    if "proto" in fields and "target_s" in fields:
+        out.append(
+            pl.concat_str([pl.col("target_s"), pl.lit(" ") + pl.col("proto")], ignore_nulls=True).alias("target_s")
+        )
+    return out
+
+
+CADDY = JsonFormat(
+    "caddy",
+    {
+        "ts_epoch": ("ts",), "client_ip": ("client_ip", "remote_ip"), "remote_user": ("user_id",),
+        "method": ("method",), "uri": ("uri",), "protocol": ("proto",), "vhost": ("host",),
+        "user_agent": ("User-Agent",), "referrer": ("Referer",), "status": ("status",), "bytes": ("size",),
+        "request_time_s": ("duration",),
+    },
+    required=("ts_epoch", "client_ip"),
+    description="Caddy JSON access log",
+    sample='{"level":"info","ts":1795773600.52,"logger":"http.log.access","msg":"handled request","request":'
+    '{"remote_ip":"203.0.113.7","remote_port":"41342","client_ip":"203.0.113.7","proto":"HTTP/2.0","method":"GET",'
+    '"host":"example.org","uri":"/","headers":{"User-Agent":["curl/8.5.0"]}},"bytes_read":0,"user_id":"",'
+    '"duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}',
+    signature=("remote_ip", "logger"),
+)  # fmt: skip
+
+TRAEFIK_JSON = JsonFormat(
+    "traefik_json",
+    {
+        "ts": ("StartUTC",), "client_ip": ("ClientHost",), "remote_user": ("ClientUsername",),
+        "method": ("RequestMethod",), "uri": ("RequestPath",), "protocol": ("RequestProtocol",),
+        "vhost": ("RequestHost",), "user_agent": ("request_User-Agent",), "referrer": ("request_Referer",),
+        "xff": ("request_X-Forwarded-For",), "status": ("DownstreamStatus",), "bytes": ("DownstreamContentSize",),
+        "request_time_ns": ("Duration",),
+    },
+    required=("ts", "client_ip"),
+    description="Traefik JSON access log",
+    sample='{"ClientAddr":"203.0.113.7:54321","ClientHost":"203.0.113.7","ClientUsername":"-",'
+    '"DownstreamContentSize":512,"DownstreamStatus":200,"Duration":1234567,"RequestHost":"example.org",'
+    '"RequestMethod":"GET","RequestPath":"/","RequestProtocol":"HTTP/1.1","StartUTC":"2026-11-24T10:00:00.123456789Z",'
+    '"request_User-Agent":"curl/8.5.0"}',
+    signature=("ClientHost", "RequestMethod"),
+)  # fmt: skip
+
+GCP_LB = JsonFormat(
+    "gcp_lb",
+    {
+        "ts": ("timestamp",), "client_ip": ("remoteIp",), "method": ("requestMethod",), "uri": ("requestUrl",),
+        "protocol": ("protocol",), "status": ("status",), "bytes": ("responseSize",), "user_agent": ("userAgent",),
+        "referrer": ("referer",), "latency": ("latency",),
+    },
+    required=("ts", "client_ip"),
+    description="Google Cloud HTTP(S) load balancer log (JSON)",
+    sample='{"httpRequest":{"requestMethod":"GET","requestUrl":"https://example.org/","requestSize":"77",'
+    '"status":200,"responseSize":"512","userAgent":"curl/8.5.0","remoteIp":"203.0.113.7:51234",'
+    '"serverIp":"10.0.0.5","latency":"0.012345s","protocol":"HTTP/1.1"},"timestamp":"2026-11-24T10:00:00.123456Z",'
+    '"resource":{"type":"http_load_balancer"}}',
+    signature=("httpRequest", "remoteIp"),
+)  # fmt: skip
+
+NGINX_JSON = JsonFormat(
+    "nginx_json",
+    {
+        "ts": ("time_iso8601", "@timestamp"), "time_local": ("time_local",), "ts_epoch": ("msec",),
+        "client_ip": ("remote_addr",), "remote_user": ("remote_user",), "request": ("request",),
+        "status": ("status",), "bytes": ("body_bytes_sent", "bytes_sent"), "referrer": ("http_referer",),
+        "user_agent": ("http_user_agent",), "xff": ("http_x_forwarded_for",), "vhost": ("host", "server_name"),
+        "request_time_s": ("request_time",),
+    },
+    required=("client_ip", "request"),
+    description="nginx log_format … escape=json (or default escaping with \\xHH)",
+    sample='{"time_iso8601":"2026-11-24T10:00:00+01:00","remote_addr":"203.0.113.7","remote_user":"",'
+    '"request":"GET / HTTP/1.1","status":"200","body_bytes_sent":"512","http_referer":"",'
+    '"http_user_agent":"curl/8.5.0","request_time":"0.004"}',
+    signature=("remote_addr", "request"),
+)  # fmt: skip
+
+FORMATS = (CADDY, TRAEFIK_JSON, GCP_LB, NGINX_JSON)
+
+
+def json_map_format(spec: str) -> JsonFormat:
+    """``--json-map ts=time,client_ip=remote_addr,…``: canonical field = JSON key."""
+    keys: dict[str, tuple[str, ...]] = {}
+    for part in spec.split(","):
+        if not part.strip():
+            continue
+        canon, _, key = part.partition("=")
+        canon, key = canon.strip(), key.strip()
+        if canon not in TARGETS or not key:
+            known = ", ".join(sorted(TARGETS))
+            raise ConfigError(f"--json-map: {part!r} is not FIELD=KEY with FIELD one of: {known}")
+        keys[canon] = (*keys.get(canon, ()), key)
+    time_fields = [c for c in ("ts", "time_local", "ts_epoch") if c in keys]
+    if not time_fields or "client_ip" not in keys:
+        raise ConfigError("--json-map needs a time (ts=, time_local= or ts_epoch=) and client_ip=")
+    return JsonFormat("json-map", keys, required=(time_fields[0], "client_ip"), description="user --json-map")
