@@ -84,6 +84,8 @@ def ingest_file(
             raise InputError(f"{inp.name}: the first {first.height} lines are empty; cannot detect the format")
         fmt, _ = detect(nonempty, inp.name)
 
+    if hasattr(fmt, "start_file"):  # formats with per-file state (W3C #Fields headers)
+        fmt.start_file()
     raw_w, quar_w = store.writer("raw"), store.writer("quarantine")
     bg = BackgroundWriter()
     partial_aggs: list[pl.DataFrame] = []

@@ -84,7 +84,8 @@ def test_format_without_directives_is_a_config_error() -> None:
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_each_preset_detects_its_own_sample(name: str) -> None:
-    fmt, rate = detect(pl.Series([REGISTRY[name].sample] * 5))
+    lines = REGISTRY[name].sample.split("\n")  # W3C samples carry their #Fields header
+    fmt, rate = detect(pl.Series(lines[:1] + lines[1:] * 5 if len(lines) > 1 else lines * 5))
     assert fmt.name == name and rate == 1.0
 
 

@@ -51,5 +51,6 @@ def test_detection_picks_the_golden_format(path: Path) -> None:
 
 def test_every_line_is_accounted_for() -> None:
     for path in CASES:
-        n_lines = path.read_bytes().count(b"\n")
+        # W3C directives (#Fields, #Software …) describe the file; they are not log entries
+        n_lines = sum(1 for ln in path.read_bytes().split(b"\n")[:-1] if not ln.startswith(b"#"))
         assert len(parse_file(path.parent.name, path)) == n_lines, path

@@ -79,8 +79,9 @@ register(
 from logtool.parsers.jsonl import FORMATS as _JSON  # noqa: E402
 from logtool.parsers.jsonl import json_map_format  # noqa: E402
 from logtool.parsers.more import FORMATS as _MORE  # noqa: E402
+from logtool.parsers.w3c import FORMATS as _W3C  # noqa: E402
 
-for _f in (*_MORE, *_JSON):
+for _f in (*_MORE, *_JSON, *_W3C):
     register(_f)
 
 #: Share of sampled non-empty lines a format must parse to be chosen automatically.

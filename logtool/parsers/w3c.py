@@ -1,0 +1,187 @@
+"""W3C extended logs: Microsoft IIS and Amazon CloudFront (standard logs).
+
+A ``#Fields:`` directive names the columns of the lines after it, and may change mid-file. The
+active header is forward-filled over the batch (and carried to the next batch of the same
+file); each group of lines sharing a header is split by the separator (space for IIS, tab for
+CloudFront) and its columns are mapped to the canonical ones. ``date`` + ``time`` are UTC.
+IIS writes ``+`` for spaces in the user agent; CloudFront URL-encodes it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from logtool.parsers.clf import _normalise, _timestamp
+
+#: W3C field → the group name of the CLF normaliser.
+FIELD_MAP = {
+    "c-ip": "client", "cs-username": "user", "cs-method": "method_s", "cs-uri-stem": "target_s",
+    "cs-uri-query": "query_s", "sc-status": "status", "sc-bytes": "bytes", "cs(referer)": "referrer",
+    "cs(user-agent)": "ua", "cs-host": "vhost", "x-host-header": "vhost", "cs(host)": "vhost",
+    "x-forwarded-for": "xff", "cs(x-forwarded-for)": "xff", "cs-version": "proto", "cs-protocol-version": "proto",
+}  # fmt: skip
+
+
+@dataclass
+class W3CFormat:
+    name: str
+    separator: str
+    time_taken_unit: float  # seconds per unit of ``time-taken``
+    ua_decode: str  # "plus" (IIS) or "double-percent" (CloudFront)
+    signature: str
+    description: str = ""
+    exclude: str = ""  # a header containing this belongs to another W3C format
+    sample: str = ""
+    _header: str | None = field(default=None, repr=False)
+
+    def start_file(self) -> None:
+        """Forget the header carried from the previous input."""
+        self._header = None
+
+    def match_rate(self, lines: pl.Series) -> float:
+        lines = lines.filter(lines.str.len_bytes() > 0)
+        if lines.len() == 0:
+            return 0.0
+        headers = lines.filter(lines.str.starts_with("#Fields:"))
+        if headers.len() == 0 or not headers.str.contains(self.signature, literal=True).all():
+            return 0.0
+        if self.exclude and headers.str.contains(self.exclude, literal=True).any():
+            return 0.0
+        data = lines.filter(~lines.str.starts_with("#"))
+        if data.len() == 0:
+            return 0.0
+        # every data line has the column count of the first header
+        n = len(headers[0].removeprefix("#Fields:").split())
+        counts = data.str.count_matches(self.separator, literal=True) + 1
+        return float(((counts == n).sum() + lines.len() - data.len()) / lines.len())
+
+    def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        line = pl.col("line").str.strip_suffix("\r")
+        is_header = line.str.starts_with("#Fields:")
+        df = batch.with_columns(
+            pl.when(is_header).then(line.str.strip_prefix("#Fields:").str.strip_chars()).alias("_h")
+        ).with_columns(pl.col("_h").forward_fill().fill_null(pl.lit(self._header, dtype=pl.String)).alias("_h"))
+        last = df.filter(is_header).get_column("_h")
+        if last.len():
+            self._header = last[-1]
+        # other directives (#Software, #Version, #Date) carry no records
+        data = df.filter(~line.str.starts_with("#") & (pl.col("line").str.len_bytes() > 0))
+        empty = df.filter(pl.col("line").str.len_bytes() == 0)
+        records, rejects = (
+            [],
+            [
+                empty.select("line_no", "line", pl.lit("empty line").alias("reason")),
+            ],
+        )
+        no_header = data.filter(pl.col("_h").is_null())
+        rejects.append(
+            no_header.select(
+                "line_no", "line", pl.lit(f"no #Fields header before this line ({self.name})").alias("reason")
+            )
+        )
+        for (header,), group in data.filter(pl.col("_h").is_not_null()).group_by("_h", maintain_order=True):
+            rec, rej = self._parse_group(group, str(header))
+            records.append(rec)
+            rejects.append(rej)
+        out_rec = pl.concat(records) if records else None
+        if out_rec is None:
+            return self._empty(batch), pl.concat(rejects)
+        return out_rec.sort("line_no"), pl.concat(rejects).sort("line_no")
+
+    def _empty(self, batch: pl.DataFrame) -> pl.DataFrame:
+        rec, _ = self._parse_group(batch.head(0).with_columns(pl.lit("date time c-ip").alias("_h")), "date time c-ip")
+        return rec
+
+    def _parse_group(self, group: pl.DataFrame, header: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        names = [n.lower() for n in header.split()]
+        parts = pl.col("line").str.strip_suffix("\r").str.split(self.separator)
+        cols: dict[str, pl.Expr] = {}
+        # x-host-header (the viewer's Host) before cs(host) (CloudFront's own domain)
+        order = sorted(range(len(names)), key=lambda i: names[i] != "x-host-header")
+        for i in order:
+            target = FIELD_MAP.get(names[i])
+            if target and target not in cols:
+                cols[target] = parts.list.get(i, null_on_oob=True)
+        date_i, time_i = (
+            (names.index("date") if "date" in names else None),
+            (names.index("time") if "time" in names else None),
+        )
+        exprs = [v.alias(k) for k, v in cols.items()]
+        if date_i is not None and time_i is not None:
+            iso = pl.concat_str([parts.list.get(date_i, null_on_oob=True), pl.lit("T"),
+                                 parts.list.get(time_i, null_on_oob=True), pl.lit("Z")])  # fmt: skip
+            exprs.append(iso.alias("time_iso"))
+        if "time-taken" in names:
+            tt = parts.list.get(names.index("time-taken"), null_on_oob=True).cast(pl.Float64, strict=False)
+            exprs.append((tt * self.time_taken_unit).cast(pl.String).alias("rt_s"))
+        lf = group.lazy().with_columns(exprs).with_columns(_w3c_values(set(cols), self.ua_decode))
+        fields = frozenset(set(cols) | {"time_iso"} | ({"rt_s"} if "time-taken" in names else set()))
+        n_cols = len(names)
+        reason = (
+            pl.when(pl.col("line").str.strip_suffix("\r").str.count_matches(self.separator, literal=True) + 1 != n_cols)
+            .then(pl.lit(f"has not the {n_cols} fields of its #Fields header ({self.name})"))
+            .when(pl.col("ts").is_null())
+            .then(pl.lit("unreadable date/time"))
+        )
+        lf = lf.with_columns(_timestamp(fields)).with_columns(reason.alias("_reason"))
+        out = _normalise(lf, fields).collect(engine="streaming")
+        ok = pl.col("_reason").is_null()
+        rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
+        return out.filter(ok).drop("line", "_reason"), rejects
+
+
+def _w3c_values(present: set[str], ua_decode: str) -> list[pl.Expr]:
+    """``-`` stays missing (the normaliser does that); spaces in the user agent restored;
+    the query appended to the URI stem."""
+    out = []
+    if "ua" in present:
+        ua = pl.col("ua")
+        if ua_decode == "plus":
+            ua = ua.str.replace_all("+", " ", literal=True)
+        else:  # CloudFront: URL-encoded twice
+            ua = ua.str.replace_all("%2520", " ", literal=True).str.replace_all("%20", " ", literal=True)
+            ua = ua.str.replace_all("%253B", ";", literal=True).str.replace_all("%252C", ",", literal=True)
+        out.append(ua.alias("ua"))
+    if "target_s" in present and ({"query_s", "proto"} & present):
+        target = pl.col("target_s")
+        if "query_s" in present:
+            q = pl.col("query_s")
+            target = (
+                pl.when(q.is_in(["-", ""]) | q.is_null())
+                .then(target)
+                .otherwise(pl.concat_str([target, pl.lit("?"), q]))
+            )
+        if "proto" in present:
+            target = pl.concat_str([target, pl.lit(" ") + pl.col("proto")], ignore_nulls=True)
+        out.append(target.alias("target_s"))
+    return out
+
+
+IIS = W3CFormat(
+    "iis",
+    separator=" ",
+    time_taken_unit=0.001,
+    ua_decode="plus",
+    signature="cs-method",
+    exclude="x-edge-",
+    description="Microsoft IIS / W3C extended log (#Fields header)",
+    sample="#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+    "cs(Referer) sc-status sc-substatus sc-win32-status time-taken\n2026-11-24 10:00:00 10.0.0.5 GET /index.html - 443 - "
+    "203.0.113.7 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) - 200 0 0 15",
+)
+
+CLOUDFRONT = W3CFormat(
+    "cloudfront",
+    separator="\t",
+    time_taken_unit=1.0,
+    ua_decode="double-percent",
+    signature="x-edge-location",
+    description="Amazon CloudFront standard log (tab-separated, #Fields header)",
+    sample="#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+    "cs(User-Agent) cs-uri-query\n2026-11-24\t10:00:00\tFRA56-C1\t512\t203.0.113.7\tGET\td111111abcdef8.cloudfront.net\t"
+    "/index.html\t200\t-\tMozilla/5.0%2520(X11;%2520Linux%2520x86_64)\t-",
+)
+
+FORMATS = (IIS, CLOUDFRONT)
