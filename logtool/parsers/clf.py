@@ -137,6 +137,13 @@ def _timestamp(fields: frozenset[str]) -> list[pl.Expr]:
         off = t.str.extract(r"([+-]\d{2}):(\d{2})$", 0)
         sign = pl.when(off.str.slice(0, 1) == "-").then(-1).otherwise(1)
         tz = sign * (off.str.slice(1, 2).cast(pl.Int16) * 60 + off.str.slice(4, 2).cast(pl.Int16))
+    elif "time_naive_ms" in fields:  # HAProxy: local time of the logging host, no offset; taken as UTC
+        ts = (
+            pl.col("time_naive_ms")
+            .str.strptime(pl.Datetime("us"), "%d/%b/%Y:%H:%M:%S%.f", strict=False)
+            .dt.replace_time_zone("UTC")
+        )
+        tz = pl.lit(None)
     elif "msec" in fields:
         ts = (pl.col("msec").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(TS)
         tz = pl.lit(0)

@@ -75,4 +75,15 @@ S3 = _fmt(
     "AuthHeader example-bucket.s3.us-west-1.amazonaws.com TLSv1.2 - -",
 )
 
-FORMATS = (TRAEFIK_CLF, SQUID, AWS_ELB, AWS_ALB, S3)
+HAPROXY = _fmt(
+    "haproxy",
+    rf"^(?:.*? )?haproxy\[[0-9]+\]: (?P<client>{T}) "
+    rf"\[(?P<time_naive_ms>[0-9]{{2}}/[A-Za-z]{{3}}/[0-9]{{4}}:[0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}\.[0-9]{{3}})\] "
+    rf"{T} {T} -?[0-9]+/-?[0-9]+/-?[0-9]+/-?[0-9]+/\+?(?P<rt_ms>-?[0-9]+) (?:(?P<status>[0-9]{{3}})|-1) "
+    rf'\+?(?P<bytes>[0-9]+) {T} {T} {T} {T} {T}(?: \{{[^}}]*\}})?(?: \{{[^}}]*\}})? "(?P<request>{Q})"[ \t]*$',
+    "HAProxy HTTP log (option httplog), with or without a syslog prefix; time taken as UTC",
+    "Nov 24 10:00:00 lb1 haproxy[14389]: 203.0.113.7:33317 [24/Nov/2026:10:00:00.655] http-in static/srv1 "
+    '10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {example.org} {} "GET /index.html HTTP/1.1"',
+)
+
+FORMATS = (TRAEFIK_CLF, SQUID, AWS_ELB, AWS_ALB, S3, HAPROXY)

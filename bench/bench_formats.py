@@ -1,0 +1,58 @@
+"""Parse throughput of every registered format, relative to ``combined``.
+
+Each format's documented sample line is repeated N times with the client address varied (so
+the work is real regex/extraction work, not a cache hit), W3C formats keep their #Fields
+header; each batch goes through the format's ``parse``. Issue 4's bar: every text format at
+>= 50 % of the combined format's throughput.
+
+    python bench/bench_formats.py --lines 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import polars as pl
+
+from logtool.parsers import REGISTRY
+
+
+def lines_for(name: str, n: int) -> list[str]:
+    sample = REGISTRY[name].sample.split("\n")
+    header, line = (sample[:-1], sample[-1])
+    out = list(header)
+    for i in range(n):
+        out.append(line.replace("203.0.113.7", f"203.0.{i // 250 % 250}.{i % 250 + 1}"))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=200_000)
+    args = ap.parse_args()
+    rates: dict[str, float] = {}
+    mbps: dict[str, float] = {}
+    for name, fmt in REGISTRY.items():
+        if hasattr(fmt, "start_file"):
+            fmt.start_file()
+        lines = lines_for(name, args.lines)
+        batch = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
+        t0 = time.perf_counter()
+        rec, rej = fmt.parse(batch)
+        secs = time.perf_counter() - t0
+        assert rec.height == args.lines, (name, rec.height, rej.head(3).to_dicts())
+        rates[name] = args.lines / secs
+        mbps[name] = sum(len(x) for x in lines) / secs / 1e6
+    base = rates["combined"]
+    print(f"\nparse throughput, {args.lines:,} lines per format (parse only, one batch)")
+    print(f"{'format':<16} {'lines/s':>10} {'vs combined':>12} {'MB/s':>7} {'vs combined':>12}")
+    for name, r in rates.items():
+        flag = "" if r >= 0.5 * base else "  < 50% in lines/s"
+        print(
+            f"{name:<16} {r:>10,.0f} {r / base:>11.0%} {mbps[name]:>7.0f} {mbps[name] / mbps['combined']:>11.0%}{flag}"
+        )
+
+
+if __name__ == "__main__":
+    main()
