@@ -29,7 +29,8 @@ def _value_rx(key: str) -> str:
     """The raw value of ``"key": …`` (a string with its quotes, a number, or an array's first
     string), as one capture group."""
     k = "".join("\\" + c if c in "\\.+*?()|[]{}^$" else c for c in key)
-    return rf'"{k}"\s*:\s*\[?\s*("(?:[^"\\]|\\.)*"|[^,}}\]\s]+)'
+    # the same unrolled string loop and ASCII blanks as the CLF patterns
+    return rf'"{k}"[ \t]*:[ \t]*\[?[ \t]*("[^"\\]*(?:\\.[^"\\]*)*"|[^,}}\] \t]+)'
 
 
 def _clean(expr: pl.Expr) -> pl.Expr:
