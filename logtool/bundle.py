@@ -7,7 +7,6 @@ changed, missing or extra file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +15,9 @@ from logtool import __version__
 from logtool.errors import ConfigError, InputError
 from logtool.holds import audit_output, get, matched_rows
 from logtool.store import Store
+from logtool.store.files import file_sha256
 
 MANIFEST = "manifest.json"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> dict[str, object]:
@@ -33,7 +29,7 @@ def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> d
     rows.write_parquet(out_dir / "rows.parquet")
     rows.write_csv(out_dir / "rows.csv")
     (out_dir / "hold.json").write_text(json.dumps(h.to_dict(now), indent=2) + "\n")
-    files = {p.name: _sha256(p) for p in sorted(out_dir.iterdir()) if p.name != MANIFEST}
+    files = {p.name: file_sha256(p) for p in sorted(out_dir.iterdir()) if p.name != MANIFEST}
     manifest = {
         "hold": h.id,
         "created_at": now.isoformat(),
@@ -60,7 +56,7 @@ def verify_bundle(out_dir: Path) -> list[str]:
         path = out_dir / name
         if not path.is_file():
             problems.append(f"{name}: missing")
-        elif _sha256(path) != digest:
+        elif file_sha256(path) != digest:
             problems.append(f"{name}: content changed (SHA-256 differs from the manifest)")
     present = {p.name for p in out_dir.iterdir()} - {MANIFEST}
     problems += [f"{name}: not in the manifest" for name in sorted(present - set(expected))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import io
 from datetime import UTC, datetime
-from typing import BinaryIO, assert_never
+from typing import BinaryIO
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -44,21 +44,13 @@ def export(
         if stage == "raw":  # Art. 18: restricted subjects' rows are kept but not handed out
             df = unrestricted(store, df)
         rows += df.height
-        if fmt is ExportFormat.csv:
-            buf = io.BytesIO()
-            df.write_csv(buf, include_header=first)
-            out.write(buf.getvalue())
-        elif fmt is ExportFormat.jsonl:
-            buf = io.BytesIO()
-            df.write_ndjson(buf)
-            out.write(buf.getvalue())
-        elif fmt is ExportFormat.parquet:
+        if fmt is not ExportFormat.parquet:
+            _write_text(df, out, fmt, header=first)
+        else:
             table = df.to_arrow()
             if writer is None:
                 writer = pq.ParquetWriter(out, table.schema, compression="zstd")
             writer.write_table(table)
-        else:
-            assert_never(fmt)
         first = False
     if fmt is ExportFormat.parquet:
         if writer is None:  # empty export: still a valid, empty Parquet file
@@ -82,15 +74,18 @@ def export(
 
 def export_frame(df: pl.DataFrame, out: BinaryIO, fmt: ExportFormat) -> None:
     """Write one in-memory frame (rows of a hold) in ``fmt``."""
-    if fmt is ExportFormat.csv:
-        buf = io.BytesIO()
-        df.write_csv(buf)
-        out.write(buf.getvalue())
-    elif fmt is ExportFormat.jsonl:
-        buf = io.BytesIO()
-        df.write_ndjson(buf)
-        out.write(buf.getvalue())
-    elif fmt is ExportFormat.parquet:
+    if fmt is ExportFormat.parquet:
         df.write_parquet(out)
     else:
-        assert_never(fmt)
+        _write_text(df, out, fmt, header=True)
+
+
+def _write_text(df: pl.DataFrame, out: BinaryIO, fmt: ExportFormat, header: bool) -> None:
+    buf = io.BytesIO()
+    if fmt is ExportFormat.csv:
+        df.write_csv(buf, include_header=header)
+    elif fmt is ExportFormat.jsonl:
+        df.write_ndjson(buf)
+    else:
+        raise AssertionError(f"not a text format: {fmt}")
+    out.write(buf.getvalue())

@@ -15,11 +15,9 @@ full address.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -32,7 +30,7 @@ from logtool.config import Policy
 from logtool.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Partition, Store
-from logtool.store.files import TMP_PREFIX
+from logtool.store.files import TMP_PREFIX, file_sha256
 
 _ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
 
@@ -49,14 +47,6 @@ class Problem:
         return asdict(self)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_files(store: Store) -> list[Problem]:
     out: list[Problem] = []
     known: set[str] = set()
@@ -67,7 +57,7 @@ def _check_files(store: Store) -> list[Problem]:
             if not path.is_file():
                 out.append(Problem("missing", p.path, "listed in the catalog but not on disk"))
                 continue
-            if _sha256(path) != p.sha256:
+            if file_sha256(path) != p.sha256:
                 out.append(Problem("checksum", p.path, "content differs from the SHA-256 recorded at commit"))
                 continue
             try:

@@ -27,7 +27,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -92,7 +93,7 @@ class PartitionWriter:
                     path=str(final.relative_to(self.root)),
                     rows=count[0],
                     size=final.stat().st_size,
-                    sha256=_sha256(final),
+                    sha256=file_sha256(final),
                     file_id=file_id,
                 )
             )
