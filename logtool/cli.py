@@ -498,6 +498,61 @@ def verify(obj: Ctx, fmt: str, now_s: str | None) -> None:
         sys.exit(EXIT_FINDINGS)
 
 
+def parse_since(value: str | None, now: datetime) -> datetime | None:
+    """``--since``: a duration back from now (``24h``, ``2d``, ``90m``) or an ISO time."""
+    if value is None:
+        return None
+    import re
+    from datetime import timedelta
+
+    m = re.fullmatch(r"(\d+)\s*([mhd])", value.strip())
+    if m:
+        n, unit = int(m.group(1)), m.group(2)
+        unit_name = {"m": "minutes", "h": "hours", "d": "days"}[unit]
+        return now - timedelta(**{unit_name: n})
+    return parse_now(value)
+
+
+@cli.command()
+@click.option("--since", help="Look back this far: 24h, 2d, 90m, or an ISO time.")
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
+@click.option("--hold", "hold_id", help="Review the rows of this hold, with full addresses and requests.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--fail-on", type=click.Choice(["low", "medium", "high"]), help="Exit 1 if a finding is at least this severe."
+)
+@click.option("--now", "now_s", help="Evaluate --since as of this time (ISO 8601; default now).")
+@click.pass_obj
+def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | None, hold_id: str | None,
+           fmt: str, fail_on: str | None, now_s: str | None) -> None:  # fmt: skip
+    """Find attacks in the raw stage: signatures per request, brute force and probing per client."""
+    from logtool.review.findings import SEVERITIES
+    from logtool.review.findings import review as do_review
+
+    now = parse_now(now_s)
+    policy = obj.policy().policy
+    with obj.open_store(create=False) as store:
+        hold_obj = None
+        if hold_id:
+            from logtool import holds
+
+            hold_obj = holds.get(store, hold_id)
+        found = do_review(store, policy, parse_since(since, now), parse_day(date_from, "--from"),
+                          parse_day(date_to, "--to"), hold_obj)  # fmt: skip
+        if hold_obj is not None:
+            holds.audit_output(store, hold_obj, "review-hold", sum(f.count for f in found), now)
+    if fmt == "json":
+        click.echo(json.dumps([f.to_dict() for f in found], indent=2))
+    else:
+        for f in found:
+            click.echo(f"{f.severity:<6} {f.category:<14} {f.client:<22} {f.count:>6}x  {f.first_seen[:19]} … "
+                       f"{f.last_seen[:19]}  {'; '.join(f.samples)[:80]}")  # fmt: skip
+        err(f"review: {len(found)} findings" + ("" if hold_obj else " (clients as networks, samples redacted)"))
+    if fail_on and any(SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on) for f in found):
+        sys.exit(EXIT_FINDINGS)
+
+
 @cli.group()
 def hold() -> None:
     """Incident holds: keep matching rows as evidence past their retention window."""
