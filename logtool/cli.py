@@ -523,9 +523,14 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
     "--fail-on", type=click.Choice(["low", "medium", "high"]), help="Exit 1 if a finding is at least this severe."
 )
 @click.option("--now", "now_s", help="Evaluate --since as of this time (ISO 8601; default now).")
+@click.option(
+    "--blocklist",
+    type=click.Choice(["nftables", "ipset", "plain"]),
+    help="With --hold: print the offending addresses for a firewall instead of findings.",
+)
 @click.pass_obj
 def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | None, hold_id: str | None,
-           fmt: str, fail_on: str | None, now_s: str | None) -> None:  # fmt: skip
+           fmt: str, fail_on: str | None, now_s: str | None, blocklist: str | None = None) -> None:  # fmt: skip
     """Find attacks in the raw stage: signatures per request, brute force and probing per client."""
     from logtool.review.findings import SEVERITIES
     from logtool.review.findings import review as do_review
@@ -542,6 +547,13 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
                           parse_day(date_to, "--to"), hold_obj)  # fmt: skip
         if hold_obj is not None:
             holds.audit_output(store, hold_obj, "review-hold", sum(f.count for f in found), now)
+    if blocklist:
+        if hold_obj is None:
+            raise ConfigError("--blocklist needs --hold ID: only a held incident names full addresses")
+        from logtool.review.findings import blocklist as make_blocklist
+
+        click.echo(make_blocklist(found, blocklist), nl=False)
+        return
     if fmt == "json":
         click.echo(json.dumps([f.to_dict() for f in found], indent=2))
     else:

@@ -80,3 +80,47 @@ def test_cli_fail_on_and_rules(store: Store, tmp_path: Path) -> None:
     assert r.exit_code == 1 and json.loads(r.stdout)[0]["category"] == "sensitive_file"
     assert run.invoke(cli, [*base, "--since", "1h"]).stdout == ""  # the request is older than 1h
     assert load_rules()["probing"]["threshold"] == 11
+
+
+@pytest.mark.parametrize("n,expected", [(9, 0), (10, 1)])  # 10 distinct user agents in 5 minutes
+def test_ua_switching_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
+    lines = [line("203.0.113.9", i, "GET / HTTP/1.1", 200, ua=f"Agent/{i}") for i in range(n)]
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "ua_switching"]
+    assert len(found) == expected
+
+
+@pytest.mark.parametrize("n,expected", [(49, 0), (50, 1)])  # 50 5xx answers per vhost per minute
+def test_error_spike_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
+    lines = [line(f"198.51.100.{i % 200 + 1}", i % 60, "GET /api HTTP/1.1", 503) for i in range(n)]
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "error_spike"]
+    assert len(found) == expected
+
+
+def test_flood_needs_threshold_and_baseline(store: Store, tmp_path: Path) -> None:
+    rules = load_rules()
+    rules["flood"] = {"window_seconds": 60, "threshold": 30, "baseline_factor": 5}
+    lines = [line("203.0.113.9", i % 60, "GET / HTTP/1.1", 200) for i in range(30)]  # the flooder
+    lines += [line(f"198.51.{k}.1", k, "GET / HTTP/1.1", 200) for k in range(1, 11)]  # 10 normal networks
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), rules=rules) if f.category == "flood"]
+    assert [f.client for f in found] == ["203.0.113.0/24"]
+    rules["flood"]["baseline_factor"] = 40  # 30 requests are not 40x the median of 1
+    assert not [f for f in review(store, Policy(), rules=rules) if f.category == "flood"]
+
+
+def test_blocklist_only_under_a_hold(store: Store, tmp_path: Path) -> None:
+    lines = [line("203.0.113.9", i, f"GET /probe-{i} HTTP/1.1", 404) for i in range(12)]
+    lines += [line("2001:db8::7", 1, "GET /.env HTTP/1.1", 404)]
+    load(store, tmp_path, lines)
+    holds.create(
+        store, "INC-2", "probing", datetime(2026, 11, 24, tzinfo=UTC), NOW, expires=datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    run = CliRunner()
+    base = ["--store", str(store.root), "review"]
+    r = run.invoke(cli, [*base, "--blocklist", "plain"])
+    assert r.exit_code == 2 and "--blocklist needs --hold" in r.stderr
+    r = run.invoke(cli, [*base, "--hold", "INC-2", "--blocklist", "plain"])
+    assert r.stdout == "203.0.113.9\n2001:db8::7\n"
+    r = run.invoke(cli, [*base, "--hold", "INC-2", "--blocklist", "nftables"])
+    assert "add element inet logtool block4 { 203.0.113.9 }" in r.stdout and "block6 { 2001:db8::7 }" in r.stdout
+    r = run.invoke(cli, [*base, "--hold", "INC-2", "--blocklist", "ipset"])
+    assert "add logtool-block 203.0.113.9 -exist" in r.stdout

@@ -130,10 +130,12 @@ def review(
         hits = df.filter(mask)
         if hits.height:
             findings += _group(hits, "signature", cat, sev[cat], hold)
-    findings += _windowed(
-        df, "brute_force", _auth_failures(df, rules["brute_force"]), rules["brute_force"], sev, hold, distinct=False
-    )
-    findings += _windowed(df, "probing", _probes(df, rules["probing"]), rules["probing"], sev, hold, distinct=True)
+    findings += _windowed(df, "brute_force", _auth_failures(df, rules["brute_force"]), rules["brute_force"], sev, hold)
+    findings += _windowed(df, "probing", _probes(df, rules["probing"]), rules["probing"], sev, hold, distinct="path")
+    findings += _windowed(df, "ua_switching", pl.col("user_agent").is_not_null(), rules["ua_switching"], sev, hold,
+                          distinct="user_agent")  # fmt: skip
+    findings += _floods(df, rules["flood"], sev, hold)
+    findings += _error_spikes(df, rules["error_spike"], sev, hold)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.client))
 
@@ -149,15 +151,66 @@ def _probes(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Expr:
 
 
 def _windowed(df: pl.DataFrame, name: str, cond: pl.Expr, rule: dict[str, Any], sev: dict[str, str],
-              hold: Hold | None, distinct: bool) -> list[Finding]:  # fmt: skip
-    """Clients with at least ``threshold`` matching requests (or distinct paths) in one fixed
+              hold: Hold | None, distinct: str | None = None) -> list[Finding]:  # fmt: skip
+    """Clients with at least ``threshold`` matching requests (or distinct values of ``distinct``) in one fixed
     window of ``window_seconds``."""
     hits = df.filter(cond)
     if hits.height == 0:
         return []
     window = pl.col("ts").dt.truncate(f"{int(rule['window_seconds'])}s")
-    measure = pl.col("path").n_unique() if distinct else pl.len()
+    measure = pl.col(distinct).n_unique() if distinct else pl.len()
     counts = hits.group_by("_client", window.alias("_w")).agg(measure.alias("_n"))
     bad = counts.filter(pl.col("_n") >= rule["threshold"]).select("_client", "_w").unique()
     flagged = hits.with_columns(window.alias("_w")).join(bad, on=["_client", "_w"], how="semi")
     return _group(flagged.sort("ts"), "behaviour", name, sev[name], hold) if flagged.height else []
+
+
+def _floods(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: Hold | None) -> list[Finding]:
+    """Clients above ``threshold`` requests in a window *and* ``baseline_factor`` times the
+    median client of that window (a busy site is not a flood)."""
+    window = pl.col("ts").dt.truncate(f"{int(rule['window_seconds'])}s")
+    counts = df.group_by("_client", window.alias("_w")).agg(pl.len().alias("_n"))
+    counts = counts.with_columns(pl.col("_n").median().over("_w").alias("_median"))
+    bad = counts.filter(
+        (pl.col("_n") >= rule["threshold"]) & (pl.col("_n") >= rule["baseline_factor"] * pl.col("_median"))
+    ).select("_client", "_w")
+    if bad.height == 0:
+        return []
+    flagged = df.with_columns(window.alias("_w")).join(bad, on=["_client", "_w"], how="semi")
+    return _group(flagged.sort("ts"), "behaviour", "flood", sev["flood"], hold)
+
+
+def _error_spikes(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: Hold | None) -> list[Finding]:
+    """Bursts of 5xx answers per vhost (the "client" of these findings is the vhost)."""
+    errors = df.filter(pl.col("status") >= 500).with_columns(
+        pl.col("vhost").fill_null("(default vhost)").alias("_client")
+    )
+    if errors.height == 0:
+        return []
+    return _windowed(errors, "error_spike", pl.lit(True), rule, sev, hold)
+
+
+def blocklist(findings: list[Finding], style: str) -> str:
+    """The offending addresses of a held review, for a firewall: ``plain``, ``ipset``, ``nftables``."""
+    import ipaddress
+
+    from logtool.anonymize.ip import parse_ip
+
+    addrs = sorted({a for f in findings if f.category != "error_spike" and (a := parse_ip(f.client)) is not None},
+                   key=lambda a: (a.version, int(a)))  # fmt: skip
+    v4 = [str(a) for a in addrs if isinstance(a, ipaddress.IPv4Address)]
+    v6 = [str(a) for a in addrs if isinstance(a, ipaddress.IPv6Address)]
+    if style == "plain":
+        return "".join(f"{a}\n" for a in v4 + v6)
+    if style == "ipset":
+        lines = ["create logtool-block hash:ip family inet -exist", "create logtool-block6 hash:ip family inet6 -exist"]
+        lines += [f"add logtool-block {a} -exist" for a in v4] + [f"add logtool-block6 {a} -exist" for a in v6]
+        return "\n".join(lines) + "\n"
+    if style == "nftables":
+        out = ["table inet logtool {", "  set block4 { type ipv4_addr; }", "  set block6 { type ipv6_addr; }", "}"]
+        if v4:
+            out.append(f"add element inet logtool block4 {{ {', '.join(v4)} }}")
+        if v6:
+            out.append(f"add element inet logtool block6 {{ {', '.join(v6)} }}")
+        return "\n".join(out) + "\n"
+    raise ValueError(style)
