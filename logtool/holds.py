@@ -21,7 +21,7 @@ import polars as pl
 from logtool.anonymize.ip import parse_ip
 from logtool.errors import ConfigError
 from logtool.schema import TS
-from logtool.store import Store
+from logtool.store import Partition, Store
 
 DEFAULT_EXPIRY = timedelta(days=90)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -198,6 +198,17 @@ def held_mask(df: pl.DataFrame, holds: list[Hold], stage: str) -> pl.Series:
             in_window = in_window & _client_in(df.get_column(col), nets, stage != "raw").fill_null(False)
         mask = mask | in_window
     return mask.fill_null(False)
+
+
+def held_on_day(
+    store: Store, day: str, parts: list[Partition], stage: str, active: list[Hold]
+) -> tuple[list[Hold], int]:
+    """The active holds that touch ``day`` and how many rows of ``parts`` (one stage, that day)
+    they match; no data is read when no hold touches the day."""
+    day_holds = [h for h in active if overlaps_day(h, day)]
+    if not day_holds:
+        return [], 0
+    return day_holds, sum(int(held_mask(df, day_holds, stage).sum()) for df in store.iter_parts(parts, stage))
 
 
 def overlaps_day(h: Hold, day: str) -> bool:

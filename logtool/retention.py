@@ -63,9 +63,8 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
         for day, parts in _by_day(cat.partitions("raw")).items():
             if not day_expired(day, now, policy.raw_days):
                 continue
-            day_holds = [h for h in active if holds_mod.overlaps_day(h, day)]
             rows = sum(p.rows for p in parts)
-            held = _held_rows(store, parts, "raw", day_holds) if day_holds else 0
+            day_holds, held = holds_mod.held_on_day(store, day, parts, "raw", active)
             result.held_rows += held
             if held == rows:
                 continue  # everything of this day is evidence under a hold
@@ -80,9 +79,8 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
         for day, parts in _by_day(cat.partitions("anonymised")).items():
             if not day_expired(day, now, policy.anonymised_days):
                 continue
-            day_holds = [h for h in active if holds_mod.overlaps_day(h, day)]
             rows = sum(p.rows for p in parts)
-            held = _held_rows(store, parts, "anonymised", day_holds) if day_holds else 0
+            day_holds, held = holds_mod.held_on_day(store, day, parts, "anonymised", active)
             result.held_rows += held
             if held == rows:
                 continue
@@ -99,10 +97,6 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False) -
                     cat.audit(db, now.isoformat(), "destroy-salts", {"days": stale}, {})
     result.deleted_days = sorted(set(result.deleted_days))
     return result
-
-
-def _held_rows(store: Store, parts: list[Partition], stage: str, holds: list[Hold]) -> int:
-    return sum(int(held_mask(df, holds, stage).sum()) for df in store.iter_parts(parts, stage))
 
 
 def _process_raw_day(

@@ -128,10 +128,7 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     for stage, keep in (("raw", policy.raw_days), ("anonymised", policy.anonymised_days)):
         for day in sorted({p.date for p in store.catalog.partitions(stage) if day_expired(p.date, now, keep)}):
             parts = store.catalog.partitions(stage, day, day)
-            day_holds = [h for h in active if holds.overlaps_day(h, day)]
-            held = 0
-            if day_holds:  # rows kept as evidence under an active hold are not overdue
-                held = sum(int(holds.held_mask(df, day_holds, stage).sum()) for df in store.iter_parts(parts, stage))
+            _, held = holds.held_on_day(store, day, parts, stage, active)  # evidence is not overdue
             rows = sum(p.rows for p in parts) - held
             if rows:
                 problems.append(

@@ -6,7 +6,6 @@ back. The rest are polars expressions over whole columns.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import ua_parser
 
-from logtool.anonymize.redact import ipv4_to_marker, ipv6_to_marker, redact
+from logtool.anonymize.redact import glob_name_regex, ipv4_to_marker, ipv6_to_marker, redact
 from logtool.schema import ANON_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -92,11 +91,10 @@ def referrer_host(expr: pl.Expr) -> pl.Expr:
 
 
 def glob_regex(patterns: tuple[str, ...]) -> str:
-    """One anchored regex matching any of the glob ``patterns`` (for query parameter names)."""
+    """One anchored regex matching any of the parameter-name globs ``patterns``."""
     if not patterns:
         return r"^\b$"  # matches nothing
-    alts = "|".join(fnmatch.translate(p).removeprefix("(?s:").removesuffix(")\\Z") for p in patterns)
-    return f"^(?:{alts})$"
+    return "^(?:" + "|".join(glob_name_regex(p) for p in patterns) + ")$"
 
 
 def filter_query(expr: pl.Expr, allowlist: tuple[str, ...]) -> pl.Expr:
