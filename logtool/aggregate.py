@@ -9,7 +9,7 @@ day and fold the rest into ``(other)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -69,8 +69,30 @@ DIMENSIONS: dict[str, tuple[pl.Expr, KeyFn]] = {
 CAPPED = {"path", "referrer_host", "browser", "os", "country", "status"}
 
 
-def daily(records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS) -> pl.DataFrame:
-    """Aggregate canonical records (raw or anonymised stage) per UTC day."""
+#: Requests per attack category (signatures, protocol anomalies, fake crawlers), per day.
+ATTACKS = "attack"
+#: Behavioural findings per category, written once when a day leaves the raw stage.
+FINDINGS = "findings"
+
+
+def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
+    """Flagged requests per (day, category): attack trends without personal data."""
+    from logtool.review.signatures import request_flags
+
+    flags = request_flags(records, rules).with_columns(records.get_column("ts").dt.date().alias("date"))
+    long = flags.unpivot(index="date", variable_name="key", value_name="hit").filter(pl.col("hit"))
+    return (
+        long.group_by("date", "key")
+        .agg(pl.len().cast(pl.Int64).alias("requests"))
+        .select("date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", pl.lit(0, dtype=pl.Int64).alias("bytes"))
+    )
+
+
+def daily(
+    records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS, rules: dict[str, Any] | None = None
+) -> pl.DataFrame:
+    """Aggregate canonical records (raw or anonymised stage) per UTC day; with review ``rules``,
+    also the requests per attack category."""
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
     base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
@@ -90,6 +112,8 @@ def daily(records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_
             .agg(pl.col("requests").sum(), pl.col("bytes").sum())
             .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
         )
+    if rules is not None:
+        out.append(attacks(records, rules))
     return pl.concat(out)
 
 
@@ -129,9 +153,10 @@ def merge_plain(*frames: pl.DataFrame) -> pl.DataFrame:
 def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
     """Fold keys with fewer than ``min_count`` requests into ``(other)`` (k-anonymity for reports).
 
-    The ``total``, ``hour`` and ``status_class`` dimensions are never folded.
+    Dimensions whose keys are fixed categories (total, hour, status class, bot, attack and
+    finding categories) are never folded: their counts name nobody.
     """
-    keep_all = pl.col("dimension").is_in(["total", "hour", "status_class", "bot"])
+    keep_all = pl.col("dimension").is_in(["total", "hour", "status_class", "bot", ATTACKS, FINDINGS])
     small = ~keep_all & (pl.col("requests") < min_count)
     renamed = df.with_columns(pl.when(small).then(pl.lit(OTHER)).otherwise(pl.col("key")).alias("key"))
     group = [c for c in df.columns if c not in ("requests", "bytes")]

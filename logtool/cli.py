@@ -266,9 +266,16 @@ def retain(obj: Ctx, now_s: str | None, dry_run: bool, **kw: Any) -> None:
 @format_options
 @policy_options
 @click.option("--now", "now_s", help="Run as of this time (ISO 8601; default now).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high"]),
+    help="Exit 1 (after all work is saved) if the review finds something at least this severe.",
+)
 @click.pass_obj
-def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, json_map, now_s, **kw) -> None:  # type: ignore[no-untyped-def]
-    """Ingest FILES, apply retention, print a short summary (for logrotate/systemd)."""
+def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_format, json_map, now_s, fail_on,  # type: ignore[no-untyped-def]
+            **kw) -> None:  # fmt: skip
+    """Ingest FILES, apply retention, print a short summary and the security review of the
+    days ingested (for logrotate/systemd)."""
     from logtool.geo import GeoDB
     from logtool.ingest import ingest as do_ingest
     from logtool.inputs import make_inputs
@@ -293,6 +300,23 @@ def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_for
         )
     _print_ingest(results)
     _print_retain(res)
+    days = sorted({d for r in results for d in r.days})
+    if not days:
+        return
+    from logtool.review.findings import SEVERITIES, load_rules
+    from logtool.review.findings import review as do_review
+    from logtool.review.render import summary
+
+    with obj.open_store(create=False) as store:
+        found = do_review(
+            store, policy, date_from=days[0], date_to=days[-1], rules=load_rules(policy.review_rules or None)
+        )
+    period = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}"
+    click.echo(summary(found, period), nl=False)
+    if found:
+        click.echo(f"Details: logtool review --from {days[0]} --to {days[-1]}")
+    if fail_on and any(SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on) for f in found):
+        sys.exit(EXIT_FINDINGS)
 
 
 # report and export --------------------------------------------------------------------------
@@ -518,10 +542,11 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
 @click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
 @click.option("--to", "date_to", help="Last day (YYYY-MM-DD).")
 @click.option("--hold", "hold_id", help="Review the rows of this hold, with full addresses and requests.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table", show_default=True)
 @click.option(
     "--fail-on", type=click.Choice(["low", "medium", "high"]), help="Exit 1 if a finding is at least this severe."
 )
+@click.option("--rules", type=click.Path(dir_okay=False), help="TOML file laid over the shipped review rules.")
 @click.option("--now", "now_s", help="Evaluate --since as of this time (ISO 8601; default now).")
 @click.option(
     "--blocklist",
@@ -530,13 +555,20 @@ def parse_since(value: str | None, now: datetime) -> datetime | None:
 )
 @click.pass_obj
 def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | None, hold_id: str | None,
-           fmt: str, fail_on: str | None, now_s: str | None, blocklist: str | None = None) -> None:  # fmt: skip
-    """Find attacks in the raw stage: signatures per request, brute force and probing per client."""
-    from logtool.review.findings import SEVERITIES
+           fmt: str, fail_on: str | None, rules: str | None, now_s: str | None,
+           blocklist: str | None = None) -> None:  # fmt: skip
+    """Find attacks: signatures, protocol anomalies and fake crawlers per request; brute force,
+    probing, user-agent switching, floods and 5xx spikes per client over sliding windows.
+
+    Reads the raw stage, and the anonymised stage for days that have left it (clients are then
+    networks). Thresholds and severities: logtool/review/rules.toml, overridable with --rules."""
+    from logtool.review.findings import SEVERITIES, load_rules
     from logtool.review.findings import review as do_review
+    from logtool.review.render import render as render_findings
 
     now = parse_now(now_s)
-    policy = obj.policy().policy
+    policy = obj.policy(review_rules=rules).policy
+    rule_set = load_rules(policy.review_rules or None)
     with obj.open_store(create=False) as store:
         hold_obj = None
         if hold_id:
@@ -544,7 +576,7 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
 
             hold_obj = holds.get(store, hold_id)
         found = do_review(store, policy, parse_since(since, now), parse_day(date_from, "--from"),
-                          parse_day(date_to, "--to"), hold_obj)  # fmt: skip
+                          parse_day(date_to, "--to"), hold_obj, rule_set)  # fmt: skip
         if hold_obj is not None:
             holds.audit_output(store, hold_obj, "review-hold", sum(f.count for f in found), now)
     if blocklist:
@@ -554,12 +586,8 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
 
         click.echo(make_blocklist(found, blocklist), nl=False)
         return
-    if fmt == "json":
-        click.echo(json.dumps([f.to_dict() for f in found], indent=2))
-    else:
-        for f in found:
-            click.echo(f"{f.severity:<6} {f.category:<14} {f.client:<22} {f.count:>6}x  {f.first_seen[:19]} … "
-                       f"{f.last_seen[:19]}  {'; '.join(f.samples)[:80]}")  # fmt: skip
+    click.echo(render_findings(found, fmt), nl=False)
+    if fmt == "table":
         err(f"review: {len(found)} findings" + ("" if hold_obj else " (clients as networks, samples redacted)"))
     if fail_on and any(SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on) for f in found):
         sys.exit(EXIT_FINDINGS)

@@ -38,6 +38,8 @@ class Policy:
     top_n: int = 1000
     #: MaxMind-format country database; empty means the embedded public-domain one.
     geoip_db: str = ""
+    #: A TOML file laid over the shipped review rules (thresholds, severities, crawler networks).
+    review_rules: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -56,6 +58,7 @@ _DOCS = {
     "min_group_size": "aggregate groups smaller than this are reported as (other)",
     "top_n": "keys kept per day and dimension in the aggregates",
     "geoip_db": "MaxMind-format country database (empty: embedded default)",
+    "review_rules": "TOML file overriding the shipped review rules (empty: shipped rules only)",
 }
 
 

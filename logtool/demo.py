@@ -95,6 +95,12 @@ def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lamb
             p.write_text(render(report, fmt), encoding="utf-8")
             paths.append(p)
         say(f"4. Wrote the aggregate report (no personal data) to {', '.join(str(p) for p in paths)}")
+        from logtool.review.findings import review
+        from logtool.review.render import summary
+
+        found = review(store, policy, date_from=raw_days[0], date_to=raw_days[-1])
+        text = summary(found, f"{raw_days[0]} … {raw_days[-1]} (raw stage; clients as networks)")
+        say("5. " + text.rstrip("\n").replace("\n", "\n   "))
         return DemoResult(store.root, logs, paths, now)
     finally:
         store.close()

@@ -126,6 +126,18 @@ def lines(
     offset = 60  # Europe/Berlin in winter
     step = span / max(count, 1)
     brute = pool.pool[7]
+    for i, line in enumerate(_lines(start, count, rng, step, pool, uas, offset, brute, malformed_rate, attack_rate)):
+        if i % 1000 < 8:  # a burst of failed logins from one client (brute force)
+            t = _clf_time(start + step * i, offset)
+            line = f'{brute} - - [{t}] "POST /wp-login.php HTTP/1.1" 401 {300 + i % 97} "-" "{uas[0]}"'
+        yield line
+
+
+_CRAWLER_NETS = {"Googlebot": "66.249.66.", "bingbot": "157.55.39."}
+
+
+def _lines(start: datetime, count: int, rng: random.Random, step: timedelta, pool: _Clients, uas: list[str],
+           offset: int, brute: str, malformed_rate: float, attack_rate: float) -> Iterator[str]:  # fmt: skip
     for i in range(count):
         ts = start + step * i
         t = _clf_time(ts, offset)
@@ -161,6 +173,9 @@ def lines(
         ref = rng.choice(REFERRERS)
         if rng.random() < 0.002:
             ua = 'Mozilla/5.0 (compatible; \\"quoted\\" agent)'
+        crawler = next((net for name, net in _CRAWLER_NETS.items() if name in ua), None)
+        if crawler and i % 25:  # crawlers come from their published networks; 1 in 25 is a fake
+            client = f"{crawler}{i % 250 + 1}"
         yield f'{client} - {user} [{t}] "{method} {path} HTTP/1.1" {status} {size} "{ref}" "{ua}"'
 
 

@@ -26,6 +26,7 @@ from logtool.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, file_digest, iter_batches
 from logtool.parsers import LineFormat, detect
 from logtool.pipeline import BackgroundWriter, prefetch
+from logtool.review.rules import load_rules
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Partition, Store
 
@@ -74,6 +75,7 @@ def ingest_file(
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
     enrich = Enricher(policy, store.secret(), geo, store.catalog.salt)
+    rules = load_rules(policy.review_rules or None)
     batches = iter_batches(inp, batch_bytes)
     first = next(batches, None)
     if first is None:
@@ -100,7 +102,7 @@ def ingest_file(
                 rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                 rec = conform(rec, RAW_SCHEMA)
                 bg.submit(raw_w.write, rec)
-                partial_aggs.append(aggregate.daily(rec, policy.sensitive_params))
+                partial_aggs.append(aggregate.daily(rec, policy.sensitive_params, rules))
                 if len(partial_aggs) >= 8:
                     partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                 parsed += rec.height

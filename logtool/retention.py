@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 import polars as pl
 
-from logtool.aggregate import VISITORS, unique_visitors
+from logtool.aggregate import FINDINGS, VISITORS, unique_visitors
 from logtool.anonymize.fields import anonymise_records
 from logtool.anonymize.ip import networks
 from logtool.config import Policy
@@ -127,7 +127,7 @@ def _process_raw_day(
             anon_w.write_day(day, anon)
         new = anon_w.finish() + held_w.finish()
         if not _has_visitor_count(store, day):
-            new += _visitor_aggregate(store, day, parts)
+            new += _day_aggregates(store, policy, day, parts)
     except BaseException:
         anon_w.abort()
         held_w.abort()
@@ -155,12 +155,24 @@ def _has_visitor_count(store: Store, day: str) -> bool:
     return store.read("aggregates", day, day).filter(pl.col("dimension") == VISITORS).height > 0
 
 
-def _visitor_aggregate(store: Store, day: str, parts: list[Partition]) -> list[Partition]:
-    """The day's exact unique-visitor count, as an aggregates partition (written, not committed)."""
-    n = unique_visitors(store, parts)
+def _day_aggregates(store: Store, policy: Policy, day: str, parts: list[Partition]) -> list[Partition]:
+    """What only the whole raw day can tell, as an aggregates partition (written, not
+    committed): its exact unique-visitor count and its behavioural findings per category."""
+    from logtool.review.findings import behaviour_counts
+    from logtool.review.rules import load_rules
+
+    found = behaviour_counts(store, parts, policy, load_rules(policy.review_rules or None))
+    keys = [("visitors", VISITORS, unique_visitors(store, parts))] + [(c, FINDINGS, n) for c, n in found.items()]
     w = store.writer("aggregates")
     df = pl.DataFrame(
-        {"date": [date.fromisoformat(day)], "dimension": [VISITORS], "key": ["unique"], "requests": [n], "bytes": [0]}
+        {
+            "date": [date.fromisoformat(day)] * len(keys),
+            "dimension": [d for _, d, _ in keys],
+            "key": ["unique" if d == VISITORS else k for k, d, _ in keys],
+            "requests": [n for _, _, n in keys],
+            "bytes": [0] * len(keys),
+        },
+        schema={"date": pl.Date, "dimension": pl.String, "key": pl.String, "requests": pl.Int64, "bytes": pl.Int64},
     )
     try:
         w.write(df, date_column="date")

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import polars as pl
 import pytest
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ from logtool.cli import cli
 from logtool.config import Policy
 from logtool.ingest import ingest
 from logtool.inputs import make_inputs
+from logtool.retention import retain
 from logtool.review.findings import load_rules, review
 from logtool.store import Store
 
@@ -124,3 +126,174 @@ def test_blocklist_only_under_a_hold(store: Store, tmp_path: Path) -> None:
     assert "add element inet logtool block4 { 203.0.113.9 }" in r.stdout and "block6 { 2001:db8::7 }" in r.stdout
     r = run.invoke(cli, [*base, "--hold", "INC-2", "--blocklist", "ipset"])
     assert "add logtool-block 203.0.113.9 -exist" in r.stdout
+
+
+def test_one_failed_login_is_not_a_brute_force_beside_an_attacker(store: Store, tmp_path: Path) -> None:
+    lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(8)]
+    lines += [line(f"198.51.{k}.1", k, "POST /login HTTP/1.1", 401) for k in range(1, 6)]  # one try each
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "brute_force"]
+    assert [(f.client, f.count) for f in found] == [("203.0.113.0/24", 8)]
+
+
+def test_windows_slide_across_clock_boundaries(store: Store, tmp_path: Path) -> None:
+    """Six failures from 10:09:57 to 10:10:02 straddle a fixed 10-minute boundary; a sliding
+    window still sees all six together."""
+    stamps = ["10:09:57", "10:09:58", "10:09:59", "10:10:00", "10:10:01", "10:10:02"]
+    lines = [f'203.0.113.9 - - [24/Nov/2026:{t} +0000] "POST /login HTTP/1.1" 401 1 "-" "x"' for t in stamps]
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "brute_force"]
+    assert [f.count for f in found] == [6]
+
+
+def test_ipv6_clients_are_grouped_per_64(store: Store, tmp_path: Path) -> None:
+    lines = [line(f"2001:db8:1:2::{i + 1:x}", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(6)]
+    lines += [line(f"2001:db8:1:{i + 10:x}::1", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(5)]
+    load(store, tmp_path, lines)
+    found = [f for f in review(store, Policy()) if f.category == "brute_force"]
+    assert [(f.client, f.count, f.clients) for f in found] == [("2001:db8:1::/48", 6, 1)]  # one /64 of six
+    rules = load_rules()
+    rules["clients"]["ipv6_prefix"] = 128  # every address its own client: nobody reaches six
+    assert not [f for f in review(store, Policy(), rules=rules) if f.category == "brute_force"]
+    holds.create(store, "INC-6", "brute force", datetime(2026, 11, 24, tzinfo=UTC), NOW,
+                 networks=["2001:db8:1:2::/64"], expires=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+    held = [f for f in review(store, Policy(), hold=holds.get(store, "INC-6")) if f.category == "brute_force"]
+    assert [f.client for f in held] == ["2001:db8:1:2::/64"]  # several addresses: their /64
+    r = CliRunner().invoke(cli, ["--store", str(store.root), "review", "--hold", "INC-6", "--blocklist", "nftables"])
+    assert "flags interval" in r.stdout and "block6 { 2001:db8:1:2::/64 }" in r.stdout
+
+
+def test_protocol_anomalies(store: Store, tmp_path: Path) -> None:
+    lines = [
+        line("203.0.113.1", 1, "\\x16\\x03\\x01\\x00\\xa5\\x01\\x00\\x00\\xa1\\x03\\x03", 400),  # TLS on port 80
+        line("203.0.113.2", 2, "FOO / HTTP/1.1", 405),
+        line("203.0.113.3", 3, "GET /", 200),  # HTTP/0.9 style: no protocol
+        line("203.0.113.4", 4, "GET /" + "a" * 5000 + " HTTP/1.1", 414),
+        line("203.0.113.5", 5, "CONNECT example.org:443 HTTP/1.1", 405),
+        line("203.0.113.6", 6, "GET http://example.org/ HTTP/1.1", 200),
+    ]
+    lines += [line("198.51.100.1", 7 + i, f"GET /page-{i} HTTP/1.1", 200) for i in range(10)]
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "protocol"]
+    assert sorted(f.client for f in found) == ["203.0.113.0/24"]
+    assert found[0].count == 6 and found[0].clients == 6
+
+
+def test_absolute_uris_are_normal_where_a_proxy_logs_them() -> None:
+    from logtool.review.signatures import protocol_anomalies
+
+    df = pl.DataFrame({"method": ["GET", "GET", "GET"], "path": ["http://a/", "http://b/", "/c"],
+                       "query": [None, None, None], "protocol": [None, None, None], "source_file": ["squid"] * 3}, schema_overrides={"query": pl.String, "protocol": pl.String})  # fmt: skip
+    assert not protocol_anomalies(df, load_rules()["protocol"]).any()
+
+
+def test_fake_crawlers(store: Store, tmp_path: Path) -> None:
+    google = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    lines = [
+        line("66.249.66.1", 1, "GET / HTTP/1.1", 200, ua=google),
+        line("203.0.113.7", 2, "GET / HTTP/1.1", 200, ua=google),
+    ]
+    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "fake_bot"]
+    assert [f.client for f in found] == ["203.0.113.0/24"]
+    from logtool.review.signatures import fake_bots
+
+    anon = pl.DataFrame({"client_net": ["66.249.66.0/24", "203.0.113.0/24"], "ua_family": ["Googlebot"] * 2})
+    assert fake_bots(anon, load_rules()["fake_bot"], "client_net").to_list() == [False, True]
+
+
+def test_attacks_in_the_referrer_count(store: Store, tmp_path: Path) -> None:
+    lines = [
+        f'203.0.113.8 - - [{T0}:01 +0000] "GET / HTTP/1.1" 200 1 "https://x.example/?q=<script>alert(1)</script>" "x"'
+    ]
+    found = review(load(store, tmp_path, lines), Policy())
+    assert [f.category for f in found] == ["xss"]
+
+
+def test_user_rules_override_the_shipped_ones(store: Store, tmp_path: Path) -> None:
+    load(store, tmp_path, [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(3)])
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[brute_force]\nthreshold = 3\n[severity]\nbrute_force = "high"\n')
+    run = CliRunner()
+    base = ["--store", str(store.root), "review", "--format", "json"]
+    assert json.loads(run.invoke(cli, base).stdout) == []
+    r = run.invoke(cli, [*base, "--rules", str(rules), "--fail-on", "high"])
+    assert r.exit_code == 1 and json.loads(r.stdout)[0]["category"] == "brute_force"
+    r = run.invoke(cli, [*base], env={"LOGTOOL_REVIEW_RULES": str(rules)})
+    assert json.loads(r.stdout)[0]["severity"] == "high"
+    rules.write_text("[brute_force]\nthreshhold = 3\n")
+    r = run.invoke(cli, [*base, "--rules", str(rules)])
+    assert r.exit_code == 2 and "unknown key(s) ['threshhold'] in [brute_force]" in r.stderr
+    rules.write_text('[fake_bot.duckduckbot]\nuser_agent = "duckduckbot"\nnetworks = ["20.191.45.212/32"]\n')
+    assert set(load_rules(rules)["fake_bot"]) >= {"googlebot", "duckduckbot"}  # crawlers add up
+
+
+def test_csv_and_markdown_output(store: Store, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    load(store, tmp_path, [line("203.0.113.9", 1, "GET /a|b?x=1%27%20OR%201=1-- HTTP/1.1", 200)])
+    run = CliRunner()
+    base = ["--store", str(store.root), "review", "--format"]
+    rows = list(csv.DictReader(io.StringIO(run.invoke(cli, [*base, "csv"]).stdout)))
+    assert rows[0]["category"] == "sqli" and rows[0]["client"] == "203.0.113.0/24" and rows[0]["count"] == "1"
+    md = run.invoke(cli, [*base, "md"]).stdout.splitlines()
+    assert md[0].startswith("| severity | category |") and md[1].startswith("|---|")
+    assert "/a\\|b" in md[2] and md[2].count(" | ") == md[0].count(" | ")  # pipes in samples are escaped
+
+
+def test_the_anonymised_stage_is_reviewed_by_network(store: Store, tmp_path: Path) -> None:
+    lines = [line("198.51.100.7", i, f"GET /probe-{i} HTTP/1.1", 404) for i in range(12)]
+    load(store, tmp_path, lines)
+    retain(store, Policy(raw_days=1), datetime(2026, 11, 27, tzinfo=UTC))
+    assert store.read("raw").height == 0
+    found = [f for f in review(store, Policy()) if f.category == "probing"]
+    assert [(f.client, f.count) for f in found] == [("198.51.100.0/24", 12)]
+
+
+def test_attack_and_finding_counts_feed_the_aggregates(store: Store, tmp_path: Path) -> None:
+    lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(7)]
+    lines += [
+        line("203.0.113.50", 50, "GET /.env HTTP/1.1", 404),
+        line("203.0.113.51", 51, "GET /?id=1%27%20OR%201=1-- HTTP/1.1", 200),
+    ]
+    load(store, tmp_path, lines)
+
+    def dim(name: str) -> dict[str, int]:
+        agg = store.read("aggregates").filter(pl.col("dimension") == name)
+        return dict(agg.group_by("key").agg(pl.col("requests").sum()).iter_rows())
+
+    assert dim("attack") == {"sensitive_file": 1, "sqli": 1}
+    assert dim("findings") == {}  # counted once the day is complete and leaves the raw stage
+    retain(store, Policy(raw_days=1), datetime(2026, 11, 27, tzinfo=UTC))
+    assert dim("findings") == {"brute_force": 1}
+    retain(store, Policy(raw_days=1), datetime(2026, 11, 27, tzinfo=UTC))
+    assert dim("findings") == {"brute_force": 1}  # idempotent
+    from logtool.report import build
+
+    sections = build(store, Policy(min_group_size=5)).sections
+    assert {r["key"]: r["requests"] for r in sections["attack"]} == {"sensitive_file": 1, "sqli": 1}  # never folded
+    assert sections["findings"] == [{"key": "brute_force", "requests": 1, "bytes": 0, "share": None}]
+
+
+def test_day_findings_are_counted_in_bounded_shards(store: Store, tmp_path: Path) -> None:
+    from logtool.review.findings import behaviour_counts
+
+    lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(7)]
+    lines += [line(f"198.51.{k}.1", k % 60, "GET / HTTP/1.1", 200) for k in range(200)]
+    lines += [line(f"192.0.2.{k}", k % 60, "GET /api HTTP/1.1", 503) for k in range(1, 51)]
+    load(store, tmp_path, lines)
+    parts = store.catalog.partitions("raw")
+    whole = behaviour_counts(store, parts, Policy(), load_rules())
+    assert whole == {"brute_force": 1, "error_spike": 1}
+    assert behaviour_counts(store, parts, Policy(), load_rules(), shard_rows=40) == whole
+
+
+def test_nightly_prints_the_review_summary(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(7)) + "\n")
+    run = CliRunner()
+    args = ["--store", str(tmp_path / "s"), "nightly", str(log), "--now", "2026-11-24T23:00:00Z"]
+    r = run.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "Security review 2026-11-24: 1 findings (0 high, 1 medium, 0 low)" in r.stdout
+    assert "brute_force" in r.stdout and "203.0.113.9" not in r.stdout
+    log.write_text(line("203.0.113.9", 30, "GET /.env HTTP/1.1", 404) + "\n")
+    r = run.invoke(cli, [*args, "--fail-on", "low"])
+    assert r.exit_code == 1 and "sensitive_file" in r.stdout

@@ -33,7 +33,11 @@ SECTIONS = {  # "visitors" is reported per day, not as a section
     "country": "Countries",
     "response_time": "Response times",
     "hour": "Requests per hour of day (UTC)",
+    "attack": "Attack requests per category",
+    "findings": "Behavioural findings per category",
 }
+#: Sections whose counts are not requests (no share of traffic).
+NOT_REQUESTS = {"findings"}
 
 
 @dataclass
@@ -99,7 +103,7 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
                 "key": k,
                 "requests": int(r),
                 "bytes": int(b),
-                "share": round(r / rep.requests, 4) if rep.requests else 0.0,
+                "share": None if dim in NOT_REQUESTS else round(r / rep.requests, 4) if rep.requests else 0.0,
             }
             for k, r, b in rows.select("key", "requests", "bytes").iter_rows()
         ]

@@ -21,7 +21,7 @@ def human_bytes(n: float) -> str:
 
 
 def render(report: Report, width: int = 100) -> str:
-    from logtool.report import SECTIONS
+    from logtool.report import NOT_REQUESTS, SECTIONS
 
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
@@ -49,10 +49,11 @@ def render(report: Report, width: int = 100) -> str:
             continue
         t = Table(title=title, title_justify="left")
         t.add_column("key", overflow="fold", max_width=60)
-        t.add_column("requests", justify="right")
+        t.add_column("findings" if dim in NOT_REQUESTS else "requests", justify="right")
         t.add_column("share", justify="right")
         for r in rows:
-            t.add_row(str(r["key"]), f"{r['requests']:,}", f"{r['share']:.1%}")
+            share = "-" if r["share"] is None else f"{r['share']:.1%}"
+            t.add_row(str(r["key"]), f"{r['requests']:,}", share)
         con.print(t)
     return buf.getvalue()
 

@@ -9,8 +9,12 @@ attack *shapes*, not at one data set; ``bench/detect_eval.py`` measures them.
 
 from __future__ import annotations
 
+import ipaddress
+from typing import Any
+
 import polars as pl
 
+from logtool.anonymize.ip import parse_ip
 from logtool.review.normalize import normalise
 
 _SQL_FN = r"(?:sleep|benchmark|pg_sleep|dbms_lock\.sleep|dbms_pipe\.receive_message|randomblob|extractvalue|updatexml|load_file|char|chr|concat|cast|convert|ascii|substring|substr|mid|ord|hex|unhex|count|version|user|database|iif|if|elt|make_set|row|generate_series|utl_inaddr\.get_host_address|ctxsys\.drithsx\.sn|xmltype|regexp_substring)"
@@ -128,3 +132,94 @@ def categories(values: pl.Series, ua: bool = False) -> pl.DataFrame:
     table = classify(values, ua)
     out = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left").drop("v")
     return out.fill_null(False)
+
+
+#: Signature categories that also apply to the referrer (a URL the client chose to send).
+REFERRER_CATEGORIES = ("sqli", "xss", "traversal", "cmdi", "log4shell", "shellshock")
+#: Every per-request category: signatures, attack-tool agents, protocol anomalies, fake bots.
+REQUEST_CATEGORIES = [*CATEGORIES, "protocol", "fake_bot"]
+
+_ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://"
+
+
+def _col(df: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(name) if name in df.columns else pl.lit(None, dtype=pl.String)
+
+
+def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
+    """Requests that are not well-formed HTTP: TLS or binary junk instead of a request line,
+    methods outside ``rule["methods"]``, a missing protocol, URLs longer than
+    ``rule["max_url_length"]``, proxy attempts (``CONNECT``, absolute URIs).
+
+    A missing protocol or an absolute URI only counts in files where most requests have a
+    protocol and a relative target (proxies and load balancers log absolute URIs by design).
+    """
+    method, path, query, proto = (_col(df, c) for c in ("method", "path", "query", "protocol"))
+    per_file = ["source_file"] if "source_file" in df.columns else []
+
+    def usual(expr: pl.Expr) -> pl.Expr:  # true where the file mostly has ``expr``
+        share = expr.cast(pl.Float64).mean()
+        return (share.over(per_file) if per_file else share) >= 0.5
+
+    absolute = path.str.contains(_ABSOLUTE).fill_null(False)
+    has_proto = proto.is_not_null()
+    url_len = path.str.len_bytes().fill_null(0) + query.str.len_bytes().fill_null(0)
+    flags = (
+        (method.is_null() & path.is_not_null())  # "\x16\x03\x01..." or other junk as request line
+        | (method.is_not_null() & ~method.is_in(list(rule["methods"])))
+        | (method == "CONNECT")
+        | (absolute & usual(~absolute))
+        | (method.is_not_null() & ~has_proto & usual(has_proto))
+        | (url_len > int(rule["max_url_length"]))
+    )
+    return df.select(flags.fill_null(False).alias("protocol")).to_series()
+
+
+def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Is an address (raw stage) or a network (anonymised stage) inside one of ``nets``?"""
+    try:
+        value = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        addr = parse_ip(text)
+        if addr is None:
+            return False
+        value = ipaddress.ip_network(addr)
+    return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
+
+
+def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip") -> pl.Series:
+    """Requests whose user agent claims a search-engine crawler (``rules[name]["user_agent"]``)
+    from outside that crawler's published networks (``rules[name]["networks"]``)."""
+    ua = "user_agent" if "user_agent" in df.columns else "ua_family"
+    out = pl.repeat(False, df.height, eager=True)
+    if client not in df.columns or ua not in df.columns:
+        return out.alias("fake_bot")
+    for bot in rules.values():
+        claims = df.get_column(ua).str.contains(f"(?i){bot['user_agent']}").fill_null(False)
+        if not claims.any():
+            continue
+        nets = [ipaddress.ip_network(n) for n in bot["networks"]]
+        clients = df.get_column(client).filter(claims).drop_nulls().unique()
+        genuine = {c for c in clients.to_list() if _in_any(c, nets)}
+        out = out | (claims & ~df.get_column(client).is_in(list(genuine)).fill_null(False))
+    return out.alias("fake_bot")
+
+
+def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
+    """Per row of a raw- or anonymised-stage frame, one boolean column per
+    :data:`REQUEST_CATEGORIES`: signatures over path + query, referrer and user agent (the
+    family in the anonymised stage), protocol anomalies and fake crawlers."""
+    target = pl.when(pl.col("query").is_null()).then(pl.col("path"))
+    target = target.otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
+    cols = categories(df.select(target).to_series()).with_columns(pl.lit(False).alias("scanner"))
+    ua = "user_agent" if "user_agent" in df.columns else "ua_family"
+    if ua in df.columns:
+        by_ua = categories(df.get_column(ua), ua=True)
+        cols = cols.with_columns([(pl.col(c) | by_ua.get_column(c)).alias(c) for c in by_ua.columns])
+    if "referrer" in df.columns:
+        by_ref = categories(df.get_column("referrer")).select(REFERRER_CATEGORIES)
+        cols = cols.with_columns([(pl.col(c) | by_ref.get_column(c)).alias(c) for c in by_ref.columns])
+    client = "client_ip" if "client_ip" in df.columns else "client_net"
+    return cols.with_columns(
+        protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client)
+    ).select(REQUEST_CATEGORIES)
