@@ -12,6 +12,7 @@ install anonip`, done by `make bench`), GoAccess when the `goaccess` binary is o
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -31,9 +32,12 @@ def make_log(n: int) -> Path:
     from logtool import generate
 
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"combined-{n}.log"
+    version = hashlib.sha256(Path(generate.__file__).read_bytes()).hexdigest()[:8]  # a changed generator: new file
+    path = OUT / f"combined-{n}-{version}.log"
     if path.exists():
         return path
+    for stale in OUT.glob(f"combined-{n}-*.log"):
+        stale.unlink()
     tmp = path.with_suffix(".tmp")
     start = datetime(2026, 11, 1, tzinfo=UTC)
     with open(tmp, "w", encoding="utf-8") as f:

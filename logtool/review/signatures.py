@@ -130,8 +130,15 @@ def classify(values: pl.Series, ua: bool = False) -> pl.DataFrame:
 def categories(values: pl.Series, ua: bool = False) -> pl.DataFrame:
     """Per row of ``values``: the category columns (False where nothing matched)."""
     table = classify(values, ua)
-    out = pl.DataFrame({"v": values}).join(table, on="v", how="left", maintain_order="left").drop("v")
-    return out.fill_null(False)
+    cats = [c for c in table.columns if c != "v"]
+    out = pl.DataFrame({c: pl.repeat(False, values.len(), eager=True) for c in cats})
+    hits = table.filter(pl.any_horizontal(cats))
+    if hits.height == 0:
+        return out
+    # few rows are attacks: find them with one hash lookup, join only those
+    idx = values.is_in(hits.get_column("v").implode()).fill_null(False).arg_true()
+    sub = pl.DataFrame({"v": values.gather(idx)}).join(hits, on="v", how="left", maintain_order="left")
+    return out.with_columns([out.get_column(c).scatter(idx, sub.get_column(c)) for c in cats])
 
 
 #: Signature categories that also apply to the referrer (a URL the client chose to send).
@@ -194,10 +201,12 @@ def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip"
     out = pl.repeat(False, df.height, eager=True)
     if client not in df.columns or ua not in df.columns:
         return out.alias("fake_bot")
+    agents = df.get_column(ua).drop_nulls().unique()  # regexes run on distinct user agents only
     for bot in rules.values():
-        claims = df.get_column(ua).str.contains(f"(?i){bot['user_agent']}").fill_null(False)
-        if not claims.any():
+        claiming = agents.filter(agents.str.contains(f"(?i){bot['user_agent']}"))
+        if claiming.len() == 0:
             continue
+        claims = df.get_column(ua).is_in(claiming.implode()).fill_null(False)
         nets = [ipaddress.ip_network(n) for n in bot["networks"]]
         clients = df.get_column(client).filter(claims).drop_nulls().unique()
         genuine = {c for c in clients.to_list() if _in_any(c, nets)}
