@@ -98,6 +98,16 @@ def test_error_spike_threshold(store: Store, tmp_path: Path, n: int, expected: i
     assert len(found) == expected
 
 
+@pytest.mark.parametrize("n,expected", [(29, []), (30, ["203.0.113.0/24"])])
+def test_flood_threshold(store: Store, tmp_path: Path, n: int, expected: list[str]) -> None:
+    rules = load_rules()
+    rules["flood"] = {"window_seconds": 60, "threshold": 30, "baseline_factor": 5}
+    lines = [line("203.0.113.9", i % 60, "GET / HTTP/1.1", 200) for i in range(n)]
+    lines += [line(f"198.51.{k}.1", k, "GET / HTTP/1.1", 200) for k in range(1, 11)]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), rules=rules) if f.category == "flood"]
+    assert [f.client for f in found] == expected
+
+
 def test_flood_needs_threshold_and_baseline(store: Store, tmp_path: Path) -> None:
     rules = load_rules()
     rules["flood"] = {"window_seconds": 60, "threshold": 30, "baseline_factor": 5}
