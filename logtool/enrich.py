@@ -17,24 +17,7 @@ from logtool.anonymize.fields import ua_table
 from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, network_text, opaque_token, parse_ip
 from logtool.config import Policy
 from logtool.geo import GeoDB
-
-
-class LookupCache:
-    """Columns derived from one key column, computed for new distinct keys only."""
-
-    def __init__(self, key: str, compute: Callable[[pl.Series], pl.DataFrame], max_rows: int = 1_000_000) -> None:
-        self.key, self.compute, self.max_rows = key, compute, max_rows
-        self.table: pl.DataFrame | None = None
-
-    def join(self, df: pl.DataFrame) -> pl.DataFrame:
-        keys = df.get_column(self.key).drop_nulls().unique()
-        if self.table is None or self.table.height + keys.len() > self.max_rows:
-            self.table = self.compute(keys)  # (re)start: memory stays bounded
-        else:
-            new = keys.filter(~keys.is_in(self.table.get_column(self.key).implode()))
-            if new.len():
-                self.table = pl.concat([self.table, self.compute(new)])
-        return df.join(self.table, on=self.key, how="left", maintain_order="left")
+from logtool.pipeline import LookupCache
 
 
 def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | None) -> pl.DataFrame:

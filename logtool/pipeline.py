@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+import polars as pl
+
 T = TypeVar("T")
+R = TypeVar("R")
 _DONE = object()
 
 
@@ -50,6 +54,26 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         t.join()
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 2) -> Iterator[tuple[T, R]]:
+    """``(item, fn(item))`` in input order, with ``fn`` running on ``workers`` threads at most
+    ``ahead`` items ahead of the consumer (memory stays bounded). For work that releases the
+    GIL (polars), this keeps both cores busy where one thread would leave gaps."""
+    pending: deque[tuple[T, Future[R]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-worker") as pool:
+        try:
+            for item in items:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) > ahead:
+                    first, fut = pending.popleft()
+                    yield first, fut.result()
+            while pending:
+                first, fut = pending.popleft()
+                yield first, fut.result()
+        finally:
+            for _, fut in pending:
+                fut.cancel()
 
 
 class BackgroundWriter:
@@ -92,3 +116,23 @@ def tune_allocator() -> None:
         libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
     except (OSError, AttributeError):
         pass
+
+
+class LookupCache:
+    """Columns derived from one key column, computed for new distinct keys only."""
+
+    def __init__(self, key: str, compute: Callable[[pl.Series], pl.DataFrame], max_rows: int = 1_000_000) -> None:
+        self.key, self.compute, self.max_rows = key, compute, max_rows
+        self.table: pl.DataFrame | None = None
+
+    def join(self, df: pl.DataFrame) -> pl.DataFrame:
+        keys = df.get_column(self.key).drop_nulls().unique()
+        table = self.table  # one read: threads sharing the cache each join a table holding their keys
+        if table is None or table.height + keys.len() > self.max_rows:
+            table = self.compute(keys)  # (re)start: memory stays bounded
+        else:
+            new = keys.filter(~keys.is_in(table.get_column(self.key).implode()))
+            if new.len():
+                table = pl.concat([table, self.compute(new)])
+        self.table = table  # a concurrent update may be lost: it is recomputed when needed
+        return df.join(table, on=self.key, how="left", maintain_order="left")

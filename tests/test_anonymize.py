@@ -164,6 +164,20 @@ def test_cli_file_mode_appends_to_output(tmp_path: Path) -> None:
     assert "anonymized" in r.stderr
 
 
+def test_cli_file_mode_in_many_batches_keeps_every_line_in_order(tmp_path: Path, monkeypatch) -> None:
+    """A file is masked two batches at a time: the output must not depend on the batch size."""
+    from logtool.anonymize import stream
+
+    src = tmp_path / "in.log"
+    src.write_text("\n".join(generated_lines(datetime(2026, 11, 24, tzinfo=UTC), 3000, seed=4)) + "\n")
+    args = ["--store", str(tmp_path / "s"), "anonymize", str(src), "-o"]
+    assert CliRunner().invoke(cli, [*args, str(tmp_path / "one.log")]).exit_code == 0
+    monkeypatch.setattr(stream, "FILE_BATCH_BYTES", 8192)  # ~40 lines a batch: ~75 batches
+    assert CliRunner().invoke(cli, [*args, str(tmp_path / "many.log")]).exit_code == 0
+    one, many = (tmp_path / "one.log").read_text(), (tmp_path / "many.log").read_text()
+    assert many == one and many.count("\n") == 3000
+
+
 def test_cli_unknown_format_warns_and_masks(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "anonymize", "-"], input="x 198.51.100.7 y\n")
     assert r.stdout == "x 198.51.100.0 y\n"

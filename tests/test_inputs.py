@@ -94,3 +94,20 @@ def test_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
     p.write_bytes(gzip.compress(TEXT)[:200])
     with pytest.raises(InputError, match="corrupt or truncated gzip"):
         read_all(str(p))
+
+
+def test_ordered_map_keeps_order_and_raises_errors() -> None:
+    import time
+
+    from logtool.pipeline import ordered_map
+
+    def slow_first(i: int) -> int:
+        time.sleep(0.02 if i == 0 else 0)  # the first item finishes last
+        if i == 7:
+            raise ValueError("boom")
+        return i * i
+
+    out = [r for _, r in ordered_map(slow_first, iter(range(7)))]
+    assert out == [i * i for i in range(7)]
+    with pytest.raises(ValueError, match="boom"):
+        list(ordered_map(slow_first, iter(range(10))))

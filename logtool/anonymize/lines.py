@@ -26,9 +26,9 @@ import polars as pl
 from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, opaque_token, parse_ip
 from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
-from logtool.enrich import LookupCache
 from logtool.parsers import LineFormat
 from logtool.parsers.clf import split_request
+from logtool.pipeline import LookupCache
 
 _TOKEN = re.compile(r"^host-[0-9a-f]{16}$")
 _V4_FREE = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.[0-9])")
@@ -92,7 +92,7 @@ class LineAnonymizer:
         uniq = s.drop_nulls().unique().rename("v")
         is_v4 = uniq.str.contains(V4_RX)
         fast = uniq.filter(is_v4)
-        table = pl.DataFrame({"v": fast, "m": _v4_networks(fast, self.policy.ipv4_prefix).str.replace(r"/\d+$", "")})
+        table = pl.DataFrame({"v": fast, "m": _v4_networks(fast, self.policy.ipv4_prefix, suffix=False)})
         slow = uniq.filter(~is_v4)
         if slow.len():
             table = pl.concat([table, self._clients.join(pl.DataFrame({"v": slow}))])

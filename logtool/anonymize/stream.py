@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import select
 import signal
@@ -27,7 +28,7 @@ import polars as pl
 
 from logtool.anonymize.lines import LineAnonymizer
 from logtool.inputs import LogInput, iter_batches
-from logtool.pipeline import BackgroundWriter, prefetch
+from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 
 READ_SIZE = 1 << 20
 #: Batch size for regular files (bounds memory like ingest does).
@@ -150,7 +151,6 @@ def run(
     """Mask ``source`` (None = stdin) into ``output``. ``anonymizer_for`` gets the first lines
     (for format detection) and returns the anonymizer to use for the whole input."""
     result = AnonymizeResult()
-    anonymizer: LineAnonymizer | None = None
     with Signals() as sig:
         if is_stream(source):
             fd = _stdin_fd() if source is None else os.open(source, os.O_RDONLY)
@@ -162,15 +162,21 @@ def run(
             chunks = prefetch((b.get_column("line"), True) for b in batches)
         writer = BackgroundWriter()  # encode + write the previous batch while masking this one
         try:
-            for lines, newline in chunks:
+            first = next(chunks, None)
+            if first is None:
+                return result
+            anonymizer = anonymizer_for(first[0])
+            rest = itertools.chain([first], chunks)
+            if is_stream(source):  # one batch at a time: a pipe's lines go out as they come
+                done = ((c, anonymizer.anonymize(c[0])) for c in rest)
+            else:  # a file: two batches in flight keep both cores busy
+                done = ordered_map(lambda c: anonymizer.anonymize(c[0]), rest)
+            for (lines, newline), masked in done:
                 if sig.reopen:
                     writer.wait()
                     output.reopen()
                     sig.reopen = False
                     result.reopened += 1
-                if anonymizer is None:
-                    anonymizer = anonymizer_for(lines)
-                masked = anonymizer.anonymize(lines)
                 writer.submit(lambda m=masked, n=newline: output.write(_encode(m, n)))
                 result.lines += lines.len()
                 if sig.stop:

@@ -23,7 +23,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from logtool.errors import StoreBusyError, StoreError
 from logtool.schema import SCHEMAS, STAGES, conform
@@ -131,6 +130,8 @@ class Store:
         """Rows of ``parts`` in bounded batches (memory stays flat for any partition size)."""
         for p in parts:
             try:
+                import pyarrow.parquet as pq  # only here: commands that read no parts start faster
+
                 f = pq.ParquetFile(self.root / p.path)
                 for rb in f.iter_batches(batch_size=batch_rows):
                     yield pl.from_arrow(rb)  # type: ignore[misc]

@@ -6,9 +6,12 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 from logtool.schema import STAGES, conform
 from logtool.store.catalog import Partition
@@ -69,6 +72,8 @@ class PartitionWriter:
             d.mkdir(parents=True, exist_ok=True, mode=0o700)
             tmp = d / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
             table = conform(df, self.schema).to_arrow()
+            import pyarrow.parquet as pq  # imported on first write: read-only commands start faster
+
             writer = pq.ParquetWriter(str(tmp), table.schema, compression="zstd")
             self._open[day] = (tmp, writer, [0])
         tmp, writer, count = self._open[day]
