@@ -14,7 +14,7 @@ from collections.abc import Callable
 import polars as pl
 
 from logtool.anonymize.fields import ua_table
-from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, network_text, opaque_token, parse_ip
+from logtool.anonymize.ip import network_table
 from logtool.config import Policy
 from logtool.geo import GeoDB
 from logtool.pipeline import LookupCache
@@ -22,44 +22,13 @@ from logtool.pipeline import LookupCache
 
 def client_table(ips: pl.Series, policy: Policy, secret: bytes, geo: GeoDB | None) -> pl.DataFrame:
     """``client_ip`` → ``client_net``, ``country`` for distinct addresses (each parsed once)."""
-    ips = ips.rename("client_ip")
-    is_v4 = ips.str.contains(V4_RX)
-    fast, slow = ips.filter(is_v4), ips.filter(~is_v4)
-    frames = [
-        pl.DataFrame(
-            {
-                "client_ip": fast,
-                "client_net": _v4_networks(fast, policy.ipv4_prefix),
-                "country": pl.Series(
-                    [geo.lookup(ip) for ip in fast.to_list()] if geo else [None] * fast.len(), dtype=pl.String
-                ),
-            }
-        )
-    ]
-    if slow.len():
-        nets, countries = [], []
-        for text in slow.to_list():
-            if (fast := fast_v6_network(text, policy.ipv6_prefix)) is not None:  # plain IPv6
-                nets.append(f"{fast}/{policy.ipv6_prefix}")
-                countries.append(geo.lookup_plain(text) if geo else None)
-                continue
-            addr = parse_ip(text)
-            if addr is None:
-                nets.append(opaque_token(text, secret))
-                countries.append(None)
-                continue
-            nets.append(network_text(addr, policy.ipv4_prefix, policy.ipv6_prefix))
-            countries.append(geo.lookup(addr) if geo else None)
-        frames.append(
-            pl.DataFrame(
-                {
-                    "client_ip": slow,
-                    "client_net": pl.Series(nets, dtype=pl.String),
-                    "country": pl.Series(countries, dtype=pl.String),
-                }
-            )
-        )
-    return pl.concat(frames)
+    table = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix, secret)
+    countries = [geo.lookup(ip) for ip in table.get_column("ip").to_list()] if geo else [None] * table.height
+    return table.select(
+        pl.col("ip").alias("client_ip"),
+        pl.col("net").alias("client_net"),
+        pl.Series("country", countries, dtype=pl.String),
+    )
 
 
 class Enricher:

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import re
 import socket
+from collections.abc import Callable
 from functools import lru_cache
 
 import polars as pl
@@ -136,17 +137,29 @@ def _v4_networks(s: pl.Series, prefix: int, suffix: bool = True) -> pl.Series:
     return pl.DataFrame({"o": s.str.split_exact(".", 3)}).select(text).to_series()
 
 
+def mask_distinct(
+    uniq: pl.Series, v4_prefix: int, rest: Callable[[pl.Series], pl.Series], suffix: bool = True
+) -> pl.DataFrame:
+    """Distinct address-like values → columns ``v`` and ``m`` (masked): canonical IPv4 quads
+    vectorised, everything else (IPv6, ports, brackets, hostnames) through ``rest``. The one
+    place where ingest, retention and ``anonymize`` split the fast and the careful path."""
+    uniq = uniq.rename("v")
+    is_v4 = uniq.str.contains(V4_RX)
+    fast, slow = uniq.filter(is_v4), uniq.filter(~is_v4)
+    parts = [pl.DataFrame({"v": fast, "m": _v4_networks(fast, v4_prefix, suffix)})]
+    if slow.len():
+        parts.append(pl.DataFrame({"v": slow, "m": rest(slow).cast(pl.String)}))
+    return pl.concat(parts)
+
+
 def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int, secret: bytes) -> pl.DataFrame:
     """Map each unique non-null value of ``ips`` to its network: columns ``ip``, ``net``."""
-    uniq = ips.drop_nulls().unique().rename("ip")
-    is_v4 = uniq.str.contains(V4_RX)
-    fast = uniq.filter(is_v4)
-    slow = uniq.filter(~is_v4)
-    parts = [pl.DataFrame({"ip": fast, "net": _v4_networks(fast, v4_prefix)})]
-    if slow.len():
-        nets = [truncate_one(x, v4_prefix, v6_prefix, secret) for x in slow.to_list()]
-        parts.append(pl.DataFrame({"ip": slow, "net": pl.Series(nets, dtype=pl.String)}))
-    return pl.concat(parts)
+
+    def careful(slow: pl.Series) -> pl.Series:
+        return pl.Series([truncate_one(x, v4_prefix, v6_prefix, secret) for x in slow.to_list()], dtype=pl.String)
+
+    table = mask_distinct(ips.drop_nulls().unique(), v4_prefix, careful)
+    return table.rename({"v": "ip", "m": "net"})
 
 
 def networks(ips: pl.Series, v4_prefix: int, v6_prefix: int, secret: bytes) -> pl.Series:

@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from logtool.anonymize.ip import V4_RX, _v4_networks, fast_v6_network, opaque_token, parse_ip
+from logtool.anonymize.ip import fast_v6_network, mask_distinct, opaque_token, parse_ip
 from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
 from logtool.parsers import LineFormat
@@ -89,13 +89,11 @@ class LineAnonymizer:
     def addresses(self, s: pl.Series) -> pl.Series:
         """Mask client-like values: distinct values of the batch, IPv4 vectorised, the rest
         (IPv6, hostnames, ports …) through a cross-batch cache of Python results."""
-        uniq = s.drop_nulls().unique().rename("v")
-        is_v4 = uniq.str.contains(V4_RX)
-        fast = uniq.filter(is_v4)
-        table = pl.DataFrame({"v": fast, "m": _v4_networks(fast, self.policy.ipv4_prefix, suffix=False)})
-        slow = uniq.filter(~is_v4)
-        if slow.len():
-            table = pl.concat([table, self._clients.join(pl.DataFrame({"v": slow}))])
+
+        def careful(slow: pl.Series) -> pl.Series:
+            return self._clients.join(pl.DataFrame({"v": slow})).get_column("m")
+
+        table = mask_distinct(s.drop_nulls().unique(), self.policy.ipv4_prefix, careful, suffix=False)
         return pl.DataFrame({"v": s}).join(table, on="v", how="left", maintain_order="left").get_column("m")
 
     def free_text(self, s: pl.Series) -> pl.Series:
