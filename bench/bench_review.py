@@ -31,7 +31,7 @@ from logtool.config import Policy  # noqa: E402
 from logtool.ingest import ingest  # noqa: E402
 from logtool.inputs import make_inputs  # noqa: E402
 from logtool.review.findings import load_rules, prepare, review_frame  # noqa: E402
-from logtool.review.signatures import request_flags  # noqa: E402
+from logtool.review.signatures import request_flags, request_target  # noqa: E402
 from logtool.store import Store  # noqa: E402
 
 
@@ -57,10 +57,7 @@ def main() -> None:
         rows = store.read("raw")
         store.close()
     n = rows.height
-    target = (
-        pl.when(pl.col("query").is_null()).then(pl.col("path")).otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
-    )
-    distinct = rows.select(target.n_unique()).item()
+    distinct = rows.select(request_target().n_unique()).item()
     prepared = prepare(rows, policy, rules, full=False)
     per_request = best_of(args.runs, lambda: request_flags(prepared, rules))
     # worst case for classifying distinct values only: every request target different

@@ -303,19 +303,17 @@ def nightly(obj: Ctx, files: tuple[str, ...], format_name, log_format, nginx_for
     days = sorted({d for r in results for d in r.days})
     if not days:
         return
-    from logtool.review.findings import SEVERITIES, load_rules
+    from logtool.review.findings import at_least
     from logtool.review.findings import review as do_review
     from logtool.review.render import summary
 
     with obj.open_store(create=False) as store:
-        found = do_review(
-            store, policy, date_from=days[0], date_to=days[-1], rules=load_rules(policy.review_rules or None)
-        )
+        found = do_review(store, policy, date_from=days[0], date_to=days[-1])
     period = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}"
     click.echo(summary(found, period), nl=False)
     if found:
         click.echo(f"Details: logtool review --from {days[0]} --to {days[-1]}")
-    if fail_on and any(SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on) for f in found):
+    if fail_on and at_least(found, fail_on):
         sys.exit(EXIT_FINDINGS)
 
 
@@ -562,13 +560,12 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
 
     Reads the raw stage, and the anonymised stage for days that have left it (clients are then
     networks). Thresholds and severities: logtool/review/rules.toml, overridable with --rules."""
-    from logtool.review.findings import SEVERITIES, load_rules
+    from logtool.review.findings import at_least
     from logtool.review.findings import review as do_review
     from logtool.review.render import render as render_findings
 
     now = parse_now(now_s)
     policy = obj.policy(review_rules=rules).policy
-    rule_set = load_rules(policy.review_rules or None)
     with obj.open_store(create=False) as store:
         hold_obj = None
         if hold_id:
@@ -576,7 +573,7 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
 
             hold_obj = holds.get(store, hold_id)
         found = do_review(store, policy, parse_since(since, now), parse_day(date_from, "--from"),
-                          parse_day(date_to, "--to"), hold_obj, rule_set)  # fmt: skip
+                          parse_day(date_to, "--to"), hold_obj)  # fmt: skip
         if hold_obj is not None:
             holds.audit_output(store, hold_obj, "review-hold", sum(f.count for f in found), now)
     if blocklist:
@@ -589,7 +586,7 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
     click.echo(render_findings(found, fmt), nl=False)
     if fmt == "table":
         err(f"review: {len(found)} findings" + ("" if hold_obj else " (clients as networks, samples redacted)"))
-    if fail_on and any(SEVERITIES.index(f.severity) >= SEVERITIES.index(fail_on) for f in found):
+    if fail_on and at_least(found, fail_on):
         sys.exit(EXIT_FINDINGS)
 
 

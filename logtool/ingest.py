@@ -75,7 +75,7 @@ def ingest_file(
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
     enrich = Enricher(policy, store.secret(), geo, store.catalog.salt)
-    rules = load_rules(policy.review_rules or None)
+    rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
     first = next(batches, None)
     if first is None:

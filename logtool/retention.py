@@ -20,6 +20,7 @@ from logtool.anonymize.fields import anonymise_records
 from logtool.anonymize.ip import networks
 from logtool.config import Policy
 from logtool.holds import Hold, held_mask
+from logtool.schema import AGG_SCHEMA
 from logtool.store import Partition, Store
 
 
@@ -161,18 +162,11 @@ def _day_aggregates(store: Store, policy: Policy, day: str, parts: list[Partitio
     from logtool.review.findings import behaviour_counts
     from logtool.review.rules import load_rules
 
-    found = behaviour_counts(store, parts, policy, load_rules(policy.review_rules or None))
-    keys = [("visitors", VISITORS, unique_visitors(store, parts))] + [(c, FINDINGS, n) for c, n in found.items()]
+    found = behaviour_counts(store, parts, policy, load_rules(policy.review_rules))
+    rows = [(VISITORS, "unique", unique_visitors(store, parts))] + [(FINDINGS, c, n) for c, n in found.items()]
     w = store.writer("aggregates")
     df = pl.DataFrame(
-        {
-            "date": [date.fromisoformat(day)] * len(keys),
-            "dimension": [d for _, d, _ in keys],
-            "key": ["unique" if d == VISITORS else k for k, d, _ in keys],
-            "requests": [n for _, _, n in keys],
-            "bytes": [0] * len(keys),
-        },
-        schema={"date": pl.Date, "dimension": pl.String, "key": pl.String, "requests": pl.Int64, "bytes": pl.Int64},
+        [(date.fromisoformat(day), dim, key, n, 0) for dim, key, n in rows], schema=AGG_SCHEMA, orient="row"
     )
     try:
         w.write(df, date_column="date")

@@ -151,8 +151,9 @@ def run(
     """Mask ``source`` (None = stdin) into ``output``. ``anonymizer_for`` gets the first lines
     (for format detection) and returns the anonymizer to use for the whole input."""
     result = AnonymizeResult()
+    streaming = is_stream(source)  # a pipe, FIFO or terminal (stat'ed once)
     with Signals() as sig:
-        if is_stream(source):
+        if streaming:
             fd = _stdin_fd() if source is None else os.open(source, os.O_RDONLY)
             assert fd is not None
             chunks = _pipe_chunks(fd, sig)
@@ -167,7 +168,7 @@ def run(
                 return result
             anonymizer = anonymizer_for(first[0])
             rest = itertools.chain([first], chunks)
-            if is_stream(source):  # one batch at a time: a pipe's lines go out as they come
+            if streaming:  # one batch at a time: a pipe's lines go out as they come
                 done = ((c, anonymizer.anonymize(c[0])) for c in rest)
             else:  # a file: two batches in flight keep both cores busy
                 done = ordered_map(lambda c: anonymizer.anonymize(c[0]), rest)
@@ -184,7 +185,7 @@ def run(
         finally:
             writer.close()
             output.close()
-            if source is not None and is_stream(source):
+            if source is not None and streaming:
                 os.close(fd)
         result.stopped_by_signal = sig.stop
     return result

@@ -1,7 +1,8 @@
 """``logtool review``: findings from the raw stage, with no more personal detail than allowed.
 
-Signature findings group flagged requests per client and category; behavioural findings count
-per client in fixed windows (brute force on authentication, 4xx probing). Without a hold a
+Per-request findings (signatures, protocol anomalies, fake crawlers) group flagged requests per
+client and category; behavioural findings count per client over sliding windows (brute force,
+probing, user-agent switching, floods, and 5xx spikes per vhost). Without a hold a
 client is named by its network and sample requests are redacted; under ``--hold`` only the rows
 the hold matches are reviewed, with full addresses and raw requests. Rows of restricted
 subjects (Art. 18) are left out.
@@ -9,6 +10,7 @@ subjects (Art. 18) are left out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -16,12 +18,12 @@ from typing import Any
 
 import polars as pl
 
-from logtool.anonymize.ip import network_text, parse_ip
+from logtool.anonymize.ip import mask_distinct, network_text, parse_ip
 from logtool.anonymize.redact import redact
 from logtool.config import Policy
 from logtool.holds import Hold, held_mask
 from logtool.review.rules import SEVERITIES, load_rules
-from logtool.review.signatures import CATEGORIES, REQUEST_CATEGORIES, request_flags
+from logtool.review.signatures import CATEGORIES, REQUEST_CATEGORIES, request_flags, request_target
 from logtool.store import Partition, Store
 from logtool.subjects import unrestricted
 
@@ -79,10 +81,7 @@ def _rows(
 
 
 def _sample_text(df: pl.DataFrame, full: bool, policy: Policy) -> pl.DataFrame:
-    target = (
-        pl.when(pl.col("query").is_null()).then(pl.col("path")).otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
-    )
-    out = df.with_columns(target.alias("_target"))
+    out = df.with_columns(request_target().alias("_target"))
     if not full:
         out = out.with_columns(redact(out["_target"], policy.sensitive_params).alias("_target"))
     return out.with_columns(
@@ -93,20 +92,22 @@ def _sample_text(df: pl.DataFrame, full: bool, policy: Policy) -> pl.DataFrame:
 def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
     """Who a client is: the address in the raw stage (IPv6 as its ``/v6_prefix`` network, since
     hosts rotate addresses inside it), the network in the anonymised stage."""
-    nulls = pl.lit(None, dtype=pl.String)
-    net = pl.col("client_net") if "client_net" in df.columns else nulls
+    net = pl.col("client_net") if "client_net" in df.columns else pl.lit(None, dtype=pl.String)
     if "client_ip" not in df.columns:
         return df.select(pl.coalesce(net, pl.lit("(unknown)")).alias("_key")).to_series()
-    uniq = df.get_column("client_ip").drop_nulls().unique()
-    plain_v4 = uniq.str.contains(r"^\d{1,3}(?:\.\d{1,3}){3}$").to_list()
-    keys = [v if is4 else _v6_key(v, v6_prefix) for v, is4 in zip(uniq.to_list(), plain_v4, strict=True)]
-    table = pl.DataFrame({"client_ip": uniq, "_k": pl.Series(keys, dtype=pl.String)})
-    joined = df.select("client_ip", net.alias("_net")).join(table, on="client_ip", how="left", maintain_order="left")
+
+    def careful(rest: pl.Series) -> pl.Series:
+        return pl.Series([_client_key(v, v6_prefix) for v in rest.to_list()], dtype=pl.String)
+
+    # an IPv4 address is its own key (a /32 network, without the suffix)
+    table = mask_distinct(df.get_column("client_ip").drop_nulls().unique(), 32, careful, suffix=False)
+    joined = df.select(pl.col("client_ip").alias("v"), net.alias("_net")).join(table, on="v", how="left",
+                                                                                maintain_order="left")  # fmt: skip
     # rows of days already anonymised have no address: their network is the client
-    return joined.select(pl.coalesce("_k", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
+    return joined.select(pl.coalesce("m", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
 
 
-def _v6_key(text: str, v6_prefix: int) -> str:
+def _client_key(text: str, v6_prefix: int) -> str:
     addr = parse_ip(text)
     if addr is None:
         return text  # a hostname stays itself (it is only ever shown under a hold)
@@ -161,7 +162,7 @@ def review(
     rules: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """Findings over the raw stage (and the anonymised stage for older days), most severe first."""
-    rules = rules or load_rules(policy.review_rules or None)
+    rules = rules or load_rules(policy.review_rules)
     df = _rows(store, date_from, date_to, since, hold)
     return review_frame(df, policy, rules, hold)
 
@@ -216,8 +217,8 @@ def _sliding(rows: pl.DataFrame, rule: dict[str, Any], measure: pl.Expr) -> pl.D
 
 
 def _in_windows(rows: pl.DataFrame, ends: pl.DataFrame, rule: dict[str, Any]) -> pl.DataFrame:
-    """The rows that fall inside one of the offending windows ``(_end - window, _end]`` of their
-    ``_key``."""
+    """The rows (sorted by time) that fall inside one of the offending windows
+    ``(_end - window, _end]`` of their ``_key``."""
     if ends.height == 0:
         return rows.clear()
     width = timedelta(seconds=int(rule["window_seconds"]))
@@ -234,9 +235,14 @@ def _windowed(df: pl.DataFrame, name: str, cond: pl.Expr, rule: dict[str, Any], 
     if hits.height == 0:
         return []
     counted = _sliding(hits, rule, pl.col(distinct).n_unique() if distinct else pl.len())
-    ends = counted.filter(pl.col("_n") >= rule["threshold"]).select("_key", pl.col("ts").alias("_end")).unique()
-    flagged = _in_windows(hits, ends, rule)
-    return _group(flagged.sort("ts"), "behaviour", name, sev[name], hold) if flagged.height else []
+    return _offending(hits, counted.filter(pl.col("_n") >= rule["threshold"]), rule, name, sev, hold)
+
+
+def _offending(rows: pl.DataFrame, bad: pl.DataFrame, rule: dict[str, Any], name: str, sev: dict[str, str],
+               hold: Hold | None) -> list[Finding]:  # fmt: skip
+    """Findings of the ``rows`` inside the windows that end at the ``bad`` counts."""
+    flagged = _in_windows(rows, bad.select("_key", pl.col("ts").alias("_end")).unique(), rule)
+    return _group(flagged, "behaviour", name, sev[name], hold) if flagged.height else []
 
 
 def _floods(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: Hold | None) -> list[Finding]:
@@ -248,9 +254,7 @@ def _floods(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: H
     counted = _sliding(df.select("_key", "ts"), rule, pl.len()).with_columns(bucket)
     counted = counted.join(medians, on="_w", how="left")
     bad = (pl.col("_n") >= rule["threshold"]) & (pl.col("_n") >= rule["baseline_factor"] * pl.col("_median"))
-    ends = counted.filter(bad).select("_key", pl.col("ts").alias("_end")).unique()
-    flagged = _in_windows(df, ends, rule)
-    return _group(flagged.sort("ts"), "behaviour", "flood", sev["flood"], hold) if flagged.height else []
+    return _offending(df, counted.filter(bad), rule, "flood", sev, hold)
 
 
 def _error_spikes(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: Hold | None) -> list[Finding]:
@@ -272,20 +276,25 @@ def behaviour_counts(store: Store, parts: list[Partition], policy: Policy, rules
     if not parts:
         return {}
     lf = pl.scan_parquet([str(store.root / p.path) for p in parts]).select(_DAY_COLUMNS)
-    n = max(1, -(-sum(p.rows for p in parts) // shard_rows))
+    n = -(-sum(p.rows for p in parts) // shard_rows)
+    if n <= 1:  # the whole day fits: one read
+        return counts(review_frame(lf.collect(), policy, rules, detectors=BEHAVIOURS))
+    per_client = [b for b in BEHAVIOURS if b != "error_spike"]
     found = review_frame(lf.filter(pl.col("status") >= 500).collect(), policy, rules, detectors=["error_spike"])
     for i in range(n):
-        shard = lf.filter(pl.col("client_net").hash(seed=7) % n == i) if n > 1 else lf
-        found += review_frame(shard.collect(), policy, rules, detectors=BEHAVIOURS[:-1])
+        shard = lf.filter(pl.col("client_net").hash(seed=7) % n == i)
+        found += review_frame(shard.collect(), policy, rules, detectors=per_client)
     return counts(found)
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
     """Findings per category."""
-    out: dict[str, int] = {}
-    for f in findings:
-        out[f.category] = out.get(f.category, 0) + 1
-    return out
+    return dict(Counter(f.category for f in findings))
+
+
+def at_least(findings: list[Finding], severity: str) -> bool:
+    """Is any finding at least as severe as ``severity`` (``--fail-on``)?"""
+    return any(SEVERITIES.index(f.severity) >= SEVERITIES.index(severity) for f in findings)
 
 
 def blocklist(findings: list[Finding], style: str) -> str:

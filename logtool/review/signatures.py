@@ -199,7 +199,7 @@ def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip") -> pl.Series:
     """Requests whose user agent claims a search-engine crawler (``rules[name]["user_agent"]``)
     from outside that crawler's published networks (``rules[name]["networks"]``)."""
-    ua = "user_agent" if "user_agent" in df.columns else "ua_family"
+    ua = _agent_column(df)
     out = pl.repeat(False, df.height, eager=True)
     if client not in df.columns or ua not in df.columns:
         return out.alias("fake_bot")
@@ -216,26 +216,37 @@ def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip"
     return out.alias("fake_bot")
 
 
+def request_target() -> pl.Expr:
+    """``path?query`` (or the path alone) of canonical records."""
+    return (
+        pl.when(pl.col("query").is_null()).then(pl.col("path")).otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
+    )
+
+
+def _agent_column(df: pl.DataFrame) -> str:
+    """The user agent in the raw stage, its family in the anonymised stage."""
+    return "user_agent" if "user_agent" in df.columns else "ua_family"
+
+
 def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
     """Per row of a raw- or anonymised-stage frame, one boolean column per
     :data:`REQUEST_CATEGORIES`: signatures over path + query, referrer and user agent (the
     family in the anonymised stage), Log4Shell and Shellshock also in the user, X-Forwarded-For
     and host fields, protocol anomalies and fake crawlers."""
-    target = pl.when(pl.col("query").is_null()).then(pl.col("path"))
-    target = target.otherwise(pl.concat_str(["path", pl.lit("?"), "query"]))
-    cols = categories(df.select(target).to_series()).with_columns(pl.lit(False).alias("scanner"))
-    ua = "user_agent" if "user_agent" in df.columns else "ua_family"
+    ua = _agent_column(df)
+    sources: list[tuple[pl.Series, bool, tuple[str, ...]]] = [
+        (df.select(request_target()).to_series(), False, tuple(SIGNATURES))
+    ]
     if ua in df.columns:
-        by_ua = categories(df.get_column(ua), ua=True)
-        cols = cols.with_columns([(pl.col(c) | by_ua.get_column(c)).alias(c) for c in by_ua.columns])
+        sources.append((df.get_column(ua), True, tuple(UA_SIGNATURES)))
     if "referrer" in df.columns:
-        by_ref = categories(df.get_column("referrer")).select(REFERRER_CATEGORIES)
-        cols = cols.with_columns([(pl.col(c) | by_ref.get_column(c)).alias(c) for c in by_ref.columns])
+        sources.append((df.get_column("referrer"), False, REFERRER_CATEGORIES))
     for other in ("remote_user", "xff", "vhost"):  # Log4Shell and Shellshock hide in any logged header
         if other in df.columns and df.get_column(other).null_count() < df.height:
-            by_other = categories(df.get_column(other)).select(HEADER_CATEGORIES)
-            cols = cols.with_columns([(pl.col(c) | by_other.get_column(c)).alias(c) for c in HEADER_CATEGORIES])
+            sources.append((df.get_column(other), False, HEADER_CATEGORIES))
+    cols = pl.DataFrame({c: pl.repeat(False, df.height, eager=True) for c in CATEGORIES})
+    for values, is_ua, cats in sources:
+        found = categories(values, ua=is_ua)
+        cols = cols.with_columns([(pl.col(c) | found.get_column(c)).alias(c) for c in cats])
     client = "client_ip" if "client_ip" in df.columns else "client_net"
-    return cols.with_columns(
-        protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client)
-    ).select(REQUEST_CATEGORIES)
+    return cols.with_columns(protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client))
