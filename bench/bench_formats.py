@@ -5,6 +5,11 @@ the work is real regex/extraction work, not a cache hit), W3C formats keep their
 header; each batch goes through the format's ``parse``. Issue 4's bar: every text format at
 >= 50 % of the combined format's throughput.
 
+The bar is checked in MB/s, bytes of log parsed per second. Lines/s is printed too, but it
+measures line length as much as the parser: the documented sample lines run from 79 bytes
+(common) to 537 (ALB), and a JSON line carries its keys, so Caddy's sample is 2.6x as long as
+combined's for the same request.
+
     python bench/bench_formats.py --lines 200000
 """
 
@@ -48,7 +53,7 @@ def main() -> None:
     print(f"\nparse throughput, {args.lines:,} lines per format (parse only, one batch)")
     print(f"{'format':<16} {'lines/s':>10} {'vs combined':>12} {'MB/s':>7} {'vs combined':>12}")
     for name, r in rates.items():
-        flag = "" if r >= 0.5 * base else "  < 50% in lines/s"
+        flag = "" if mbps[name] >= 0.5 * mbps["combined"] else "  < 50% in MB/s: below the bar"
         print(
             f"{name:<16} {r:>10,.0f} {r / base:>11.0%} {mbps[name]:>7.0f} {mbps[name] / mbps['combined']:>11.0%}{flag}"
         )

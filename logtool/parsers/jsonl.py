@@ -1,20 +1,33 @@
 """JSON-lines access logs: Caddy, Traefik JSON, Google Cloud load balancer, nginx JSON, any mapping.
 
-Fields are taken by key name with one vectorised regex per key, not by a JSON parser: polars'
-JSON readers fail a whole batch on a single invalid line, and nginx's default escaping writes
+Fields are taken by key name with vectorised regexes, not by a JSON parser: polars' JSON
+readers fail a whole batch on a single invalid line, and nginx's default escaping writes
 ``\\xHH``, which is not JSON at all. A key is found wherever it stands (nested objects, arrays
 such as Caddy's ``"User-Agent":["…"]``), first occurrence; a line without the format's required
 keys is quarantined with its reason.
+
+Two paths give the same values: lines of a key layout learned from the batch
+(:mod:`logtool.parsers.jsontpl`) are read by one anchored regex each, several times faster;
+any other line is searched key by key (:func:`value_rx`). String values are then unescaped
+(``\\u0026`` → ``&``); control characters stay escaped, as in the CLF family.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from logtool.errors import ConfigError
 from logtool.parsers.clf import _normalise, _timestamp
+from logtool.parsers.jsontpl import learn
+
+#: Layouts learned per batch before the remaining lines are searched key by key.
+MAX_TEMPLATES = 8
+#: Lines tried (in order) to learn the next layout from.
+LEARN_FROM = 16
 
 #: Canonical field → the group name the CLF normaliser understands.
 TARGETS = {
@@ -25,7 +38,7 @@ TARGETS = {
 }  # fmt: skip
 
 
-def _value_rx(key: str) -> str:
+def value_rx(key: str) -> str:
     """The raw value of ``"key": …`` (a string with its quotes, a number, or an array's first
     string), as one capture group."""
     k = "".join("\\" + c if c in "\\.+*?()|[]{}^$" else c for c in key)
@@ -33,11 +46,35 @@ def _value_rx(key: str) -> str:
     return rf'"{k}"[ \t]*:[ \t]*\[?[ \t]*("[^"\\]*(?:\\.[^"\\]*)*"|[^,}}\] \t]+)'
 
 
-def _clean(expr: pl.Expr) -> pl.Expr:
-    """Strip the quotes of string values, undo ``\\"``, ``\\\\`` and ``\\/``; JSON null → null."""
-    s = expr.str.strip_prefix('"').str.strip_suffix('"')
-    s = s.str.replace_all(r'\\(["\\/])', "$1")
-    return pl.when(expr == "null").then(None).otherwise(s)
+_ESCAPE = re.compile(r'(?:\\u[0-9a-fA-F]{4})+|\\["\\/]')
+
+
+def _decode(escapes: re.Match[str]) -> str:
+    text = escapes.group()
+    if text[1] != "u":
+        return text[1]
+    chars = json.loads(f'"{text}"').encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    # control characters stay escaped, as the CLF family keeps them: no line breaks in a value
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in chars)
+
+
+def unescape(values: pl.Series) -> pl.Series:
+    """JSON string escapes undone: ``\\"``, ``\\\\``, ``\\/`` and printable ``\\uXXXX`` (Go writes
+    ``&`` as ``\\u0026``). Control characters and nginx's ``\\xHH`` stay as logged. Only values
+    with a backslash are touched, each distinct one once."""
+    has = values.str.contains("\\", literal=True).fill_null(False)
+    if not has.any():
+        return values
+    escaped = values.filter(has).unique()
+    plain = pl.Series([_ESCAPE.sub(_decode, v) for v in escaped], dtype=pl.String)
+    return values.replace(escaped, plain)
+
+
+def _clean(raw: pl.Series) -> pl.Series:
+    """A searched raw value: a JSON string loses its quotes, ``null`` becomes null."""
+    quoted = raw.str.starts_with('"') & raw.str.ends_with('"') & (raw.str.len_bytes() >= 2)
+    inner = raw.str.slice(1, raw.str.len_chars() - 2)
+    return pl.select(pl.when(quoted).then(inner).when(raw != "null").then(raw)).to_series().alias(raw.name)
 
 
 @dataclass(frozen=True)
@@ -50,11 +87,56 @@ class JsonFormat:
     description: str = ""
     sample: str = ""
     signature: tuple[str, ...] = field(default=())  # keys that identify the format in detection
+    loose: frozenset[str] = frozenset()  # objects whose keys vary line by line (maps of headers)
+
+    def _wanted(self) -> frozenset[str]:
+        return frozenset(k for candidates in self.keys.values() for k in candidates)
+
+    def raw_values(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """``line_no``, ``line`` and each wanted key's raw value (column ``"key:" + key``).
+
+        Lines whose layout matches a learned template (:mod:`logtool.parsers.jsontpl`) take every
+        value in one regex pass; the rest, and keys a template skips over, are searched key by key.
+        """
+        wanted = self._wanted()
+        rest, parts = batch.select("line_no", "line"), []
+        for _ in range(MAX_TEMPLATES):
+            tpl = next(
+                (t for ln in rest["line"].head(LEARN_FROM) if (t := learn(ln, wanted, self.loose))), None
+            ) if rest.height else None  # fmt: skip
+            if tpl is None:
+                break
+            got = (
+                rest.lazy()
+                .with_columns(pl.col("line").str.extract_groups(tpl.regex).alias("_g"))
+                .unnest("_g")
+                .collect(engine="streaming")
+            )
+            hit = pl.col(next(iter(tpl.groups))).is_not_null()  # groups never match empty
+            matched = got.filter(hit).rename({g: "key:" + k for g, k in tpl.groups.items()})
+            if matched.height == 0:  # the key was spelled differently in the line: give up
+                break
+            matched = matched.with_columns(
+                pl.when(pl.col(c) != "null").then(pl.col(c)).alias(c)
+                for g, k in tpl.groups.items()
+                if g not in tpl.strings and (c := "key:" + k)
+            )
+            search = (wanted - set(tpl.groups.values())) if tpl.skips else set()
+            parts.append(_search(matched, search))
+            rest = got.filter(~hit).select("line_no", "line")
+        parts.append(_search(rest, wanted))
+        cols = ["line_no", "line", *("key:" + k for k in sorted(wanted))]
+        out = pl.concat(
+            [p.select(c if c in p.columns else pl.lit(None, pl.String).alias(c) for c in cols) for p in parts]
+        )
+        if batch["line"].str.contains("\\", literal=True).any():  # else no value has an escape
+            out = out.with_columns(unescape(out[c]) for c in cols[2:])
+        return out.sort("line_no") if len(parts) > 1 else out
 
     def _extract(self) -> list[pl.Expr]:
         exprs = []
         for canon, candidates in self.keys.items():
-            found = [_clean(pl.col("line").str.extract(_value_rx(k), 1)) for k in candidates]
+            found = [pl.col("key:" + k) for k in candidates]
             exprs.append((pl.coalesce(found) if len(found) > 1 else found[0]).alias(TARGETS[canon]))
         return exprs
 
@@ -80,7 +162,7 @@ class JsonFormat:
             .when(pl.col("ts").is_null())
             .then(pl.lit("unreadable timestamp"))
         )
-        lf = batch.lazy().with_columns(self._extract()).with_columns(_derived(fields))
+        lf = self.raw_values(batch).lazy().with_columns(self._extract()).with_columns(_derived(fields))
         durations = {"rt_s", "rt_ns", "latency"} & fields
         norm_fields = (fields - {"rt_ns", "latency"}) | ({"rt_s"} if durations else set())
         lf = lf.with_columns(_any_timestamp(fields)).with_columns(reason.alias("_reason"))
@@ -90,6 +172,15 @@ class JsonFormat:
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         return out.filter(ok).drop("line", "_reason"), rejects
+
+
+def _search(frame: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
+    """The raw values of ``keys``, searched key by key (the definition a template agrees with)."""
+    if not keys or frame.height == 0:
+        return frame
+    found = [pl.col("line").str.extract(value_rx(k), 1).alias("key:" + k) for k in sorted(keys)]
+    frame = frame.lazy().with_columns(found).collect(engine="streaming")
+    return frame.with_columns(_clean(frame["key:" + k]) for k in keys)
 
 
 def _any_timestamp(fields: frozenset[str]) -> list[pl.Expr]:
@@ -135,6 +226,7 @@ CADDY = JsonFormat(
     '"host":"example.org","uri":"/","headers":{"User-Agent":["curl/8.5.0"]}},"bytes_read":0,"user_id":"",'
     '"duration":0.000929675,"size":10900,"status":200,"resp_headers":{"Server":["Caddy"]}}',
     signature=("remote_ip", "logger"),
+    loose=frozenset({"headers", "resp_headers"}),
 )  # fmt: skip
 
 TRAEFIK_JSON = JsonFormat(

@@ -53,7 +53,7 @@ AWS_ALB = _fmt(
     "aws_alb",
     rf"^(?:http|https|h2|grpcs|ws|wss) (?P<time_iso>{ISO}) {T} (?P<client>{T}) {T} {NUM} (?P<rt_s>{NUM}) {NUM} "
     rf'(?P<status>[0-9]{{3}}|-) (?:[0-9]{{1,3}}|-) (?:[0-9]+|-) (?P<bytes>[0-9]+|-) "(?P<request>{Q})" "(?P<ua>{Q})" '
-    rf'{T} {T} {T} "{Q}" "(?P<vhost>{Q})"(?: .*)?$',
+    rf'{T} {T} {T} "{Q}" "(?P<vhost>{Q})"(?: |$)',
     "AWS Application Load Balancer access log",
     "https 2026-11-24T10:00:00.186641Z app/my-lb/50dc6c495c0c9188 203.0.113.7:46532 10.0.0.1:80 0.000 0.001 0.000 "
     '200 200 34 366 "GET https://www.example.org:443/ HTTP/1.1" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
@@ -66,7 +66,8 @@ S3 = _fmt(
     "aws_s3",
     rf'^{T} (?P<bucket>{T}) \[(?P<time>{TIME_CLF})\] (?P<client>{T}) (?P<user>{T}) {T} {T} {T} "(?P<request>{Q})" '
     rf'(?P<status>[0-9]{{3}}|-) {T} (?P<bytes>[0-9]+|-) {T} (?P<rt_ms>[0-9]+|-) {T} "(?P<referrer>{Q})" "(?P<ua>{Q})" {T}'
-    rf"(?: {T} {T} {T} {T} (?P<vhost>{T}))?(?: .*)?$",
+    # the optional trailing fields nest, so every blank has one reading (a one-pass regex: fast captures)
+    rf"(?: {T}(?: {T}(?: {T}(?: {T}(?: (?P<vhost>{T})(?: .*)?)?)?)?)?)?$",
     "Amazon S3 server access log",
     "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be example-bucket [24/Nov/2026:10:00:00 +0000] "
     "203.0.113.7 arn:aws:iam::123456789012:user/jane 3E57427F3EXAMPLE REST.GET.OBJECT photos/a.jpg "
