@@ -10,6 +10,11 @@ byte-for-byte identical except for:
 * the request target and the referrer → personal data redacted (:mod:`.redact`);
 * the user agent and fields we do not know → every IP-looking token masked.
 
+Formats without such a template (fixed-layout AWS/proxy logs, JSON lines, W3C) cut their
+lines into segments instead (:mod:`logtool.parsers.layout`): the same fields get the same
+masking, the text between them is masked as free text, JSON string values are unescaped for
+masking and escaped again.
+
 A line that does not match (or any line of an unknown format) falls back to masking every
 IP-looking token and e-mail address in it: fail closed. Masking is idempotent: anonymising
 twice gives the same line. Work is vectorised per batch, on distinct values.
@@ -40,7 +45,14 @@ _NETWORK_8 = re.compile(r"^\d{1,3}\.0\.0\.0$")
 #: Cheap vectorised test for "may contain an address" before the Python pass.
 _MAYBE_IP = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:"
 _PERSONAL_NAMES = {"user", "ident"}
-_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "vhost"}
+_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "vhost", "lit",
+         "time_naive_ms", "method_s"}  # fmt: skip
+_URLS = {"target", "target_s", "referrer"}
+#: A JSON string that starts like a URL and has a query or an ``@``; a JSON string.
+_JSON_URL_HINT = r'"(?:https?:/|/)[^"]*[?@%]'
+#: A JSON string in value position (after ``:``, ``[`` or ``,``): a gap starts with the closing
+#: quote of the value before it, so strings are recognised by what precedes them.
+_JSON_STRING = re.compile(r'([\[:,][ \t]*)"((?:[^"\\]|\\.)*)"')
 
 
 class LineAnonymizer:
@@ -60,6 +72,11 @@ class LineAnonymizer:
             and "xff" not in self.compiled.fields
         )
         self._triggers = trigger_regex(policy.sensitive_params)
+        # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
+        # #Fields header from batch to batch (see ``context``).
+        self.layouts = getattr(fmt, "layouts", None) if self.compiled is None else None
+        self._headers = getattr(fmt, "headers", None) if self.layouts is not None else None
+        self._carried: str | None = None
 
     # single values ----------------------------------------------------------------------
     def mask_address(self, text: str) -> str:
@@ -155,17 +172,87 @@ class LineAnonymizer:
             return self.xff(u)
         if name == "request":
             return self.request(u)
-        if name == "referrer":
+        if name in _URLS:
             return self.free_text(redact(u, self.policy.sensitive_params))
+        if name == "query":  # a query string logged apart from its path (W3C)
+            redacted = redact("/?" + u, self.policy.sensitive_params).str.strip_prefix("/?")
+            return pl.select(pl.when(u.is_in(["-", ""])).then(u).otherwise(self.free_text(redacted))).to_series()
         return self.free_text(u)  # user agent and unknown fields
 
+    def segment(self, kind: str, s: pl.Series) -> pl.Series:
+        """One segment of a :class:`~logtool.parsers.layout.Layout`, masked by its kind."""
+        if kind == "gap":
+            return self.free_text(s)
+        if kind == "jsongap":
+            return self._json_gap(s)
+        if kind.startswith("json:"):
+            return self._json_text(kind.removeprefix("json:"), s)
+        if kind.startswith("bare:"):  # a bare JSON number, true, false or null
+            name = kind.removeprefix("bare:")
+            if name in _PERSONAL_NAMES:
+                return pl.select(pl.when(s == "null").then(s).otherwise(pl.lit('"-"'))).to_series()
+            return s if name in _KEEP else self.free_text(s)
+        return self.field(kind, s)
+
+    def _json_gap(self, s: pl.Series) -> pl.Series:
+        """JSON text between known values (other keys, maps of headers): free text, and every
+        string in it that is a URL with a query or an ``@`` redacted like a referrer (Caddy logs
+        the Referer inside its map of request headers)."""
+        s = self.free_text(s)
+        uniq = s.drop_nulls().unique()
+        cand = uniq.filter(uniq.str.contains(_JSON_URL_HINT))
+        if cand.len() == 0:
+            return s
+        urls = pl.Series([m.group(2) for v in cand.to_list() for m in _JSON_STRING.finditer(v)], dtype=pl.String)
+        urls = urls.filter(urls.str.contains(r"^(?:https?://|/)")).unique()
+        masked = dict(zip(urls.to_list(), self._json_text("referrer", urls).to_list(), strict=True))
+        fixed = [_JSON_STRING.sub(lambda m: f'{m[1]}"{masked.get(m[2], m[2])}"', v) for v in cand.to_list()]
+        mapping = pl.DataFrame({"v": cand, "r": pl.Series(fixed, dtype=pl.String)})
+        return (
+            pl.DataFrame({"v": s})
+            .join(mapping, on="v", how="left", maintain_order="left")
+            .select(pl.coalesce("r", "v"))
+            .to_series()
+        )
+
+    def _json_text(self, name: str, s: pl.Series) -> pl.Series:
+        """A JSON string's text (escaped, without its quotes): unescaped, masked, and escaped
+        again where masking changed it; empty strings stay empty."""
+        if name in _KEEP:
+            return s
+        from logtool.parsers.jsonl import unescape
+
+        plain = unescape(s)
+        masked = self.field(name, plain)
+        changed = (masked != plain).fill_null(False) & (plain != "")
+        if not changed.any():
+            return s
+        escaped = masked.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+        return pl.select(pl.when(changed).then(escaped).otherwise(s)).to_series()
+
     # batches ----------------------------------------------------------------------------
-    def anonymize(self, lines: pl.Series) -> pl.Series:
-        """Same number of lines, same order; CR line endings are kept."""
+    def context(self, lines: pl.Series) -> pl.Series | None:
+        """What a batch needs from the batches before it (W3C: the ``#Fields`` header of each
+        line). Call in input order; the masking itself may then run on any thread."""
+        if self._headers is None:
+            return None
+        per_line, self._carried = self._headers(lines, self._carried)
+        return per_line
+
+    def anonymize(self, lines: pl.Series, context: pl.Series | None = None) -> pl.Series:
+        """Same number of lines, same order; CR line endings are kept. ``context``: from
+        :meth:`context`, computed here when not given (batches in order, one thread)."""
+        if context is None:
+            context = self.context(lines)
         cr = lines.str.ends_with("\r")
         has_cr = bool(cr.any())
         body = lines.str.strip_suffix("\r") if has_cr else lines
-        out = self._fallback(body) if self.compiled is None else self._structured(body)
+        if self.compiled is not None:
+            out = self._structured(body)
+        elif self.layouts is not None:
+            out = self._segmented(body, context)
+        else:
+            out = self._fallback(body)
         if not has_cr:
             return out
         return (
@@ -176,6 +263,19 @@ class LineAnonymizer:
 
     def _fallback(self, body: pl.Series) -> pl.Series:
         return self.free_text(body)
+
+    def _segmented(self, body: pl.Series, context: pl.Series | None) -> pl.Series:
+        """Each layout's segments masked by kind and joined; the other lines masked as free text."""
+        assert self.layouts is not None
+        layouts, rest = self.layouts(body, context)
+        out = body
+        for lay in layouts:
+            cols = zip(lay.kinds, lay.parts.columns, strict=True)
+            masked = pl.DataFrame([self.segment(k, lay.parts.get_column(c)).rename(c) for k, c in cols])
+            out = out.scatter(lay.rows, masked.select(pl.concat_str(pl.all(), ignore_nulls=True)).to_series())
+        if rest.len():
+            out = out.scatter(rest, self._fallback(body.gather(rest)))
+        return out
 
     def _structured(self, body: pl.Series) -> pl.Series:
         """Fast path where it is safe, the full rewrite elsewhere."""

@@ -167,12 +167,13 @@ def run(
             if first is None:
                 return result
             anonymizer = anonymizer_for(first[0])
-            rest = itertools.chain([first], chunks)
+            # what a batch carries over from the ones before (a W3C header) is taken here, in order
+            jobs = ((c, anonymizer.context(c[0])) for c in itertools.chain([first], chunks))
             if streaming:  # one batch at a time: a pipe's lines go out as they come
-                done = ((c, anonymizer.anonymize(c[0])) for c in rest)
+                done = ((job, anonymizer.anonymize(job[0][0], job[1])) for job in jobs)
             else:  # a file: two batches in flight keep both cores busy
-                done = ordered_map(lambda c: anonymizer.anonymize(c[0]), rest)
-            for (lines, newline), masked in done:
+                done = ordered_map(lambda job: anonymizer.anonymize(job[0][0], job[1]), jobs)
+            for ((lines, newline), _), masked in done:
                 if sig.reopen:
                     writer.wait()
                     output.reopen()

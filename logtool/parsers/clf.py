@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from logtool.parsers.formatstr import CompiledFormat
+from logtool.parsers.layout import Layout, regex_layout, segment_regex
 from logtool.schema import TS
 
 METHOD_RX = r"^([A-Z][A-Z0-9_-]{0,31}) "
@@ -103,6 +104,15 @@ class RegexFormat:
                 )
             )
         return out.filter(ok).drop("line", "_reason"), rejects
+
+    def layouts(self, lines: pl.Series, context: object = None) -> tuple[list[Layout], pl.Series]:
+        """``logtool anonymize`` for a format without a rewrite template: matching lines cut at
+        the parse regex's named groups; the positions of the others."""
+        cut = segment_regex(self.compiled.regex)
+        if cut is None:
+            return [], pl.int_range(lines.len(), dtype=pl.UInt32, eager=True)
+        layout, rest = regex_layout(lines, *cut)
+        return [layout], rest
 
 
 _TIME_ANYWHERE = re.compile(r"\[[^\]]*\d{2}:\d{2}:\d{2}[^\]]*\]")

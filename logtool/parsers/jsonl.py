@@ -22,7 +22,14 @@ import polars as pl
 
 from logtool.errors import ConfigError
 from logtool.parsers.clf import _normalise, _timestamp
-from logtool.parsers.jsontpl import learn
+from logtool.parsers.jsontpl import Template, learn
+from logtool.parsers.layout import Layout
+
+#: Canonical field → what ``logtool anonymize`` does to it (the rest is kept as logged).
+ANON_FIELDS = {
+    "client_ip": "client", "remote_user": "user", "request": "request", "uri": "target", "referrer": "referrer",
+    "user_agent": "ua", "xff": "xff",
+}  # fmt: skip
 
 #: Layouts learned per batch before the remaining lines are searched key by key.
 MAX_TEMPLATES = 8
@@ -92,6 +99,33 @@ class JsonFormat:
     def _wanted(self) -> frozenset[str]:
         return frozenset(k for candidates in self.keys.values() for k in candidates)
 
+    def _templates(
+        self, frame: pl.DataFrame, rewrite: bool = False
+    ) -> tuple[list[tuple[Template, pl.DataFrame]], pl.DataFrame]:
+        """Learn key layouts from ``frame``'s lines and cut it into the lines of each layout
+        (with their values, or with their segments for ``rewrite``) and the rest."""
+        wanted, columns, found = self._wanted(), frame.columns, []
+        for _ in range(MAX_TEMPLATES):
+            tpl = next(
+                (t for ln in frame["line"].head(LEARN_FROM) if (t := learn(ln, wanted, self.loose))), None
+            ) if frame.height else None  # fmt: skip
+            if tpl is None:
+                break
+            regex, first = (tpl.rewrite()[0], "s0") if rewrite else (tpl.regex, next(iter(tpl.groups)))
+            got = (
+                frame.lazy()
+                .with_columns(pl.col("line").str.extract_groups(regex).alias("_g"))
+                .unnest("_g")
+                .collect(engine="streaming")
+            )
+            hit = pl.col(first).is_not_null()  # the first group takes part in every match
+            matched = got.filter(hit)
+            if matched.height == 0:  # the key was spelled differently in the line: give up
+                break
+            found.append((tpl, matched))
+            frame = got.filter(~hit).select(columns)
+        return found, frame
+
     def raw_values(self, batch: pl.DataFrame) -> pl.DataFrame:
         """``line_no``, ``line`` and each wanted key's raw value (column ``"key:" + key``).
 
@@ -99,31 +133,15 @@ class JsonFormat:
         value in one regex pass; the rest, and keys a template skips over, are searched key by key.
         """
         wanted = self._wanted()
-        rest, parts = batch.select("line_no", "line"), []
-        for _ in range(MAX_TEMPLATES):
-            tpl = next(
-                (t for ln in rest["line"].head(LEARN_FROM) if (t := learn(ln, wanted, self.loose))), None
-            ) if rest.height else None  # fmt: skip
-            if tpl is None:
-                break
-            got = (
-                rest.lazy()
-                .with_columns(pl.col("line").str.extract_groups(tpl.regex).alias("_g"))
-                .unnest("_g")
-                .collect(engine="streaming")
-            )
-            hit = pl.col(next(iter(tpl.groups))).is_not_null()  # groups never match empty
-            matched = got.filter(hit).rename({g: "key:" + k for g, k in tpl.groups.items()})
-            if matched.height == 0:  # the key was spelled differently in the line: give up
-                break
-            matched = matched.with_columns(
+        found, rest = self._templates(batch.select("line_no", "line"))
+        parts = []
+        for tpl, matched in found:
+            matched = matched.rename({g: "key:" + k for g, k in tpl.groups.items()}).with_columns(
                 pl.when(pl.col(c) != "null").then(pl.col(c)).alias(c)
                 for g, k in tpl.groups.items()
                 if g not in tpl.strings and (c := "key:" + k)
             )
-            search = (wanted - set(tpl.groups.values())) if tpl.skips else set()
-            parts.append(_search(matched, search))
-            rest = got.filter(~hit).select("line_no", "line")
+            parts.append(_search(matched, (wanted - set(tpl.groups.values())) if tpl.skips else set()))
         parts.append(_search(rest, wanted))
         cols = ["line_no", "line", *("key:" + k for k in sorted(wanted))]
         out = pl.concat(
@@ -132,6 +150,22 @@ class JsonFormat:
         if batch["line"].str.contains("\\", literal=True).any():  # else no value has an escape
             out = out.with_columns(unescape(out[c]) for c in cols[2:])
         return out.sort("line_no") if len(parts) > 1 else out
+
+    def layouts(self, lines: pl.Series, context: object = None) -> tuple[list[Layout], pl.Series]:
+        """``logtool anonymize``: the lines of each learned key layout cut into segments (values
+        as the anonymiser's fields, the rest as gaps), and the positions of the other lines."""
+        frame = pl.DataFrame({"_i": pl.int_range(lines.len(), dtype=pl.UInt32, eager=True), "line": lines})
+        found, rest = self._templates(frame, rewrite=True)
+        canon = {k: c for c, keys in self.keys.items() for k in keys}
+        out = []
+        for tpl, matched in found:
+            _, kinds = tpl.rewrite()
+            named = tuple(
+                "jsongap" if k == "gap" else ("json:" if k in tpl.strings else "bare:") + ANON_FIELDS.get(canon[tpl.groups[k]], "lit")
+                for k in kinds
+            )  # fmt: skip
+            out.append(Layout(matched["_i"], matched.select(f"s{i}" for i in range(len(kinds))), named))
+        return out, rest["_i"]
 
     def _extract(self) -> list[pl.Expr]:
         exprs = []

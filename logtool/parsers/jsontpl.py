@@ -15,8 +15,9 @@ grammar, first occurrence of a key).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
+
+from logtool.parsers.formatstr import rx_escape
 
 #: A JSON string as logged (escapes kept; ``\\xHH`` from nginx's default escaping included).
 STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
@@ -45,17 +46,40 @@ _ANY = rf"(?:{STRING}|{_BARE}|\{{(?:{_skip(SKIP_DEPTH - 1)})*\}}|\[(?:{_skip(SKI
 
 @dataclass(frozen=True)
 class Template:
-    """An anchored regex for one key layout; ``groups`` maps each capture group to its key.
+    """One key layout as a sequence of pieces: ``(None, pattern)`` for structure,
+    ``(group, pattern)`` for a wanted value; ``groups`` maps each group to its key.
 
+    ``regex`` (parsing) captures the values; ``rewrite`` (``logtool anonymize``) captures the
+    whole line, as segments ``s0, s1, …`` whose ``kinds`` are ``gap`` or a value's group.
     ``skips``: the layout skips over a container (or a wanted key holds one), so a wanted key
     without a group may still be somewhere in a line and must be searched for key by key.
     """
 
-    regex: str
+    pieces: tuple[tuple[str | None, str], ...]
     groups: dict[str, str]
     skips: bool
     #: groups holding a JSON string, captured without its quotes (the others: bare scalars)
     strings: frozenset[str] = frozenset()
+
+    @property
+    def regex(self) -> str:
+        return "".join(p if g is None else f"(?P<{g}>{p})" for g, p in self.pieces)
+
+    def rewrite(self) -> tuple[str, tuple[str, ...]]:
+        out, kinds, gap = ["^"], [], []
+        for group, pattern in (*self.pieces, (None, ".*")):
+            if group is None:
+                gap.append(pattern.removeprefix("^").removesuffix("$"))
+                continue
+            if gap:
+                out.append(f"(?P<s{len(kinds)}>{''.join(gap)})")
+                kinds.append("gap")
+                gap.clear()
+            out.append(f"(?P<s{len(kinds)}>{pattern})")
+            kinds.append(group)
+        out.append(f"(?P<s{len(kinds)}>{''.join(gap)})$")
+        kinds.append("gap")
+        return "".join(out), tuple(kinds)
 
 
 class _Obj(list):
@@ -120,13 +144,13 @@ def learn(line: str, wanted: frozenset[str], loose: frozenset[str] = frozenset()
         return None
     groups: dict[str, str] = {}
     strings: set[str] = set()
+    pieces: list[tuple[str | None, str]] = [(None, rf"^{_WS}\{{")]
     skips = False
 
-    def spell(pairs: _Obj) -> str:
+    def spell(pairs: _Obj) -> None:
         nonlocal skips
-        parts = []
-        for key, value in pairs:
-            rx = _WS + re.escape(json.dumps(key, ensure_ascii=False)) + _WS + ":" + _WS
+        for n, (key, value) in enumerate(pairs):
+            rx = ("," if n else "") + _WS + rx_escape(json.dumps(key, ensure_ascii=False)) + _WS + ":" + _WS
             first = key in wanted and key not in groups.values()
             if first and not isinstance(value, list):
                 # the first occurrence of a wanted scalar: captured with the per-key grammar
@@ -134,22 +158,24 @@ def learn(line: str, wanted: frozenset[str], loose: frozenset[str] = frozenset()
                 groups[name] = key
                 if isinstance(value, str):
                     strings.add(name)
-                    rx += rf'"(?P<{name}>{STRING[1:-1]})"'
+                    pieces.extend([(None, rx + '"'), (name, STRING[1:-1]), (None, '"')])
                 else:
-                    rx += rf"(?P<{name}>{_BARE})"
+                    pieces.extend([(None, rx), (name, _BARE)])
             elif isinstance(value, _Obj) and key in loose:
-                rx += _map(value)
+                pieces.append((None, rx + _map(value)))
                 skips = True
             elif isinstance(value, _Obj):
-                rx += r"\{" + spell(value) + r"\}"
+                pieces.append((None, rx + r"\{"))
+                spell(value)
+                pieces.append((None, r"\}" if value else _WS + r"\}"))
             else:
-                rx += _shape(value)
-                skips = skips or rx.endswith(_ANY)
+                pieces.append((None, rx + _shape(value)))
+                skips = skips or pieces[-1][1].endswith(_ANY)
             skips = skips or first and key not in groups.values()  # a wanted key holding a container
-            parts.append(rx + _WS)
-        return ",".join(parts) or _WS
+            pieces.append((None, _WS))
 
-    body = spell(obj)
+    spell(obj)
     if not groups:
         return None
-    return Template(rf"^{_WS}\{{{body}\}}[ \t\r]*$", groups, skips, frozenset(strings))
+    pieces.append((None, r"\}[ \t\r]*$"))
+    return Template(tuple(pieces), groups, skips, frozenset(strings))

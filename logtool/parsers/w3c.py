@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from logtool.parsers.clf import _normalise, _timestamp
+from logtool.parsers.layout import Layout
 
 #: W3C field → the group name of the CLF normaliser.
 FIELD_MAP = {
@@ -22,6 +23,21 @@ FIELD_MAP = {
     "cs(user-agent)": "ua", "cs-host": "vhost", "x-host-header": "vhost", "cs(host)": "vhost",
     "x-forwarded-for": "xff", "cs(x-forwarded-for)": "xff", "cs-version": "proto", "cs-protocol-version": "proto",
 }  # fmt: skip
+
+
+#: W3C field → what ``logtool anonymize`` does to it; ``W3C_KEEP`` (and ``x-edge-*``) are kept,
+#: any other field is masked as free text.
+W3C_ANON = {
+    "c-ip": "client", "cs-username": "user", "cs(cookie)": "user", "cs-cookie": "user", "cs-uri-stem": "target",
+    "cs-uri-query": "query", "cs(referer)": "referrer", "cs(user-agent)": "ua", "x-forwarded-for": "xff",
+    "cs(x-forwarded-for)": "xff",
+}  # fmt: skip
+W3C_KEEP = frozenset({
+    "date", "time", "cs-method", "sc-status", "sc-substatus", "sc-win32-status", "sc-bytes", "cs-bytes", "time-taken",
+    "s-port", "c-port", "cs-version", "cs-protocol-version", "cs-protocol", "cs-host", "cs(host)", "x-host-header",
+    "s-sitename", "s-computername", "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end",
+    "ssl-protocol", "ssl-cipher", "time-to-first-byte",
+})  # fmt: skip
 
 
 @dataclass
@@ -89,6 +105,43 @@ class W3CFormat:
         if out_rec is None:
             return self._empty(batch), pl.concat(rejects)
         return out_rec.sort("line_no"), pl.concat(rejects).sort("line_no")
+
+    def headers(self, lines: pl.Series, carried: str | None) -> tuple[pl.Series, str | None]:
+        """The ``#Fields`` header in force on each line (``carried`` from the batch before), and
+        the one in force after the batch."""
+        line = lines.str.strip_suffix("\r")
+        own = pl.select(
+            pl.when(line.str.starts_with("#Fields:")).then(line.str.strip_prefix("#Fields:").str.strip_chars())
+        ).to_series()
+        per_line = own.forward_fill().fill_null(pl.lit(carried, dtype=pl.String))
+        return per_line, (per_line[-1] if per_line.len() else carried)
+
+    def layouts(self, lines: pl.Series, context: object = None) -> tuple[list[Layout], pl.Series]:
+        """``logtool anonymize``: the data lines of each header cut into columns (masked by the
+        column's name) and separators; directives and lines without a header are the rest."""
+        headers = context if isinstance(context, pl.Series) else self.headers(lines, None)[0]
+        frame = pl.DataFrame(
+            {"_i": pl.int_range(lines.len(), dtype=pl.UInt32, eager=True), "line": lines, "_h": headers}
+        )
+        data = frame.filter(~pl.col("line").str.starts_with("#") & pl.col("_h").is_not_null())
+        out, used = [], []
+        for (header,), group in data.group_by("_h", maintain_order=True):
+            names = str(header).lower().split()
+            ok = group.filter(pl.col("line").str.count_matches(self.separator, literal=True) == len(names) - 1)
+            if ok.height == 0:
+                continue
+            cols = ok.get_column("line").str.split(self.separator)
+            parts, kinds = {}, []
+            for i, name in enumerate(names):
+                if i:
+                    parts[f"s{len(kinds)}"] = pl.repeat(self.separator, ok.height, dtype=pl.String, eager=True)
+                    kinds.append("lit")
+                parts[f"s{len(kinds)}"] = cols.list.get(i)
+                kinds.append(W3C_ANON.get(name, "lit" if name in W3C_KEEP or name.startswith("x-edge-") else "gap"))
+            out.append(Layout(ok.get_column("_i"), pl.DataFrame(parts), tuple(kinds)))
+            used.append(ok.get_column("_i"))
+        done = pl.concat(used) if used else pl.Series([], dtype=pl.UInt32)
+        return out, frame.get_column("_i").filter(~frame.get_column("_i").is_in(done.implode()))
 
     def _empty(self, batch: pl.DataFrame) -> pl.DataFrame:
         rec, _ = self._parse_group(batch.head(0).with_columns(pl.lit("date time c-ip").alias("_h")), "date time c-ip")
