@@ -178,7 +178,10 @@ def _request_time(fields: frozenset[str]) -> pl.Expr:
     return pl.coalesce(num("rt_s"), num("rt_us") / 1e6, num("rt_ms") / 1e3, upstream).alias("request_time_s")
 
 
-def _normalise(rec: pl.LazyFrame, fields: frozenset[str]) -> pl.LazyFrame:
+def _normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False) -> pl.LazyFrame:
+    """Canonical columns from the extracted groups. ``unescaped``: the values are already
+    unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time."""
+    unescape = (lambda e: e) if unescaped else _unescape
     cols = {
         name: _col_or_null(fields, name)
         for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")
@@ -186,7 +189,7 @@ def _normalise(rec: pl.LazyFrame, fields: frozenset[str]) -> pl.LazyFrame:
     if "method_s" in fields and "request" not in fields:  # method and URL logged apart (Squid)
         cols["request"] = pl.concat_str([pl.col("method_s"), pl.lit(" "), pl.col("target_s")])
     rec = rec.with_columns([cols[n].alias(n) for n in cols]).with_columns(
-        [_unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS] + [_nullish("client").alias("client")]
+        [unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS] + [_nullish("client").alias("client")]
     )
     # "- - - " (AWS ELB TCP connections) and the like: no request at all
     rec = rec.with_columns(

@@ -201,7 +201,7 @@ class JsonFormat:
         norm_fields = (fields - {"rt_ns", "latency"}) | ({"rt_s"} if durations else set())
         lf = lf.with_columns(_any_timestamp(fields)).with_columns(reason.alias("_reason"))
         out = _normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
-                         norm_fields | ({"referrer"} if "ua_referrer" in fields else set()))  # fmt: skip
+                         norm_fields | ({"referrer"} if "ua_referrer" in fields else set()), unescaped=True)  # fmt: skip
         out = out.collect(engine="streaming")
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
