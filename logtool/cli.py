@@ -866,11 +866,16 @@ def formats() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True)
 def detect(files: tuple[str, ...]) -> None:
-    """Print the detected format of each FILE and how much of a sample it parses."""
+    """Print the detected format of each FILE and how much of a sample it parses.
+
+    Every file is tried; a file whose format is unknown or ambiguous is reported on stderr,
+    and the exit status is then 3."""
+    from logtool.errors import InputError
     from logtool.inputs import iter_batches, make_inputs
     from logtool.parsers import SAMPLE_LINES
     from logtool.parsers import detect as do_detect
 
+    failed: InputError | None = None
     for inp in make_inputs(list(files)):
         batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
         if batch is None:
@@ -878,8 +883,15 @@ def detect(files: tuple[str, ...]) -> None:
             continue
         lines = batch.get_column("line").head(SAMPLE_LINES)
         lines = lines.filter(lines.str.len_bytes() > 0)
-        fmt, rate = do_detect(lines, inp.name)
+        try:
+            fmt, rate = do_detect(lines, inp.name)
+        except InputError as e:
+            err(f"logtool: error: {e}")
+            failed = e
+            continue
         click.echo(f"{inp.name}: {fmt.name} ({rate:.0%} of {lines.len()} sampled lines parsed)")
+    if failed is not None:
+        sys.exit(failed.exit_code)
 
 
 @cli.command()

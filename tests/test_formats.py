@@ -98,6 +98,30 @@ def test_unknown_format_error_suggests_the_flags() -> None:
     assert "--format" in msg and "--log-format" in msg and "--nginx-format" in msg
 
 
+def test_a_tie_between_formats_is_an_ambiguity_error() -> None:
+    # both Traefik's and nginx's signature keys: neither JSON format can be told from the other
+    line = '{"ClientHost":"203.0.113.1","RequestMethod":"GET","remote_addr":"203.0.113.1","request":"GET / HTTP/1.1"}'
+    with pytest.raises(InputError) as e:
+        detect(pl.Series([line] * 5), "mixed.log")
+    msg = str(e.value)
+    assert "mixed.log: the log format is ambiguous (traefik_json and nginx_json each parse 100%" in msg
+    assert "--format" in msg and "--json-map" in msg
+
+
+def test_detect_command_reports_every_file(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from logtool.cli import cli
+
+    good, bad = tmp_path / "access.log", tmp_path / "notes.txt"
+    good.write_text(REGISTRY["combined"].sample + "\n")
+    bad.write_text("dear diary\n")
+    r = CliRunner().invoke(cli, ["detect", str(bad), str(good)])
+    assert r.exit_code == 3
+    assert "access.log: combined (100% of 1 sampled lines parsed)" in r.stdout  # after the failure
+    assert "logtool: error: notes.txt: cannot detect the log format" in r.stderr
+
+
 def test_detection_tolerates_a_minority_of_bad_lines() -> None:
     lines = pl.Series([REGISTRY["combined"].sample] * 8 + ["garbage"] * 2)
     fmt, rate = detect(lines)

@@ -109,19 +109,29 @@ def custom_format(
     return None
 
 
+_HOW = (
+    "Name it with --format ({names}), or describe it with --log-format '<Apache LogFormat>', "
+    "--nginx-format '<nginx log_format>' or, for JSON lines, --json-map ts=KEY,client_ip=KEY,…"
+)
+
+
 def detect(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
-    """Choose the registered format that parses most of ``lines``; raise if none is good enough."""
+    """Choose the registered format that parses most of ``lines``; raise if none is good enough,
+    or if two formats parse exactly as much (the registered formats are written so that this
+    does not happen on their own logs: a tie means the lines fit neither well)."""
     sample = lines.head(SAMPLE_LINES)
-    scores = [(fmt.match_rate(sample), i, fmt) for i, fmt in enumerate(REGISTRY.values())]
-    best_rate = max((s for s, _, _ in scores), default=0.0)
+    scores = [(fmt.match_rate(sample), fmt) for fmt in REGISTRY.values()]
+    best_rate = max((s for s, _ in scores), default=0.0)
+    how = _HOW.format(names=", ".join(REGISTRY))
     if best_rate < DETECT_THRESHOLD:
         raise InputError(
             f"{source}: cannot detect the log format (best candidate parsed {best_rate:.0%} of "
-            f"{sample.len()} sampled lines). Name it with --format "
-            f"({', '.join(REGISTRY)}), or describe it with --log-format '<Apache LogFormat>', "
-            "--nginx-format '<nginx log_format>' or, for JSON lines, --json-map ts=KEY,client_ip=KEY,…"
+            f"{sample.len()} sampled lines). {how}"
         )
-    for rate, _, fmt in scores:
-        if rate == best_rate:
-            return fmt, rate
-    raise AssertionError("unreachable")
+    best = [fmt for rate, fmt in scores if rate == best_rate]
+    if len(best) > 1:
+        raise InputError(
+            f"{source}: the log format is ambiguous ({' and '.join(f.name for f in best)} each parse "
+            f"{best_rate:.0%} of {sample.len()} sampled lines). {how}"
+        )
+    return best[0], best_rate
