@@ -13,8 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from logtool.errors import InputError
 from logtool.inputs import iter_batches, make_inputs
-from logtool.parsers import detect, get_format
+from logtool.parsers import DETECT_THRESHOLD, REGISTRY, detect, get_format
 
 CASES = sorted(Path(__file__).parent.glob("cases/*/*.log"))
 
@@ -47,6 +48,31 @@ def test_detection_picks_the_golden_format(path: Path) -> None:
     fmt, rate = detect(lines.filter(lines.str.len_bytes() > 0), path.name)
     assert fmt.name == path.parent.name
     assert rate >= 0.6
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_other_format_claims_a_golden_file(path: Path) -> None:
+    """The negative side, for every family: each other format stays under the threshold."""
+    lines = next(iter_batches(make_inputs([str(path)])[0])).get_column("line")
+    lines = lines.filter(lines.str.len_bytes() > 0)
+    for name, fmt in REGISTRY.items():
+        if name != path.parent.name:
+            assert fmt.match_rate(lines) < DETECT_THRESHOLD, (name, fmt.match_rate(lines))
+
+
+NEAR_MISSES = {  # per family: lines that look like it and must not be detected as anything
+    "clf": '203.0.113.7 - - [24/Nov/2026 10:00:00] "GET / HTTP/1.1" 200 512',  # no CLF time
+    "aws": "2026-11-24T10:00:00Z my-lb 203.0.113.7:2817 10.0.0.1:80 0.1 0.1",  # cut short
+    "json": '{"time":"2026-11-24T10:00:00Z","ip":"203.0.113.7","path":"/"}',  # no known keys
+    "w3c": "2026-11-24 10:00:00 10.0.0.5 GET /index.html - 443 - 203.0.113.7",  # no #Fields
+    "haproxy": "Nov 24 10:00:00 lb1 sshd[1]: Accepted publickey for root from 203.0.113.7",
+}
+
+
+@pytest.mark.parametrize("family", sorted(NEAR_MISSES))
+def test_near_misses_are_not_detected(family: str) -> None:
+    with pytest.raises(InputError, match="cannot detect the log format"):
+        detect(pl.Series([NEAR_MISSES[family]] * 5), family)
 
 
 def test_every_line_is_accounted_for() -> None:
