@@ -157,14 +157,18 @@ class JsonFormat:
         frame = pl.DataFrame({"_i": pl.int_range(lines.len(), dtype=pl.UInt32, eager=True), "line": lines})
         found, rest = self._templates(frame, rewrite=True)
         canon = {k: c for c, keys in self.keys.items() for k in keys}
+
+        def kind(tpl: Template, segment: str) -> str:
+            if segment == "gap":
+                return "jsongap"
+            field = ANON_FIELDS.get(canon[tpl.groups[segment]], "lit")
+            return ("json:" if segment in tpl.strings else "bare:") + field
+
         out = []
         for tpl, matched in found:
             _, kinds = tpl.rewrite()
-            named = tuple(
-                "jsongap" if k == "gap" else ("json:" if k in tpl.strings else "bare:") + ANON_FIELDS.get(canon[tpl.groups[k]], "lit")
-                for k in kinds
-            )  # fmt: skip
-            out.append(Layout(matched["_i"], matched.select(f"s{i}" for i in range(len(kinds))), named))
+            segments = matched.select(f"s{i}" for i in range(len(kinds)))
+            out.append(Layout(matched["_i"], segments, tuple(kind(tpl, k) for k in kinds)))
         return out, rest["_i"]
 
     def _extract(self) -> list[pl.Expr]:
