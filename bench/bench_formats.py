@@ -40,6 +40,7 @@ def lines_for(name: str, n: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=200_000)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per format; the best is reported")
     args = ap.parse_args()
     rates: dict[str, float] = {}
     mbps: dict[str, float] = {}
@@ -49,9 +50,13 @@ def main() -> None:
             fmt.start_file()
         lines = lines_for(name, args.lines)
         batch = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
-        t0 = time.perf_counter()
-        rec, rej = fmt.parse(batch)
-        secs = time.perf_counter() - t0
+        secs = float("inf")
+        for _ in range(args.repeat):  # best of N: the first run also pays one-off set-up costs
+            if hasattr(fmt, "start_file"):
+                fmt.start_file()
+            t0 = time.perf_counter()
+            rec, rej = fmt.parse(batch)
+            secs = min(secs, time.perf_counter() - t0)
         assert rec.height == args.lines, (name, rec.height, rej.head(3).to_dicts())
         rates[name] = args.lines / secs
         mbps[name] = sum(len(x) for x in lines) / secs / 1e6
@@ -60,7 +65,7 @@ def main() -> None:
         masker.anonymize(batch.get_column("line"))
         anon[name] = args.lines / (time.perf_counter() - t0)
     base = rates["combined"]
-    print(f"\nparse throughput, {args.lines:,} lines per format (parse only, one batch)")
+    print(f"\nparse throughput, {args.lines:,} lines per format (parse only, one batch, best of {args.repeat})")
     print(f"{'format':<16} {'lines/s':>10} {'vs combined':>12} {'MB/s':>7} {'vs combined':>12} {'anonymize/s':>12}")
     for name, r in rates.items():
         flag = "" if mbps[name] >= 0.5 * mbps["combined"] else "  < 50% in MB/s: below the bar"
