@@ -33,6 +33,7 @@ from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
 from logtool.parsers import LineFormat
 from logtool.parsers.clf import split_request
+from logtool.parsers.jsonl import unescape
 from logtool.pipeline import LookupCache
 
 _TOKEN = re.compile(r"^host-[0-9a-f]{16}$")
@@ -117,15 +118,7 @@ class LineAnonymizer:
         """Mask IPs and e-mails in free text, Python only on values that may contain one."""
         uniq = s.drop_nulls().unique()
         cand = uniq.filter(uniq.str.contains(_MAYBE_IP) | uniq.str.contains("@"))
-        if cand.len() == 0:
-            return s
-        mapping = pl.DataFrame({"v": cand, "r": [self.mask_free_text(v) for v in cand.to_list()]})
-        return (
-            pl.DataFrame({"v": s})
-            .join(mapping, on="v", how="left", maintain_order="left")
-            .select(pl.coalesce("r", "v"))
-            .to_series()
-        )
+        return _replace_some(s, cand, [self.mask_free_text(v) for v in cand.to_list()])
 
     def xff(self, s: pl.Series) -> pl.Series:
         """Each element of an X-Forwarded-For list masked; ``-`` kept."""
@@ -207,21 +200,13 @@ class LineAnonymizer:
         urls = urls.filter(urls.str.contains(r"^(?:https?://|/)")).unique()
         masked = dict(zip(urls.to_list(), self._json_text("referrer", urls).to_list(), strict=True))
         fixed = [_JSON_STRING.sub(lambda m: f'{m[1]}"{masked.get(m[2], m[2])}"', v) for v in cand.to_list()]
-        mapping = pl.DataFrame({"v": cand, "r": pl.Series(fixed, dtype=pl.String)})
-        return (
-            pl.DataFrame({"v": s})
-            .join(mapping, on="v", how="left", maintain_order="left")
-            .select(pl.coalesce("r", "v"))
-            .to_series()
-        )
+        return _replace_some(s, cand, fixed)
 
     def _json_text(self, name: str, s: pl.Series) -> pl.Series:
         """A JSON string's text (escaped, without its quotes): unescaped, masked, and escaped
         again where masking changed it; empty strings stay empty."""
         if name in _KEEP:
             return s
-        from logtool.parsers.jsonl import unescape
-
         plain = unescape(s)
         masked = self.field(name, plain)
         changed = (masked != plain).fill_null(False) & (plain != "")
@@ -370,6 +355,19 @@ def _contains_parallel(s: pl.Series, regex: str, parts: int = 2) -> pl.Series:
         df.slice(i, step).lazy().select(pl.col("s").str.contains(regex)) for i in range(0, max(df.height, 1), step)
     ]
     return pl.concat(pl.collect_all(frames)).to_series()
+
+
+def _replace_some(s: pl.Series, values: pl.Series, replacements: list[str]) -> pl.Series:
+    """``s`` with each of the distinct ``values`` replaced by its replacement, the rest as is."""
+    if values.len() == 0:
+        return s
+    mapping = pl.DataFrame({"v": values, "r": pl.Series(replacements, dtype=pl.String)})
+    return (
+        pl.DataFrame({"v": s})
+        .join(mapping, on="v", how="left", maintain_order="left")
+        .select(pl.coalesce("r", "v"))
+        .to_series()
+    )
 
 
 def _per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:

@@ -75,13 +75,8 @@ class W3CFormat:
 
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         line = pl.col("line").str.strip_suffix("\r")
-        is_header = line.str.starts_with("#Fields:")
-        df = batch.with_columns(
-            pl.when(is_header).then(line.str.strip_prefix("#Fields:").str.strip_chars()).alias("_h")
-        ).with_columns(pl.col("_h").forward_fill().fill_null(pl.lit(self._header, dtype=pl.String)).alias("_h"))
-        last = df.filter(is_header).get_column("_h")
-        if last.len():
-            self._header = last[-1]
+        per_line, self._header = self.headers(batch.get_column("line"), self._header)
+        df = batch.with_columns(per_line.alias("_h"))
         # other directives (#Software, #Version, #Date) carry no records
         data = df.filter(~line.str.starts_with("#") & (pl.col("line").str.len_bytes() > 0))
         empty = df.filter(pl.col("line").str.len_bytes() == 0)
