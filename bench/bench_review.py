@@ -28,10 +28,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_ingest import make_log  # noqa: E402
 
 from logtool.config import Policy  # noqa: E402
-from logtool.ingest import ingest  # noqa: E402
+from logtool.detect.findings import prepare, review_frame
+from logtool.detect.rules import load_rules  # noqa: E402
+from logtool.detect.signatures import request_flags, request_target  # noqa: E402
 from logtool.inputs import make_inputs  # noqa: E402
-from logtool.review.findings import load_rules, prepare, review_frame  # noqa: E402
-from logtool.review.signatures import request_flags, request_target  # noqa: E402
+from logtool.lifecycle.ingest import ingest  # noqa: E402
 from logtool.store import Store  # noqa: E402
 
 

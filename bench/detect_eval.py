@@ -19,8 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from logtool.detect.signatures import categories
 from logtool.parsers import get_format
-from logtool.review.signatures import categories
 
 LABELS = {"sqli": "sqli", "xss": "xss", "path-traversal": "traversal", "cmdi": "cmdi"}
 TARGETS = {"sqli": 0.95, "xss": 0.95, "traversal": 0.90, "cmdi": 0.90}

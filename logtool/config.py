@@ -14,8 +14,54 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from logtool.anonymize.redact import DEFAULT_SENSITIVE_PARAMS
 from logtool.errors import ConfigError
+
+#: Parameters whose values are always redacted (glob patterns, case-insensitive).
+DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
+    "token",
+    "*_token",
+    "*-token",
+    "key",
+    "*_key",
+    "*-key",
+    "apikey",
+    "password",
+    "*_password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "*_secret",
+    "session",
+    "session_*",
+    "sessionid",
+    "sid",
+    "*sessid",
+    "auth",
+    "auth_*",
+    "authorization",
+    "code",
+    "email",
+    "e-mail",
+    "mail",
+    "phone",
+    "tel",
+    "mobile",
+    "user",
+    "username",
+    "login",
+    "signature",
+    "sig",
+    "otp",
+    "ssn",
+    "iban",
+    "card",
+    "card_*",
+    "cardnumber",
+    "cc",
+    "jwt",
+    "hash",
+)
 
 #: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
 IP_PRESETS: dict[str, tuple[int, int]] = {"default": (24, 48), "strict": (16, 32)}
@@ -98,16 +144,34 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     raise ConfigError(f"{source}: {name} must be {kind}, got {value!r}")
 
 
-def _validate(p: Policy) -> Policy:
-    if p.raw_days < 0 or p.anonymised_days < 0:
-        raise ConfigError("raw_days and anonymised_days must be >= 0")
-    if not 0 <= p.ipv4_prefix <= 32:
-        raise ConfigError(f"ipv4_prefix must be between 0 and 32, got {p.ipv4_prefix}")
-    if not 0 <= p.ipv6_prefix <= 128:
-        raise ConfigError(f"ipv6_prefix must be between 0 and 128, got {p.ipv6_prefix}")
-    if p.min_group_size < 1 or p.top_n < 1:
-        raise ConfigError("min_group_size and top_n must be >= 1")
-    return p
+#: Allowed ranges of the integer settings.
+RANGES: dict[str, tuple[int, int]] = {
+    "raw_days": (0, 36_500),
+    "anonymised_days": (0, 36_500),
+    "ipv4_prefix": (0, 32),
+    "ipv6_prefix": (0, 128),
+    "min_group_size": (1, 1_000_000),
+    "top_n": (1, 1_000_000),
+}
+#: Other spellings accepted for a setting (American English).
+ALIASES = {"anonymized_days": "anonymised_days"}
+PRESET = "ip_preset"
+
+#: Policy flags of the CLI: setting → (option names, type, help). Commands offer the ones they use.
+POLICY_FLAGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
+    "raw_days": (("--raw-days",), int, "Days of full detail (default 7)."),
+    "anonymised_days": (("--anonymised-days", "--anonymized-days"), int, "Days anonymised rows are kept (default 90)."),
+    "ipv4_prefix": (("--ipv4-prefix",), int, "IPv4 prefix kept on anonymisation (default 24)."),
+    "ipv6_prefix": (("--ipv6-prefix",), int, "IPv6 prefix kept on anonymisation (default 48)."),
+    PRESET: (("--ip-preset",), None, "Prefix preset: default (/24, /48) or strict (/16, /32)."),
+    "geoip_db": (("--geoip-db",), None, "MaxMind-format country database (GeoLite2, DB-IP)."),
+}
+
+
+def _check_range(name: str, value: Any, source: str) -> None:
+    lo, hi = RANGES.get(name, (None, None))
+    if lo is not None and not lo <= value <= hi:  # type: ignore[operator]
+        raise ConfigError(f"{source}: {name} must be between {lo:,} and {hi:,}, got {value}")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -116,6 +180,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file is a directory: {path}") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read config file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
@@ -123,11 +189,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     table = data.get("policy", data)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [policy] must be a table")
-    out = dict(table)
-    preset = out.pop("ip_preset", None)
-    if preset is not None:
-        out = {**preset_values(str(preset), str(path)), **out}
-    return out
+    return dict(table)
 
 
 def preset_values(name: str, source: str = "ip preset") -> dict[str, int]:
@@ -139,7 +201,7 @@ def preset_values(name: str, source: str = "ip preset") -> dict[str, int]:
 
 def from_env(env: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in _DOCS:
+    for name in [*_DOCS, *ALIASES, PRESET]:
         key = f"LOGTOOL_{name.upper()}"
         if key in env:
             out[name] = env[key]
@@ -154,6 +216,37 @@ class PolicySource:
     origins: dict[str, str] = field(default_factory=dict)
 
 
+def _resolve(layer: dict[str, Any], source: str, env: bool) -> dict[str, tuple[Any, str]]:
+    """One source's settings, aliases and the IP preset resolved: name → (value, label). Two
+    keys of one source that set the same thing are an error naming both."""
+
+    def label(key: str) -> str:
+        if env:
+            return f"LOGTOOL_{key.upper()}"
+        return f"--{key.replace('_', '-')}" if source == "flag" else source
+
+    out: dict[str, tuple[Any, str]] = {}
+    spelled: dict[str, str] = {}
+    for key, raw in layer.items():
+        name = ALIASES.get(key, key)
+        if name in spelled:
+            raise ConfigError(f"{source}: {spelled[name]} and {key} both set {name}; keep one")
+        spelled[name] = key
+        if name == PRESET:
+            continue
+        out[name] = (_coerce(name, raw, label(key)), label(key))
+    if PRESET in spelled:
+        preset = str(layer[spelled[PRESET]])
+        clash = [k for k in ("ipv4_prefix", "ipv6_prefix") if k in out]
+        if clash:
+            names = " and ".join(label(k) if env or source == "flag" else k for k in clash)
+            raise ConfigError(f"{source}: {label(PRESET) if env or source == 'flag' else PRESET} and {names} "
+                              "both set the prefixes; keep one")  # fmt: skip
+        for name, value in preset_values(preset, label(PRESET)).items():
+            out[name] = (value, label(PRESET))
+    return out
+
+
 def load_policy(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -163,17 +256,17 @@ def load_policy(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     origins = {name: "default" for name in _DOCS}
-    layers: list[tuple[str, dict[str, Any]]] = []
+    layers: list[tuple[str, dict[str, Any], bool]] = []
     if config_file is not None:
-        layers.append((str(config_file), read_toml(config_file)))
-    layers.append(("environment", from_env(env)))
-    layers.append(("flag", {k: v for k, v in (overrides or {}).items() if v is not None}))
-    for source, layer in layers:
-        for name, raw in layer.items():
-            label = f"LOGTOOL_{name.upper()}" if source == "environment" else source
-            values[name] = _coerce(name, raw, label)
+        layers.append((str(config_file), read_toml(config_file), False))
+    layers.append(("environment", from_env(env), True))
+    layers.append(("flag", {k: v for k, v in (overrides or {}).items() if v is not None}, False))
+    for source, layer, is_env in layers:
+        for name, (value, label) in _resolve(layer, source, is_env).items():
+            _check_range(name, value, label)
+            values[name] = value
             origins[name] = source
-    return PolicySource(_validate(Policy(**values)), origins)
+    return PolicySource(Policy(**values), origins)
 
 
 def default_config_file(env: Mapping[str, str] | None = None) -> Path | None:

@@ -10,6 +10,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_STORE = 4
+EXIT_INTERRUPTED = 130
 
 
 class LogtoolError(Exception):
@@ -26,6 +27,12 @@ class ConfigError(LogtoolError):
 
 class InputError(LogtoolError):
     """An input file is missing, unreadable or in a format we cannot detect."""
+
+    exit_code = EXIT_INPUT
+
+
+class OutputError(LogtoolError):
+    """An output file cannot be written (no space, no permission, a directory in the way)."""
 
     exit_code = EXIT_INPUT
 

@@ -48,6 +48,8 @@ class LogInput:
     disk_sha256: str | None = None
     #: Compute the content fingerprint while reading (not needed by ``anonymize``).
     hash_content: bool = True
+    #: Bytes of the file on disk read so far (compressed bytes for a compressed file).
+    disk_read: int = 0
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
@@ -66,21 +68,40 @@ def _open_raw(path: Path | None) -> BinaryIO:
 
 def open_decompressed(path: Path | None) -> tuple[BinaryIO, str]:
     """Open ``path`` (None = stdin) and transparently decompress it by its magic bytes."""
+    stream, kind, _ = _open_decompressed(path)
+    return stream, kind
+
+
+def disk_size(inp: LogInput) -> int | None:
+    """Size of a regular input file on disk (None for stdin, pipes and the like)."""
+    if inp.path is None:
+        return None
+    try:
+        st = inp.path.stat()
+    except OSError:
+        return None
+    import stat
+
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _open_decompressed(path: Path | None) -> tuple[BinaryIO, str, BinaryIO]:
     raw = _open_raw(path)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     head = buffered.peek(8)[:8]
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             if kind == "gzip":
-                return gzip.GzipFile(fileobj=buffered), kind  # type: ignore[return-value]
+                return gzip.GzipFile(fileobj=buffered), kind, raw  # type: ignore[return-value]
             if kind == "bzip2":
-                return bz2.BZ2File(buffered), kind  # type: ignore[return-value]
+                return bz2.BZ2File(buffered), kind, raw  # type: ignore[return-value]
             if kind == "xz":
-                return lzma.LZMAFile(buffered), kind  # type: ignore[return-value]
+                return lzma.LZMAFile(buffered), kind, raw  # type: ignore[return-value]
             import zstandard
 
-            return zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True), kind  # type: ignore[return-value]
-    return buffered, "none"
+            zst = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+            return zst, kind, raw  # type: ignore[return-value]
+    return buffered, "none", raw
 
 
 def file_digest(path: Path) -> str:
@@ -132,7 +153,7 @@ def iter_batches(
     inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False
 ) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``."""
-    stream, inp.compression = open_decompressed(inp.path)
+    stream, inp.compression, raw = _open_decompressed(inp.path)
     reuse_disk_hash = (inp.compression == "none" and inp.disk_sha256 is not None) or not inp.hash_content
     carry = b""
     line_no = 1
@@ -148,6 +169,10 @@ def iter_batches(
                 raise
             if not block:
                 break
+            try:
+                inp.disk_read = raw.tell()
+            except (OSError, ValueError):  # a pipe has no position
+                inp.disk_read += len(block)
             if not reuse_disk_hash:
                 inp._hash.update(block)
             inp.size += len(block)

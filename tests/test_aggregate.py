@@ -8,12 +8,14 @@ from pathlib import Path
 
 import polars as pl
 
-from logtool import aggregate
 from logtool.config import Policy
 from logtool.generate import lines
-from logtool.ingest import ingest
 from logtool.inputs import make_inputs
-from logtool.report import ReportFormat, build, render
+from logtool.lifecycle import aggregate
+from logtool.lifecycle.ingest import ingest
+from logtool.render import ReportFormat
+from logtool.render import render_report as render
+from logtool.report import build
 
 from .conftest import DAY0, NOW, write_days
 
@@ -89,7 +91,7 @@ def test_report_totals_match_ingested_rows(store, tmp_path: Path) -> None:
     assert rep.requests == sum(r.parsed for r in res)
     assert [d["date"] for d in rep.days] == ["2026-11-10", "2026-11-11", "2026-11-12"]
     assert all(0 < d["visitors"] < d["requests"] for d in rep.days)  # live from raw visitor keys
-    from logtool.retention import retain
+    from logtool.lifecycle.retention import retain
 
     retain(store, Policy(), NOW)  # every day leaves the raw stage: the counts move to aggregates
     assert [d["visitors"] for d in build(store, Policy()).days] == [d["visitors"] for d in rep.days]

@@ -31,14 +31,13 @@ from logtool.parsers import get_format
 
 from .conftest import EXAMPLES
 
-KEY = b"golden-key"
 CASES = Path(__file__).parent / "cases"
 ANON_CASES = sorted((CASES / "anonymize").glob("*/*.log"))
 
 
 def anonymizer(fmt_name: str | None, policy: Policy | None = None) -> LineAnonymizer:
     fmt = None if fmt_name in (None, "unknown") else get_format(fmt_name)
-    return LineAnonymizer(fmt, policy or Policy(), KEY)
+    return LineAnonymizer(fmt, policy or Policy())
 
 
 def run_lines(a: LineAnonymizer, lines: list[str]) -> list[str]:
@@ -248,7 +247,7 @@ def test_cli_file_mode_in_many_batches_keeps_every_line_in_order(tmp_path: Path,
 def test_cli_unknown_format_warns_and_masks(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["--store", str(tmp_path / "s"), "anonymize", "-"], input="x 198.51.100.7 y\n")
     assert r.stdout == "x 198.51.100.0 y\n"
-    assert "format of - not recognised; masking every IP-looking token" in r.stderr
+    assert "format of <stdin> not recognised; masking every IP-looking token" in r.stderr
 
 
 def test_cli_missing_input(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logtool.audit import verify_chain
 from logtool.cli import cli
 from logtool.config import Policy
-from logtool.export import ExportFormat, export
-from logtool.ingest import ingest
+from logtool.governance.audit import verify_chain
+from logtool.governance.export import ExportFormat, export
 from logtool.inputs import make_inputs
-from logtool.retention import retain
+from logtool.lifecycle.ingest import ingest
+from logtool.lifecycle.retention import retain
 from logtool.store import Store
 
 from .conftest import NOW, write_days
@@ -26,12 +26,12 @@ def audited(store: Store, tmp_path: Path) -> Store:
     logs = write_days(tmp_path / "logs", n_days=3, per_day=200)
     ingest(store, make_inputs([str(p) for p in logs]), Policy(), NOW)
     retain(store, Policy(), NOW)  # all three days leave the raw stage
-    export(store, "anonymised", io.BytesIO(), ExportFormat.csv, now=NOW)
+    export(store, "anonymised", io.BytesIO(), NOW, ExportFormat.csv)
     return store
 
 
 def test_every_change_is_recorded_without_personal_data(audited: Store) -> None:
-    entries = audited.catalog.audit_entries()
+    entries = audited.catalog.audit.entries()
     assert [e["action"] for e in entries] == ["ingest"] * 3 + ["anonymise-day"] * 3 + ["export"]
     first = json.loads(entries[3]["counts"])
     assert first["salts_destroyed"] == ["2026-11-10"] and first["rows_written"] > 0

@@ -76,7 +76,7 @@ def test_nightly_ingests_retains_and_is_recorded(run, tmp_path: Path) -> None:
     logs = write_days(tmp_path / "logs", n_days=2, per_day=200)
     r = run("nightly", *map(str, logs), "--now", "2026-11-25T03:00:00Z")
     assert r.exit_code == 0
-    assert "retain as of 2026-11-25 03:00 UTC (applied)" in r.stderr
+    assert "retain as of 2026-11-25T03:00+00:00 (applied)" in r.stderr
     st = json.loads(run("status", "--format", "json", "--now", "2026-11-25T03:00:00Z").stdout)
     assert st["stages"]["raw"]["rows"] == 0 and st["stages"]["anonymised"]["rows"] > 0
     assert st["overdue_rows"] == {"raw": 0, "anonymised": 0}
@@ -94,7 +94,11 @@ def test_stdin_ingest(run, tmp_path: Path) -> None:
     [
         (["ingest", "missing.log"], 3, "logtool: error: input file not found: missing.log"),
         (["retain", "--now", "yesterday"], 2, "logtool: error: --now: not an ISO 8601 time: 'yesterday'"),
-        (["retain", "--ipv4-prefix", "40"], 2, "logtool: error: ipv4_prefix must be between 0 and 32, got 40"),
+        (
+            ["retain", "--ipv4-prefix", "40"],
+            2,
+            "logtool: error: --ipv4-prefix: ipv4_prefix must be between 0 and 32, got 40",
+        ),
         (["report"], 4, "logtool: error: no store at"),
         (
             ["ingest", "x", "--format", "combined", "--log-format", "%h"],

@@ -118,7 +118,7 @@ def test_detect_command_reports_every_file(tmp_path) -> None:
     bad.write_text("dear diary\n")
     r = CliRunner().invoke(cli, ["detect", str(bad), str(good)])
     assert r.exit_code == 3
-    assert "access.log: combined (100% of 1 sampled lines parsed)" in r.stdout  # after the failure
+    assert "access.log: combined (100% of 1 sampled line parsed)" in r.stdout  # after the failure
     assert "logtool: error: notes.txt: cannot detect the log format" in r.stderr
 
 

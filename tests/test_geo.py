@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from logtool.config import Policy
+from logtool.enrich.geo import GeoDB
 from logtool.errors import ConfigError
-from logtool.geo import GeoDB
-from logtool.ingest import ingest
 from logtool.inputs import make_inputs
+from logtool.lifecycle.ingest import ingest
 
 from .conftest import NOW
 

@@ -9,15 +9,15 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from logtool import holds
 from logtool.cli import cli
 from logtool.config import Policy
 from logtool.errors import ConfigError
-from logtool.ingest import ingest
+from logtool.governance import holds
+from logtool.governance.verify import verify
 from logtool.inputs import make_inputs
-from logtool.retention import retain
+from logtool.lifecycle.ingest import ingest
+from logtool.lifecycle.retention import retain
 from logtool.store import Store
-from logtool.verify import verify
 
 from .conftest import NOW, write_days
 
@@ -52,22 +52,22 @@ def test_a_hold_keeps_rows_through_several_runs_until_released(loaded: Store) ->
     anon_10 = loaded.read("anonymised", "2026-11-10", "2026-11-10")
     assert anon_10.height == full_day.height - morning.height
     # the salt of a day with held raw rows survives; its visitor count was written once, whole
-    assert "2026-11-10" in loaded.catalog.salt_days()
+    assert "2026-11-10" in loaded.catalog.salts.days()
     visitors = loaded.read("aggregates", "2026-11-10", "2026-11-10").filter(dimension="visitors")
     assert visitors["requests"].to_list() == [full_day["visitor_key"].n_unique()]
     # idempotent, and still held far past both windows
-    paths = sorted(p.path for p in loaded.catalog.partitions("raw"))
+    paths = sorted(p.path for p in loaded.parts("raw"))
     retain(loaded, Policy(), t("2026-11-20T00:00:00"))
-    assert sorted(p.path for p in loaded.catalog.partitions("raw")) == paths
+    assert sorted(p.path for p in loaded.parts("raw")) == paths
     retain(loaded, Policy(), t("2027-06-01T00:00:00"))
     assert raw_rows(loaded).height == morning.height
-    assert loaded.catalog.partitions("anonymised") == []
+    assert loaded.parts("anonymised") == []
     assert verify(loaded, Policy(), t("2027-06-01T00:00:00")) == []  # held rows are not "overdue"
     # released: the next run processes them (past both windows: deleted) and the salt goes
     holds.release(loaded, "INC-7", t("2027-06-01T00:00:00"))
     retain(loaded, Policy(), t("2027-06-01T00:00:00"))
     assert raw_rows(loaded).height == 0
-    assert loaded.catalog.salt_days() == []
+    assert loaded.catalog.salts.days() == []
     assert len(loaded.read("aggregates", "2026-11-10", "2026-11-10").filter(dimension="visitors")) == 1
 
 
@@ -108,7 +108,7 @@ def test_validation_and_audit(loaded: Store) -> None:
         holds.create(loaded, "INC-4", "x", t("2026-11-10T00:00:00"), NOW, end=t("2026-11-09T00:00:00"))
     holds.extend(loaded, "INC-1", t("2029-01-01T00:00:00"), NOW)
     holds.release(loaded, "INC-1", NOW)
-    actions = [e["action"] for e in loaded.catalog.audit_entries()]
+    actions = [e["action"] for e in loaded.catalog.audit.entries()]
     assert actions[-3:] == ["hold-create", "hold-extend", "hold-release"]
 
 
@@ -129,7 +129,7 @@ def test_cli(loaded: Store) -> None:
 
 
 def test_row_level_output_only_under_a_hold_and_evidence_bundles(loaded: Store, tmp_path: Path) -> None:
-    from logtool.bundle import export_bundle, verify_bundle
+    from logtool.governance.bundle import export_bundle, verify_bundle
 
     holds.create(loaded, "INC-6", "scan", t("2026-11-11T00:00:00"), NOW, end=t("2026-11-12T00:00:00"), expires=FAR)
     expected = loaded.read("raw", "2026-11-11", "2026-11-11").height
@@ -152,7 +152,7 @@ def test_row_level_output_only_under_a_hold_and_evidence_bundles(loaded: Store, 
     assert verify_bundle(bundle) == ["rows.csv: content changed (SHA-256 differs from the manifest)"]
     r = run.invoke(cli, ["hold", "verify-bundle", str(bundle)])
     assert r.exit_code == 1
-    actions = [e["action"] for e in loaded.catalog.audit_entries()]
+    actions = [e["action"] for e in loaded.catalog.audit.entries()]
     assert {"report-hold", "export-hold", "hold-export"} <= set(actions)
 
 
@@ -162,4 +162,4 @@ def test_expiry_is_audited_once(loaded: Store) -> None:
     )
     retain(loaded, Policy(), t("2026-11-20T00:00:00"))
     retain(loaded, Policy(), t("2026-11-21T00:00:00"))
-    assert [e["action"] for e in loaded.catalog.audit_entries()].count("hold-expired") == 1
+    assert [e["action"] for e in loaded.catalog.audit.entries()].count("hold-expired") == 1

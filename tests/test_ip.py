@@ -9,11 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logtool.anonymize.ip import networks, parse_ip
+from logtool.net import UNKNOWN_HOST, networks, parse_ip
 
 from .conftest import EXAMPLES
-
-KEY = b"test-key"
 
 VECTORS = [
     ("192.168.100.200", 20, 48, "192.168.96.0/20"),
@@ -36,23 +34,37 @@ VECTORS = [
 
 @pytest.mark.parametrize("ip,v4,v6,expected", VECTORS)
 def test_known_vectors(ip: str, v4: int, v6: int, expected: str) -> None:
-    assert networks(pl.Series([ip]), v4, v6, KEY).to_list() == [expected]
+    assert networks(pl.Series([ip]), v4, v6).to_list() == [expected]
 
 
 @pytest.mark.parametrize(
-    "junk", ["dsl-42.pool.example.net", "unknown", "01.2.3.4", "256.1.1.1", "1.2.3", "::gg", "-x-"]
+    "name,expected",
+    [
+        ("dsl-42.pool.example.net", "example.net"),
+        ("DIALUP-12.ISP.EXAMPLE.NET.", "example.net"),
+        ("host-7.example.co.uk", "example.co.uk"),
+        ("example.net", "example.net"),  # already a registrable domain: unchanged
+        ("localhost", UNKNOWN_HOST),  # bare
+        ("web1.intranet", UNKNOWN_HOST),  # unknown suffix
+        ("co.uk", UNKNOWN_HOST),  # a public suffix names nobody in particular, but is no domain
+        ("unknown", UNKNOWN_HOST),
+        ("01.2.3.4", UNKNOWN_HOST),  # not an address, not a name under a known suffix
+        ("256.1.1.1", UNKNOWN_HOST),
+        ("1.2.3", UNKNOWN_HOST),
+        ("::gg", UNKNOWN_HOST),
+        ("-x-", UNKNOWN_HOST),
+        (UNKNOWN_HOST, UNKNOWN_HOST),
+    ],
 )
-def test_non_addresses_become_opaque_tokens(junk: str) -> None:
-    (out,) = networks(pl.Series([junk]), 24, 48, KEY).to_list()
-    assert out.startswith("host-") and junk not in out
-    # keyed: another store's key gives another token, the same key the same one
-    assert networks(pl.Series([junk]), 24, 48, b"other").to_list() != [out]
-    assert networks(pl.Series([junk]), 24, 48, KEY).to_list() == [out]
+def test_names_become_their_registrable_domain_or_one_placeholder(name: str, expected: str) -> None:
+    (out,) = networks(pl.Series([name]), 24, 48).to_list()
+    assert out == expected
+    assert networks(pl.Series([out]), 24, 48).to_list() == [out]  # idempotent
 
 
 def test_nulls_stay_null_and_order_is_kept() -> None:
     s = pl.Series(["203.0.113.9", None, "2001:db8::1", "203.0.113.9"])
-    assert networks(s, 24, 48, KEY).to_list() == ["203.0.113.0/24", None, "2001:db8::/48", "203.0.113.0/24"]
+    assert networks(s, 24, 48).to_list() == ["203.0.113.0/24", None, "2001:db8::/48", "203.0.113.0/24"]
 
 
 v4 = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
@@ -67,9 +79,9 @@ def spellings_v6(a: ipaddress.IPv6Address) -> st.SearchStrategy[str]:
 @given(addr=v4, prefix=st.integers(0, 32))
 def test_ipv4_truncation_equals_ipaddress(addr: ipaddress.IPv4Address, prefix: int) -> None:
     expected = str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
-    assert networks(pl.Series([str(addr)]), prefix, 48, KEY).to_list() == [expected]
-    assert networks(pl.Series([f"{addr}:8080"]), prefix, 48, KEY).to_list() == [expected]
-    assert networks(pl.Series([f"::ffff:{addr}"]), prefix, 48, KEY).to_list() == [expected]
+    assert networks(pl.Series([str(addr)]), prefix, 48).to_list() == [expected]
+    assert networks(pl.Series([f"{addr}:8080"]), prefix, 48).to_list() == [expected]
+    assert networks(pl.Series([f"::ffff:{addr}"]), prefix, 48).to_list() == [expected]
 
 
 @settings(max_examples=300 * EXAMPLES, deadline=None)
@@ -80,4 +92,4 @@ def test_ipv6_truncation_equals_ipaddress(data: st.DataObject, addr: ipaddress.I
         return
     spelled = data.draw(spellings_v6(addr))
     expected = str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
-    assert networks(pl.Series([spelled]), 24, prefix, KEY).to_list() == [expected]
+    assert networks(pl.Series([spelled]), 24, prefix).to_list() == [expected]

@@ -19,14 +19,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from logtool.config import Policy
-from logtool.ingest import ingest
 from logtool.inputs import make_inputs
+from logtool.lifecycle.ingest import ingest
+from logtool.lifecycle.retention import retain
 from logtool.parsers import get_format
-from logtool.retention import retain
-from logtool.review.findings import review
+from logtool.review import review
 from logtool.store import Store
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, NOW
 
 v4 = st.integers(1, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 v6 = st.integers(1, 2**128 - 1).map(ipaddress.IPv6Address)
@@ -93,7 +93,7 @@ def test_no_logged_address_survives_outside_the_raw_stage(tmp_path_factory, rows
     secret: set[str] = set()
     for ip, _ in rows:
         secret |= spellings(ip)
-    findings = json.dumps([f.to_dict() for f in review(store, Policy())])  # no hold: networks, redacted
+    findings = json.dumps([f.to_dict() for f in review(store, Policy(), NOW)])  # no hold: networks, redacted
     assert not secret & tokens(findings), "a review without a hold showed an address"
     retain(store, Policy(), datetime(2026, 11, 10, tzinfo=UTC) + timedelta(days=8))
     assert store.read("raw").height == 0
@@ -127,7 +127,7 @@ def test_every_format_goes_through_the_lifecycle_without_leaking(tmp_path: Path)
     cases = [p for p in cases if p.parent.name not in ("anonymize", "redact", "review")]
     store = Store(tmp_path / "store")
     ingest(store, make_inputs([str(p) for p in cases]), Policy(), datetime(2026, 12, 1, tzinfo=UTC))
-    recorded = {Path(f["path"]).parent.name: f["format"] for f in store.catalog.files()}
+    recorded = {Path(f["path"]).parent.name: f["format"] for f in store.catalog.files.all()}
     assert recorded == {p.parent.name: p.parent.name for p in cases}
     raw = store.read("raw")
     secret: set[str] = set()

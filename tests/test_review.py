@@ -10,13 +10,14 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from logtool import holds
 from logtool.cli import cli
 from logtool.config import Policy
-from logtool.ingest import ingest
+from logtool.detect.rules import load_rules
+from logtool.governance import holds
 from logtool.inputs import make_inputs
-from logtool.retention import retain
-from logtool.review.findings import load_rules, review
+from logtool.lifecycle.ingest import ingest
+from logtool.lifecycle.retention import retain
+from logtool.review import review
 from logtool.store import Store
 
 from .conftest import NOW
@@ -38,7 +39,7 @@ def load(store: Store, tmp_path: Path, lines: list[str]) -> Store:
 @pytest.mark.parametrize("n,expected", [(5, 0), (6, 1)])  # threshold 6 failed authentications
 def test_brute_force_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
     lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 200) for i in range(n)]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "brute_force"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "brute_force"]
     assert len(found) == expected
     if expected:
         assert found[0].client == "203.0.113.0/24" and found[0].count == n
@@ -48,7 +49,7 @@ def test_brute_force_threshold(store: Store, tmp_path: Path, n: int, expected: i
 def test_probing_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
     lines = [line("198.51.100.7", i, f"GET /probe-{i} HTTP/1.1", 404) for i in range(n)]
     lines += [line("198.51.100.7", 59, "GET /static/app.js HTTP/1.1", 404)] * 5  # static misses do not count
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "probing"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "probing"]
     assert len(found) == expected
 
 
@@ -59,7 +60,7 @@ def test_signature_findings_are_private_without_a_hold_and_full_under_one(store:
         line("198.51.100.1", 3, "GET /index.html HTTP/1.1", 200),
     ]
     load(store, tmp_path, lines)
-    found = review(store, Policy())
+    found = review(store, Policy(), NOW)
     cats = {f.category: f for f in found}
     assert {"sqli", "sensitive_file", "scanner"} <= set(cats)
     assert cats["sqli"].severity == "high" and cats["sqli"].client == "203.0.113.0/24"
@@ -68,7 +69,7 @@ def test_signature_findings_are_private_without_a_hold_and_full_under_one(store:
     assert "logtool hold create" in cats["sqli"].next_step
     holds.create(store, "INC-1", "sqli", datetime(2026, 11, 24, tzinfo=UTC), NOW,
                  networks=["203.0.113.50/32"], expires=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
-    held = review(store, Policy(), hold=holds.get(store, "INC-1"))
+    held = review(store, Policy(), NOW, hold_id="INC-1")
     assert {f.client for f in held} == {"203.0.113.50"}
     assert any("jane@example.org" in s for f in held for s in f.samples)
 
@@ -87,14 +88,14 @@ def test_cli_fail_on_and_rules(store: Store, tmp_path: Path) -> None:
 @pytest.mark.parametrize("n,expected", [(9, 0), (10, 1)])  # 10 distinct user agents in 5 minutes
 def test_ua_switching_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
     lines = [line("203.0.113.9", i, "GET / HTTP/1.1", 200, ua=f"Agent/{i}") for i in range(n)]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "ua_switching"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "ua_switching"]
     assert len(found) == expected
 
 
 @pytest.mark.parametrize("n,expected", [(49, 0), (50, 1)])  # 50 5xx answers per vhost per minute
 def test_error_spike_threshold(store: Store, tmp_path: Path, n: int, expected: int) -> None:
     lines = [line(f"198.51.100.{i % 200 + 1}", i % 60, "GET /api HTTP/1.1", 503) for i in range(n)]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "error_spike"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "error_spike"]
     assert len(found) == expected
 
 
@@ -104,7 +105,7 @@ def test_flood_threshold(store: Store, tmp_path: Path, n: int, expected: list[st
     rules["flood"] = {"window_seconds": 60, "threshold": 30, "baseline_factor": 5}
     lines = [line("203.0.113.9", i % 60, "GET / HTTP/1.1", 200) for i in range(n)]
     lines += [line(f"198.51.{k}.1", k, "GET / HTTP/1.1", 200) for k in range(1, 11)]
-    found = [f for f in review(load(store, tmp_path, lines), Policy(), rules=rules) if f.category == "flood"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW, rules=rules) if f.category == "flood"]
     assert [f.client for f in found] == expected
 
 
@@ -113,10 +114,10 @@ def test_flood_needs_threshold_and_baseline(store: Store, tmp_path: Path) -> Non
     rules["flood"] = {"window_seconds": 60, "threshold": 30, "baseline_factor": 5}
     lines = [line("203.0.113.9", i % 60, "GET / HTTP/1.1", 200) for i in range(30)]  # the flooder
     lines += [line(f"198.51.{k}.1", k, "GET / HTTP/1.1", 200) for k in range(1, 11)]  # 10 normal networks
-    found = [f for f in review(load(store, tmp_path, lines), Policy(), rules=rules) if f.category == "flood"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW, rules=rules) if f.category == "flood"]
     assert [f.client for f in found] == ["203.0.113.0/24"]
     rules["flood"]["baseline_factor"] = 40  # 30 requests are not 40x the median of 1
-    assert not [f for f in review(store, Policy(), rules=rules) if f.category == "flood"]
+    assert not [f for f in review(store, Policy(), NOW, rules=rules) if f.category == "flood"]
 
 
 def test_blocklist_only_under_a_hold(store: Store, tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_blocklist_only_under_a_hold(store: Store, tmp_path: Path) -> None:
 def test_one_failed_login_is_not_a_brute_force_beside_an_attacker(store: Store, tmp_path: Path) -> None:
     lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(8)]
     lines += [line(f"198.51.{k}.1", k, "POST /login HTTP/1.1", 401) for k in range(1, 6)]  # one try each
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "brute_force"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "brute_force"]
     assert [(f.client, f.count) for f in found] == [("203.0.113.0/24", 8)]
 
 
@@ -150,7 +151,7 @@ def test_windows_slide_across_clock_boundaries(store: Store, tmp_path: Path) -> 
     window still sees all six together."""
     stamps = ["10:09:57", "10:09:58", "10:09:59", "10:10:00", "10:10:01", "10:10:02"]
     lines = [f'203.0.113.9 - - [24/Nov/2026:{t} +0000] "POST /login HTTP/1.1" 401 1 "-" "x"' for t in stamps]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "brute_force"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "brute_force"]
     assert [f.count for f in found] == [6]
 
 
@@ -158,14 +159,14 @@ def test_ipv6_clients_are_grouped_per_64(store: Store, tmp_path: Path) -> None:
     lines = [line(f"2001:db8:1:2::{i + 1:x}", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(6)]
     lines += [line(f"2001:db8:1:{i + 10:x}::1", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(5)]
     load(store, tmp_path, lines)
-    found = [f for f in review(store, Policy()) if f.category == "brute_force"]
+    found = [f for f in review(store, Policy(), NOW) if f.category == "brute_force"]
     assert [(f.client, f.count, f.clients) for f in found] == [("2001:db8:1::/48", 6, 1)]  # one /64 of six
     rules = load_rules()
     rules["clients"]["ipv6_prefix"] = 128  # every address its own client: nobody reaches six
-    assert not [f for f in review(store, Policy(), rules=rules) if f.category == "brute_force"]
+    assert not [f for f in review(store, Policy(), NOW, rules=rules) if f.category == "brute_force"]
     holds.create(store, "INC-6", "brute force", datetime(2026, 11, 24, tzinfo=UTC), NOW,
                  networks=["2001:db8:1:2::/64"], expires=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
-    held = [f for f in review(store, Policy(), hold=holds.get(store, "INC-6")) if f.category == "brute_force"]
+    held = [f for f in review(store, Policy(), NOW, hold_id="INC-6") if f.category == "brute_force"]
     assert [f.client for f in held] == ["2001:db8:1:2::/64"]  # several addresses: their /64
     r = CliRunner().invoke(cli, ["--store", str(store.root), "review", "--hold", "INC-6", "--blocklist", "nftables"])
     assert "flags interval" in r.stdout and "block6 { 2001:db8:1:2::/64 }" in r.stdout
@@ -181,13 +182,13 @@ def test_protocol_anomalies(store: Store, tmp_path: Path) -> None:
         line("203.0.113.6", 6, "GET http://example.org/ HTTP/1.1", 200),
     ]
     lines += [line("198.51.100.1", 7 + i, f"GET /page-{i} HTTP/1.1", 200) for i in range(10)]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "protocol"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "protocol"]
     assert sorted(f.client for f in found) == ["203.0.113.0/24"]
     assert found[0].count == 6 and found[0].clients == 6
 
 
 def test_absolute_uris_are_normal_where_a_proxy_logs_them() -> None:
-    from logtool.review.signatures import protocol_anomalies
+    from logtool.detect.signatures import protocol_anomalies
 
     df = pl.DataFrame({"method": ["GET", "GET", "GET"], "path": ["http://a/", "http://b/", "/c"],
                        "query": [None, None, None], "protocol": [None, None, None], "source_file": ["squid"] * 3}, schema_overrides={"query": pl.String, "protocol": pl.String})  # fmt: skip
@@ -200,9 +201,9 @@ def test_fake_crawlers(store: Store, tmp_path: Path) -> None:
         line("66.249.66.1", 1, "GET / HTTP/1.1", 200, ua=google),
         line("203.0.113.7", 2, "GET / HTTP/1.1", 200, ua=google),
     ]
-    found = [f for f in review(load(store, tmp_path, lines), Policy()) if f.category == "fake_bot"]
+    found = [f for f in review(load(store, tmp_path, lines), Policy(), NOW) if f.category == "fake_bot"]
     assert [f.client for f in found] == ["203.0.113.0/24"]
-    from logtool.review.signatures import fake_bots
+    from logtool.detect.signatures import fake_bots
 
     anon = pl.DataFrame({"client_net": ["66.249.66.0/24", "203.0.113.0/24"], "ua_family": ["Googlebot"] * 2})
     assert fake_bots(anon, load_rules()["fake_bot"], "client_net").to_list() == [False, True]
@@ -212,7 +213,7 @@ def test_attacks_in_the_referrer_count(store: Store, tmp_path: Path) -> None:
     lines = [
         f'203.0.113.8 - - [{T0}:01 +0000] "GET / HTTP/1.1" 200 1 "https://x.example/?q=<script>alert(1)</script>" "x"'
     ]
-    found = review(load(store, tmp_path, lines), Policy())
+    found = review(load(store, tmp_path, lines), Policy(), NOW)
     assert [f.category for f in found] == ["xss"]
 
 
@@ -253,7 +254,7 @@ def test_the_anonymised_stage_is_reviewed_by_network(store: Store, tmp_path: Pat
     load(store, tmp_path, lines)
     retain(store, Policy(raw_days=1), datetime(2026, 11, 27, tzinfo=UTC))
     assert store.read("raw").height == 0
-    found = [f for f in review(store, Policy()) if f.category == "probing"]
+    found = [f for f in review(store, Policy(), NOW) if f.category == "probing"]
     assert [(f.client, f.count) for f in found] == [("198.51.100.0/24", 12)]
 
 
@@ -283,13 +284,13 @@ def test_attack_and_finding_counts_feed_the_aggregates(store: Store, tmp_path: P
 
 
 def test_day_findings_are_counted_in_bounded_shards(store: Store, tmp_path: Path) -> None:
-    from logtool.review.findings import behaviour_counts
+    from logtool.lifecycle.retention import behaviour_counts
 
     lines = [line("203.0.113.9", i, "POST /wp-login.php HTTP/1.1", 401) for i in range(7)]
     lines += [line(f"198.51.{k}.1", k % 60, "GET / HTTP/1.1", 200) for k in range(200)]
     lines += [line(f"192.0.2.{k}", k % 60, "GET /api HTTP/1.1", 503) for k in range(1, 51)]
     load(store, tmp_path, lines)
-    parts = store.catalog.partitions("raw")
+    parts = store.parts("raw")
     whole = behaviour_counts(store, parts, Policy(), load_rules())
     assert whole == {"brute_force": 1, "error_spike": 1}
     assert behaviour_counts(store, parts, Policy(), load_rules(), shard_rows=40) == whole
@@ -318,5 +319,5 @@ def test_log4shell_in_any_logged_field(store: Store, tmp_path: Path) -> None:
         f'203.0.113.9 - - [{T0}:02 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "198.51.100.1"\n'
     )
     ingest(store, make_inputs([str(log)]), Policy(), NOW, fmt=get_format("combined_xff"))
-    found = review(store, Policy())
+    found = review(store, Policy(), NOW)
     assert [(f.category, f.client, f.count) for f in found] == [("log4shell", "203.0.113.0/24", 1)]

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from logtool.review.normalize import normalise
-from logtool.review.signatures import categories
+from logtool.detect.normalize import normalise
+from logtool.detect.signatures import categories
 
 TABLE = Path(__file__).parent / "cases" / "review" / "signatures.tsv"
 CASES = [tuple(r.split("\t")) for r in TABLE.read_text().splitlines() if r and not r.startswith("#")]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+import logtool.store as store_mod
 from logtool.errors import StoreBusyError
-from logtool.ingest import ingest
 from logtool.inputs import make_inputs
+from logtool.lifecycle.ingest import ingest
 from logtool.store import Store
-from logtool.store.catalog import Catalog
 
 from .conftest import NOW
 
@@ -36,9 +36,9 @@ def test_ingest_commits_raw_aggregates_and_quarantine(store: Store, policy, day_
     assert store.read("quarantine").height == r.rejected > 0
     totals = store.read("aggregates").filter(dimension="total")
     assert totals.get_column("requests").sum() == r.parsed
-    files = store.catalog.files()
+    files = store.catalog.files.all()
     assert files[0]["lines"] == 402 and files[0]["format"] == "combined"
-    assert sum(store.catalog.quarantine_totals().values()) == r.rejected
+    assert sum(store.catalog.quarantine.totals().values()) == r.rejected
 
 
 def test_reingest_is_a_noop_even_renamed_or_compressed(
@@ -55,7 +55,7 @@ def test_reingest_is_a_noop_even_renamed_or_compressed(
     assert [r.status for r in res] == ["duplicate"] * 3
     assert all(r.duplicate_of == src.name for r in res)
     assert store.read("raw").height == before
-    assert len(store.catalog.files()) == 1
+    assert len(store.catalog.files.all()) == 1
 
 
 def test_crash_between_parquet_write_and_catalog_commit(
@@ -64,12 +64,12 @@ def test_crash_between_parquet_write_and_catalog_commit(
     def boom(*a, **k):
         raise OSError("simulated crash before commit")
 
-    monkeypatch.setattr(Catalog, "add_quarantine_stats", staticmethod(boom))
+    monkeypatch.setattr(store_mod, "fault_hook", lambda point: boom() if point == "published" else None)
     with pytest.raises(OSError, match="simulated crash"):
         ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
     monkeypatch.undo()
     # Nothing visible: no catalog rows, no readable data, no files left behind.
-    assert store.catalog.files() == []
+    assert store.catalog.files.all() == []
     assert store.read("raw").height == 0
     assert parquet_files(store.root) == []
     # And the retry works.
@@ -86,13 +86,14 @@ def test_hard_kill_after_rename_leaves_orphans_that_the_next_writer_removes(
         import os
         from datetime import datetime, UTC
         from logtool.config import Policy
-        from logtool.ingest import ingest
+        from logtool.lifecycle.ingest import ingest
         from logtool.inputs import make_inputs
         from logtool.store import Store
-        import logtool.ingest as mod
-        def die(*a, **k):
-            os._exit(9)
-        mod.commit_ingest = die
+        import logtool.store as mod
+        def die(point):
+            if point == "published":
+                os._exit(9)
+        mod.fault_hook = die
         ingest(Store({str(root)!r}), make_inputs([{str(day_logs[0])!r}]), Policy(), datetime.now(UTC))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
@@ -129,7 +130,7 @@ def test_empty_input_is_not_recorded(store: Store, policy, tmp_path: Path) -> No
     p = tmp_path / "empty.log"
     p.write_bytes(b"")
     (r,) = ingest(store, make_inputs([str(p)]), policy, NOW)
-    assert r.status == "empty" and store.catalog.files() == []
+    assert r.status == "empty" and store.catalog.files.all() == []
 
 
 def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy, tmp_path: Path) -> None:
@@ -138,11 +139,11 @@ def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy,
     logs = write_days(tmp_path / "multi", n_days=3, per_day=300)
     big = tmp_path / "all.log"
     big.write_bytes(b"".join(p.read_bytes() for p in logs))
-    from logtool.ingest import ingest_file
+    from logtool.lifecycle.ingest import ingest_file
 
     with store.writing():
         r = ingest_file(store, make_inputs([str(big)])[0], policy, NOW, batch_bytes=4096)
-    raw = store.catalog.partitions("raw")
+    raw = store.parts("raw")
     assert len(raw) == len(r.days) >= 3
     assert sum(p.rows for p in raw) == r.parsed
     assert len({p.date for p in raw}) == len(raw)

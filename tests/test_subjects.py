@@ -11,12 +11,12 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from logtool import holds, subjects
 from logtool.cli import cli
 from logtool.config import Policy
-from logtool.export import ExportFormat, export
-from logtool.ingest import ingest
+from logtool.governance import holds, subjects
+from logtool.governance.export import ExportFormat, export
 from logtool.inputs import make_inputs
+from logtool.lifecycle.ingest import ingest
 from logtool.store import Store
 
 from .conftest import NOW
@@ -68,37 +68,38 @@ def test_erase_removes_linked_rows_and_keeps_held_ones(loaded: Store) -> None:
     assert res.erased_rows == 2 and res.kept_by_holds == {"INC-1": 1}
     assert "Art. 17(3)(e)" in (res.legal_ground or "")
     assert sorted(loaded.read("raw")["path"].to_list()) == ["/c", "/d", "/e"]
-    audit = [e for e in loaded.catalog.audit_entries() if e["action"].startswith("subject")]
+    audit = [e for e in loaded.catalog.audit.entries() if e["action"].startswith("subject")]
     assert SUBJECT not in json.dumps(audit) and audit[-1]["action"] == "subject-erase"
 
 
 def test_erase_is_crash_safe(loaded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    import logtool.retention as ret
+    import logtool.store as store_mod
 
-    def boom(*a, **k):
-        raise OSError("power cut")
+    def boom(point: str) -> None:
+        if point == "published":
+            raise OSError("power cut")
 
-    monkeypatch.setattr(ret, "_swap", boom)
+    monkeypatch.setattr(store_mod, "fault_hook", boom)
     with pytest.raises(OSError):
         subjects.erase(loaded, SUBJECT, NOW)
     monkeypatch.undo()
     assert loaded.read("raw").height == 5  # the old state, whole
     subjects.erase(loaded, SUBJECT, NOW)
     assert loaded.read("raw").height == 2
-    parts = loaded.catalog.partitions("raw")
+    parts = loaded.parts("raw")
     assert len(list((loaded.root / "raw").rglob("*.parquet"))) == len(parts)  # no leftovers after a writer ran
 
 
 def test_restrict_hides_rows_from_exports(loaded: Store) -> None:
     subjects.restrict(loaded, SUBJECT, NOW)
     out = io.BytesIO()
-    export(loaded, "raw", out, ExportFormat.csv, now=NOW)
+    export(loaded, "raw", out, NOW, ExportFormat.csv)
     df = pl.read_csv(io.BytesIO(out.getvalue()))
     assert set(df["path"].to_list()) == {"/c", "/d", "/e"}  # /c is linked only through XFF
     assert subjects.find(loaded, SUBJECT, NOW)["restricted"] is True
     subjects.restrict(loaded, SUBJECT, NOW, on=False)
     out = io.BytesIO()
-    export(loaded, "raw", out, ExportFormat.csv, now=NOW)
+    export(loaded, "raw", out, NOW, ExportFormat.csv)
     assert pl.read_csv(io.BytesIO(out.getvalue())).height == 5
 
 
@@ -106,6 +107,7 @@ def test_cli(loaded: Store, tmp_path: Path) -> None:
     run = CliRunner()
     base = ["--store", str(loaded.root), "subject"]
     r = run.invoke(cli, [*base, "find", "--ip", SUBJECT])
+    assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["raw_rows"] == 3
     r = run.invoke(cli, [*base, "export", "--ip", SUBJECT, "-o", str(tmp_path / "me.json")])
     assert r.exit_code == 0 and len(json.loads((tmp_path / "me.json").read_text())["rows"]) == 3

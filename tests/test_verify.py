@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from logtool.cli import cli
 from logtool.config import Policy
-from logtool.ingest import ingest
+from logtool.governance.verify import verify
 from logtool.inputs import make_inputs
-from logtool.retention import retain
+from logtool.lifecycle.ingest import ingest
+from logtool.lifecycle.retention import retain
 from logtool.store import Store
-from logtool.verify import verify
 
 from .conftest import DAY0, NOW, write_days
 
@@ -29,11 +29,8 @@ def loaded(store: Store, tmp_path: Path) -> Store:
 
 
 def plant(store: Store, stage: str, df: pl.DataFrame, day: str) -> None:
-    w = store.writer(stage)
-    w.write_day(day, df)
-    with store.catalog.transaction() as db:
-        for p in w.finish():
-            store.catalog.insert_partition(db, p, "2026-11-24T00:00:00")
+    with store.change("plant", NOW) as ch:
+        ch.writer(stage).write_day(day, df)
 
 
 def kinds(problems) -> list[tuple[str, str]]:
@@ -60,7 +57,7 @@ def test_finds_a_full_ip_planted_in_the_anonymised_stage(store: Store, tmp_path:
 
 def test_finds_tampering_missing_files_orphans_and_overdue_days(store: Store, tmp_path: Path) -> None:
     loaded(store, tmp_path)
-    parts = store.catalog.partitions("anonymised")
+    parts = store.parts("anonymised")
     victim = store.root / parts[0].path
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one changed byte

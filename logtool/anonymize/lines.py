@@ -4,7 +4,7 @@ A line that matches the format is rebuilt from its literal separators and its fi
 byte-for-byte identical except for:
 
 * the client field → its network address (``203.0.113.0``, ``2001:db8:85a0::``; IPv4-mapped and
-  NAT64 as the IPv4 they carry; ports and zone ids dropped), a hostname → ``host-<keyed hash>``;
+  NAT64 as the IPv4 they carry; ports and zone ids dropped), a hostname → its registrable domain;
 * the user and ident fields → ``-``;
 * X-Forwarded-For → every element masked like the client;
 * the request target and the referrer → personal data redacted (:mod:`.redact`);
@@ -28,15 +28,14 @@ from functools import lru_cache
 
 import polars as pl
 
-from logtool.anonymize.ip import fast_v6_network, mask_distinct, opaque_token, parse_ip
 from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
+from logtool.net import UNKNOWN_HOST, fast_v6_network, host_network, mask_distinct, parse_ip
 from logtool.parsers import LineFormat
 from logtool.parsers.clf import split_request
 from logtool.parsers.jsonl import unescape
 from logtool.pipeline import LookupCache
 
-_TOKEN = re.compile(r"^host-[0-9a-f]{16}$")
 _V4_FREE = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.[0-9])")
 _V6_FREE = re.compile(
     r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![0-9A-Za-z:.])"
@@ -59,8 +58,8 @@ _JSON_STRING = re.compile(r'([\[:,][ \t]*)"((?:[^"\\]|\\.)*)"')
 class LineAnonymizer:
     """Masks batches of lines of one format (or of no known format: ``fmt=None``)."""
 
-    def __init__(self, fmt: LineFormat | None, policy: Policy, secret: bytes) -> None:
-        self.fmt, self.policy, self.secret = fmt, policy, secret
+    def __init__(self, fmt: LineFormat | None, policy: Policy) -> None:
+        self.fmt, self.policy = fmt, policy
         compiled = getattr(fmt, "compiled", None)
         # Formats without a rewrite template (fixed-layout AWS/proxy logs): fail-closed masking.
         self.compiled = compiled if compiled is not None and compiled.rewrite_regex else None
@@ -82,7 +81,7 @@ class LineAnonymizer:
     # single values ----------------------------------------------------------------------
     def mask_address(self, text: str) -> str:
         """One client/XFF value → its network address, ``-`` kept, anything else a token."""
-        return _mask_address(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix, self.secret)
+        return _mask_address(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
 
     def mask_free_text(self, text: str) -> str:
         """Every IP-looking token → its network address; e-mail addresses → ``<email>``."""
@@ -380,15 +379,15 @@ def _per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Seri
 
 
 @lru_cache(maxsize=200_000)
-def _mask_address(text: str, v4: int, v6: int, secret: bytes) -> str:
+def _mask_address(text: str, v4: int, v6: int) -> str:
     t = text.strip()
-    if t in ("", "-") or _TOKEN.match(t):
+    if t in ("", "-", UNKNOWN_HOST):
         return t
     if (fast := fast_v6_network(t, v6)) is not None:
         return fast
     addr = parse_ip(t)
     if addr is None:
-        return opaque_token(t, secret)
+        return host_network(t)
     import ipaddress
 
     if addr.version == 4:

@@ -19,52 +19,7 @@ from functools import lru_cache
 
 import polars as pl
 
-#: Parameters whose values are always redacted (glob patterns, case-insensitive).
-DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
-    "token",
-    "*_token",
-    "*-token",
-    "key",
-    "*_key",
-    "*-key",
-    "apikey",
-    "password",
-    "*_password",
-    "passwd",
-    "pwd",
-    "pass",
-    "secret",
-    "*_secret",
-    "session",
-    "session_*",
-    "sessionid",
-    "sid",
-    "*sessid",
-    "auth",
-    "auth_*",
-    "authorization",
-    "code",
-    "email",
-    "e-mail",
-    "mail",
-    "phone",
-    "tel",
-    "mobile",
-    "user",
-    "username",
-    "login",
-    "signature",
-    "sig",
-    "otp",
-    "ssn",
-    "iban",
-    "card",
-    "card_*",
-    "cardnumber",
-    "cc",
-    "jwt",
-    "hash",
-)
+from logtool.config import DEFAULT_SENSITIVE_PARAMS
 
 #: Percent-escapes decoded before matching (single and double encoded).
 _DECODE = {}

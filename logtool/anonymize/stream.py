@@ -27,7 +27,10 @@ from typing import BinaryIO
 import polars as pl
 
 from logtool.anonymize.lines import LineAnonymizer
+from logtool.config import Policy
+from logtool.errors import InputError
 from logtool.inputs import LogInput, iter_batches
+from logtool.parsers import LineFormat, detect_first
 from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 
 READ_SIZE = 1 << 20
@@ -190,3 +193,35 @@ def run(
                 os.close(fd)
         result.stopped_by_signal = sig.stop
     return result
+
+
+def anonymize(
+    source: Path | None,
+    output: Output,
+    policy: Policy,
+    fmt: LineFormat | None = None,
+    warn: Callable[[str], None] = lambda _: None,
+) -> AnonymizeResult:
+    r"""Mask ``source`` (None = stdin) into ``output`` in the lines' own format: ``fmt``, or the
+    format detected from the first lines; an unrecognised format is masked fail-closed (every
+    IP-looking token and e-mail address), after a ``warn``\ ing."""
+    name = "<stdin>" if source is None else str(source)
+    if source is not None:
+        if not source.exists():
+            raise InputError(f"input file not found: {source}")
+        if source.is_dir():
+            raise InputError(f"input is a directory, not a log file: {source}")
+
+    def anonymizer_for(first: pl.Series) -> LineAnonymizer:
+        chosen = fmt
+        if chosen is None:
+            try:
+                chosen, _ = detect_first(first, name)
+            except InputError:
+                warn(
+                    f"logtool anonymize: format of {name} not recognised; masking every IP-looking "
+                    "token and e-mail address instead (pass --format or --log-format to keep fields)"
+                )
+        return LineAnonymizer(chosen, policy)
+
+    return run(anonymizer_for, source, output)

@@ -7,11 +7,13 @@ here the same way.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import polars as pl
 
-from logtool.errors import InputError
+from logtool.errors import ConfigError, InputError
+from logtool.inputs import LogInput, iter_batches
 from logtool.parsers.clf import RegexFormat
 from logtool.parsers.formatstr import compile_apache, compile_nginx
 
@@ -135,3 +137,56 @@ def detect(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
             f"{best_rate:.0%} of {sample.len()} sampled lines). {how}"
         )
     return best[0], best_rate
+
+
+def choose_format(
+    name: str | None = None,
+    log_format: str | None = None,
+    nginx_format: str | None = None,
+    json_map: str | None = None,
+) -> LineFormat | None:
+    """The format a user named (``--format``) or described (``--log-format``, ``--nginx-format``,
+    ``--json-map``); None means: detect it."""
+    if sum(x is not None for x in (name, log_format, nginx_format, json_map)) > 1:
+        raise ConfigError("use only one of --format, --log-format, --nginx-format and --json-map")
+    if name:
+        return get_format(name)
+    return custom_format(log_format, nginx_format, json_map)
+
+
+def detect_first(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
+    """:func:`detect` on the first lines of an input (empty lines do not count)."""
+    nonempty = lines.filter(lines.str.len_bytes() > 0)
+    if nonempty.len() == 0:
+        raise InputError(f"{source}: the first {lines.len()} lines are empty; cannot detect the format")
+    return detect(nonempty, source)
+
+
+@dataclass
+class Detection:
+    """What :func:`detect_input` found for one input: a format and the share of a sample it
+    parsed, ``empty``, or the error that says why no format was chosen."""
+
+    name: str
+    format: LineFormat | None = None
+    rate: float = 0.0
+    sampled: int = 0
+    empty: bool = False
+    error: InputError | None = None
+
+
+def detect_input(inp: LogInput) -> Detection:
+    """Detect the format of one input from its first lines (nothing is stored)."""
+    try:
+        batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
+    except InputError as e:
+        return Detection(inp.name, error=e)
+    if batch is None:
+        return Detection(inp.name, empty=True)
+    lines = batch.get_column("line").head(SAMPLE_LINES)
+    lines = lines.filter(lines.str.len_bytes() > 0)
+    try:
+        fmt, rate = detect_first(lines, inp.name)
+    except InputError as e:
+        return Detection(inp.name, sampled=lines.len(), error=e)
+    return Detection(inp.name, fmt, rate, lines.len())

@@ -1,21 +1,21 @@
 """Reports built from the daily aggregates only (never from row-level data).
 
-:func:`build` turns aggregates into a :class:`Report`; renderers in :data:`RENDERERS` turn a
-report into text. Groups smaller than the policy's ``min_group_size`` are folded into
+:func:`build` turns aggregates into a :class:`Report`; :mod:`logtool.render` turns it into text. Groups smaller than the policy's ``min_group_size`` are folded into
 ``(other)`` so a report cannot single out a person.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from datetime import datetime
+from typing import Any
 
 import polars as pl
 
-from logtool import aggregate
 from logtool.config import Policy
-from logtool.store import Partition, Store
+from logtool.governance.holds import held_rows
+from logtool.lifecycle import aggregate
+from logtool.store import Hold, Partition, Store
 
 TOP_KEYS = 10
 
@@ -121,7 +121,7 @@ def _visitors_per_day(store: Store, merged: pl.DataFrame) -> dict[str, int]:
     }
     days = {d.isoformat() for d in merged.get_column("date").unique().to_list()}
     by_day: dict[str, list[Partition]] = {}
-    for p in store.catalog.partitions("raw"):
+    for p in store.parts("raw"):
         if p.date in days and p.date not in out:
             by_day.setdefault(p.date, []).append(p)
     for day, parts in by_day.items():
@@ -129,32 +129,7 @@ def _visitors_per_day(store: Store, merged: pl.DataFrame) -> dict[str, int]:
     return out
 
 
-class ReportFormat(enum.StrEnum):
-    table = "table"
-    json = "json"
-
-
-def render(report: Report, fmt: ReportFormat, width: int = 100) -> str:
-    """The report as text in ``fmt``."""
-    from logtool.report import render_json, render_table
-
-    if fmt is ReportFormat.table:
-        return render_table.render(report, width)
-    if fmt is ReportFormat.json:
-        return render_json.render(report)
-    assert_never(fmt)
-
-
-def render_hold(hold: Any, rows: pl.DataFrame, fmt: ReportFormat, now: Any) -> str:
-    """Row-level detail of the rows an incident hold matches (full addresses and requests):
-    the only report that shows personal data, and only under a hold."""
-    cols = ["ts", "client_ip", "xff", "method", "path", "query", "status", "bytes", "referrer", "user_agent", "vhost"]
-    view = rows.select([c for c in cols if c in rows.columns])
-    if fmt is ReportFormat.json:
-        import json
-
-        doc = {"hold": hold.to_dict(now), "rows": view.height, "detail": view.to_dicts()}
-        return json.dumps(doc, indent=2, default=str) + "\n"
-    from logtool.report.render_table import render_rows
-
-    return render_rows(f"Hold {hold.id}: {hold.reason}", view)
+def hold_detail(store: Store, hold_id: str, now: datetime) -> tuple[Hold, pl.DataFrame]:
+    """The rows an active incident hold matches, in full (addresses, requests): the only report
+    that shows personal data, and only under a hold. Audited as ``report-hold``."""
+    return held_rows(store, hold_id, now, "report-hold")

@@ -1,7 +1,9 @@
-"""The SQLite catalog: which files were ingested, which Parquet partitions exist, and more.
+"""The SQLite catalog: the only place with SQL. One connection, one transaction helper, and a
+small repository per table (files, partitions, salts, holds, restrictions, audit, runs, …).
 
-Only partitions listed here are visible to readers; a Parquet file the catalog does not know
-is an orphan of an interrupted run and is removed when the next writer starts.
+Only partitions listed here are visible to readers. Files a writer creates are journaled in
+``pending`` before they are renamed into place, so the next writer can prove which leftovers of
+an interrupted run are its own (see :mod:`logtool.store.files`); no other file is ever deleted.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from logtool.errors import StoreError
+from logtool.store.records import Hold, Partition
 
 SCHEMA_VERSION = 1
 
@@ -77,6 +79,7 @@ CREATE TABLE IF NOT EXISTS audit (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending (path TEXT PRIMARY KEY, since TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     command TEXT NOT NULL,
@@ -87,88 +90,99 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-@dataclass(frozen=True)
-class Partition:
-    stage: str
-    date: str
-    path: str  # relative to the store root
-    rows: int
-    size: int
-    sha256: str
-    file_id: int | None = None
-
-
 class Catalog:
-    """Thin typed access to the catalog database."""
+    """The catalog database. ``readonly`` opens it for reading only (no schema set-up, nothing
+    created), so readers work on a store they cannot write."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path, self.readonly = path, readonly
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(_DDL)
-            self.db.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            if readonly:
+                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                          timeout=30)  # fmt: skip
+                self.db.execute("SELECT 1 FROM meta LIMIT 1")
+            else:
+                self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(_DDL)
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
         except sqlite3.DatabaseError as e:
             raise StoreError(f"catalog {path} is unusable: {e}") from None
+        self.meta = _Meta(self.db)
+        self.files = _Files(self.db)
+        self.partitions = _Partitions(self.db)
+        self.salts = _Salts(self.db)
+        self.holds = _Holds(self.db)
+        self.restricted = _Restricted(self.db)
+        self.audit = _Audit(self.db)
+        self.quarantine = _QuarantineStats(self.db)
+        self.runs = _Runs(self.db)
+        self.pending = _Pending(self.db)
 
     def close(self) -> None:
         self.db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[None]:
         """One atomic catalog change: everything inside commits together or not at all."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            yield
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
-    # meta -------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+    def integrity(self) -> list[str]:
+        """SQLite's own integrity check: an empty list when the database file is sound."""
+        try:
+            rows = [r[0] for r in self.db.execute("PRAGMA integrity_check").fetchall()]
+        except sqlite3.DatabaseError as e:
+            return [str(e)]
+        return [] if rows == ["ok"] else rows
 
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    # files ------------------------------------------------------------------------------
-    def file_by(self, column: str, value: str) -> dict[str, Any] | None:
-        assert column in ("fingerprint", "disk_sha256")
-        cur = self.db.execute(f"SELECT * FROM files WHERE {column} = ? LIMIT 1", (value,))
-        row = cur.fetchone()
-        return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
+class _Repo:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
 
-    def files(self) -> list[dict[str, Any]]:
-        cur = self.db.execute("SELECT * FROM files ORDER BY id")
+    def _dicts(self, q: str, args: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.db.execute(q, args)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-    @staticmethod
-    def insert_file(db: sqlite3.Connection, rec: dict[str, Any]) -> int:
+
+class _Meta(_Repo):
+    def get(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+
+class _Files(_Repo):
+    def by(self, column: str, value: str) -> dict[str, Any] | None:
+        assert column in ("fingerprint", "disk_sha256")
+        rows = self._dicts(f"SELECT * FROM files WHERE {column} = ? LIMIT 1", (value,))
+        return rows[0] if rows else None
+
+    def all(self) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * FROM files ORDER BY id")
+
+    def insert(self, rec: dict[str, Any]) -> int:
         cols = ", ".join(rec)
         marks = ", ".join("?" for _ in rec)
-        cur = db.execute(f"INSERT INTO files({cols}) VALUES ({marks})", tuple(rec.values()))
+        cur = self.db.execute(f"INSERT INTO files({cols}) VALUES ({marks})", tuple(rec.values()))
         return int(cur.lastrowid or 0)
 
-    # partitions -------------------------------------------------------------------------
-    @staticmethod
-    def insert_partition(db: sqlite3.Connection, p: Partition, created_at: str) -> None:
-        db.execute(
-            "INSERT INTO partitions(stage, date, path, rows, size, sha256, file_id, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (p.stage, p.date, p.path, p.rows, p.size, p.sha256, p.file_id, created_at),
-        )
 
-    @staticmethod
-    def delete_partition(db: sqlite3.Connection, path: str) -> None:
-        db.execute("DELETE FROM partitions WHERE path = ?", (path,))
-
-    def partitions(self, stage: str, date_from: str | None = None, date_to: str | None = None) -> list[Partition]:
+class _Partitions(_Repo):
+    def of(self, stage: str, date_from: str | None = None, date_to: str | None = None) -> list[Partition]:
         q = "SELECT stage, date, path, rows, size, sha256, file_id FROM partitions WHERE stage = ?"
         args: list[Any] = [stage]
         if date_from:
@@ -177,14 +191,27 @@ class Catalog:
         if date_to:
             q += " AND date <= ?"
             args.append(date_to)
-        q += " ORDER BY date, id"
-        return [Partition(*r) for r in self.db.execute(q, args).fetchall()]
+        return [Partition(*r) for r in self.db.execute(q + " ORDER BY date, id", args).fetchall()]
 
-    def known_paths(self) -> set[str]:
+    def insert(self, p: Partition, created_at: str) -> None:
+        self.db.execute(
+            "INSERT INTO partitions(stage, date, path, rows, size, sha256, file_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (p.stage, p.date, p.path, p.rows, p.size, p.sha256, p.file_id, created_at),
+        )
+
+    def delete(self, path: str) -> None:
+        self.db.execute("DELETE FROM partitions WHERE path = ?", (path,))
+
+    def paths(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT path FROM partitions")}
 
-    # salts (unique visitors) ---------------------------------------------------------------
-    def salt(self, day: str) -> bytes:
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM partitions").fetchone()[0])
+
+
+class _Salts(_Repo):
+    def get(self, day: str) -> bytes:
         """The secret salt of a UTC day, created on first use."""
         row = self.db.execute("SELECT salt FROM salts WHERE date = ?", (day,)).fetchone()
         if row:
@@ -192,64 +219,98 @@ class Catalog:
         self.db.execute("INSERT OR IGNORE INTO salts(date, salt) VALUES (?, ?)", (day, secrets.token_bytes(32)))
         return bytes(self.db.execute("SELECT salt FROM salts WHERE date = ?", (day,)).fetchone()[0])
 
-    @staticmethod
-    def destroy_salts(db: sqlite3.Connection, days: list[str]) -> None:
-        db.executemany("DELETE FROM salts WHERE date = ?", [(d,) for d in days])
+    def destroy(self, days: list[str]) -> None:
+        self.db.executemany("DELETE FROM salts WHERE date = ?", [(d,) for d in days])
 
-    def salt_days(self) -> list[str]:
+    def days(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT date FROM salts ORDER BY date")]
 
-    # audit trail --------------------------------------------------------------------------
-    @staticmethod
-    def audit(db: sqlite3.Connection, now: str, action: str, params: dict[str, Any], counts: dict[str, Any]) -> None:
+
+class _Holds(_Repo):
+    def get(self, hold_id: str) -> Hold | None:
+        row = self.db.execute("SELECT * FROM holds WHERE id = ?", (hold_id,)).fetchone()
+        return Hold.from_row(row) if row else None
+
+    def all(self) -> list[Hold]:
+        return [Hold.from_row(r) for r in self.db.execute("SELECT * FROM holds ORDER BY created_at, id")]
+
+    def insert(self, h: Hold) -> None:
+        self.db.execute(
+            "INSERT INTO holds(id, reason, start, end_, networks, created_at, created_by, expires_at, released_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+            (h.id, h.reason, h.start.isoformat(), h.end.isoformat() if h.end else None, json.dumps(list(h.networks)),
+             h.created_at.isoformat(), h.created_by, h.expires_at.isoformat()),
+        )  # fmt: skip
+
+    def set_expiry(self, hold_id: str, expires: str) -> None:
+        self.db.execute("UPDATE holds SET expires_at = ? WHERE id = ?", (expires, hold_id))
+
+    def release(self, hold_id: str, when: str) -> None:
+        self.db.execute("UPDATE holds SET released_at = ? WHERE id = ?", (when, hold_id))
+
+
+class _Restricted(_Repo):
+    def has(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM restricted WHERE subject = ?", (key,)).fetchone() is not None
+
+    def keys(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT subject FROM restricted")}
+
+    def add(self, key: str, since: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO restricted(subject, since) VALUES (?, ?)", (key, since))
+
+    def remove(self, key: str) -> None:
+        self.db.execute("DELETE FROM restricted WHERE subject = ?", (key,))
+
+
+class _Audit(_Repo):
+    def append(self, now: str, action: str, params: dict[str, Any], counts: dict[str, Any]) -> None:
         """Append a hash-chained entry (inside the caller's transaction). No personal data:
         callers pass file names, days, counts; subject addresses only as keyed hashes."""
-        head = db.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
+        head = self.db.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()
         prev = head[0] if head else GENESIS
         entry = {
             "ts": now,
-            "os_user": _os_user(),
+            "os_user": os_user(),
             "action": action,
             "params": json.dumps(params, sort_keys=True, default=str),
             "counts": json.dumps(counts, sort_keys=True, default=str),
         }
-        cur = db.execute(
+        cur = self.db.execute(
             "INSERT INTO audit(ts, os_user, action, params, counts, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, '')",
             (entry["ts"], entry["os_user"], entry["action"], entry["params"], entry["counts"], prev),
         )
         digest = entry_hash(int(cur.lastrowid or 0), prev, entry)
-        db.execute("UPDATE audit SET hash = ? WHERE id = ?", (digest, cur.lastrowid))
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (digest,))
+        self.db.execute("UPDATE audit SET hash = ? WHERE id = ?", (digest, cur.lastrowid))
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('audit_head', ?)", (digest,))
 
-    def audit_entries(self, since: str | None = None) -> list[dict[str, Any]]:
+    def entries(self, since: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT id, ts, os_user, action, params, counts, prev_hash, hash FROM audit"
-        args: list[Any] = []
         if since:
-            q += " WHERE ts >= ?"
-            args.append(since)
-        cur = self.db.execute(q + " ORDER BY id", args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+            return self._dicts(q + " WHERE ts >= ? ORDER BY id", (since,))
+        return self._dicts(q + " ORDER BY id")
 
-    # quarantine and runs ----------------------------------------------------------------
-    @staticmethod
-    def add_quarantine_stats(db: sqlite3.Connection, file_id: int, counts: dict[str, int]) -> None:
-        db.executemany(
+
+class _QuarantineStats(_Repo):
+    def add(self, file_id: int, counts: dict[str, int]) -> None:
+        self.db.executemany(
             "INSERT INTO quarantine_stats(file_id, reason, count) VALUES (?, ?, ?)",
             [(file_id, r, c) for r, c in counts.items()],
         )
 
-    def quarantine_totals(self) -> dict[str, int]:
+    def totals(self) -> dict[str, int]:
         rows = self.db.execute("SELECT reason, SUM(count) FROM quarantine_stats GROUP BY reason ORDER BY 2 DESC")
         return {r: int(c) for r, c in rows}
 
-    def record_run(self, command: str, started_at: str, finished_at: str, summary: dict[str, Any]) -> None:
+
+class _Runs(_Repo):
+    def record(self, command: str, started_at: str, finished_at: str, summary: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO runs(command, started_at, finished_at, summary) VALUES (?, ?, ?, ?)",
             (command, started_at, finished_at, json.dumps(summary, default=str)),
         )
 
-    def last_run(self, command: str) -> dict[str, Any] | None:
+    def last(self, command: str) -> dict[str, Any] | None:
         row = self.db.execute(
             "SELECT started_at, finished_at, summary FROM runs WHERE command = ? ORDER BY id DESC LIMIT 1",
             (command,),
@@ -257,6 +318,20 @@ class Catalog:
         if not row:
             return None
         return {"started_at": row[0], "finished_at": row[1], "summary": json.loads(row[2])}
+
+
+class _Pending(_Repo):
+    """The write journal: paths a writer created (before their rename into place) or retired
+    (after the commit that dropped them), until the files are committed or gone."""
+
+    def add(self, paths: list[str], since: str) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO pending(path, since) VALUES (?, ?)", [(p, since) for p in paths])
+
+    def remove(self, paths: list[str]) -> None:
+        self.db.executemany("DELETE FROM pending WHERE path = ?", [(p,) for p in paths])
+
+    def all(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT path FROM pending ORDER BY path")]
 
 
 GENESIS = "0" * 64
@@ -272,7 +347,8 @@ def entry_hash(entry_id: int, prev_hash: str, entry: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _os_user() -> str:
+def os_user() -> str:
+    """The OS user running this process (audit entries, hold records)."""
     try:
         import pwd
 

@@ -1,10 +1,17 @@
-"""Crash-safe Parquet files: temp file, fsync, rename; orphan removal at writer start."""
+"""Crash-safe Parquet files: temp file, fsync, rename; removal of a writer's own debris.
+
+A writer names what it writes ``.tmp-<id>.parquet`` until it is complete; the final name
+``part-<id>.parquet`` is journaled in the catalog (``pending``) before the rename. So after an
+interruption the next writer removes exactly the files it can prove are debris: temp files, and
+journaled files the catalog never committed (or retired). Any other file is left alone.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +21,7 @@ if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
 from logtool.schema import STAGES, conform
-from logtool.store.catalog import Partition
+from logtool.store.records import Partition
 
 TMP_PREFIX = ".tmp-"
 
@@ -51,6 +58,11 @@ class PartitionWriter:
         assert stage in STAGES
         self.root, self.stage, self.schema = root, stage, schema
         self._open: dict[str, tuple[Path, pq.ParquetWriter, list[int]]] = {}
+        self._finished: list[Path] = []
+
+    def days(self) -> list[str]:
+        """The days written so far, in order."""
+        return sorted(self._open)
 
     def write(self, df: pl.DataFrame, date_column: str | None = "ts") -> None:
         """Append rows; they are split by UTC day of ``date_column`` (or all to ``date`` col)."""
@@ -81,7 +93,9 @@ class PartitionWriter:
         writer.write_table(table)
         count[0] += df.height
 
-    def finish(self, file_id: int | None = None) -> list[Partition]:
+    def finish(self) -> list[tuple[Path, Partition]]:
+        """Close, fsync and checksum every file; return (temp path, partition under its final
+        name) pairs. The caller journals the final names, then renames (see :func:`publish`)."""
         out = []
         for day, (tmp, writer, count) in sorted(self._open.items()):
             writer.close()
@@ -89,19 +103,10 @@ class PartitionWriter:
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             final = tmp.with_name(f"part-{tmp.stem.removeprefix(TMP_PREFIX)}.parquet")
-            os.replace(tmp, final)
-            fsync_dir(final.parent)
-            out.append(
-                Partition(
-                    stage=self.stage,
-                    date=day,
-                    path=str(final.relative_to(self.root)),
-                    rows=count[0],
-                    size=final.stat().st_size,
-                    sha256=file_sha256(final),
-                    file_id=file_id,
-                )
-            )
+            part = Partition(self.stage, day, str(final.relative_to(self.root)), count[0], tmp.stat().st_size,
+                             file_sha256(tmp))  # fmt: skip
+            out.append((tmp, part))
+        self._finished = [tmp for tmp, _ in out]
         self._open.clear()
         return out
 
@@ -111,22 +116,56 @@ class PartitionWriter:
                 writer.close()
             finally:
                 tmp.unlink(missing_ok=True)
+        for tmp in self._finished:
+            tmp.unlink(missing_ok=True)
         self._open.clear()
+        self._finished = []
 
 
-def remove_orphans(root: Path, known: set[str]) -> list[str]:
-    """Delete Parquet files the catalog does not list (leftovers of an interrupted run)."""
-    removed = []
+def publish(root: Path, files: list[tuple[Path, Partition]]) -> None:
+    """Rename finished temp files to their (already journaled) final names, durably."""
+    dirs = set()
+    for tmp, part in files:
+        os.replace(tmp, root / part.path)
+        dirs.add(tmp.parent)
+    for d in dirs:
+        fsync_dir(d)
+
+
+def unlink_all(root: Path, paths: list[str]) -> None:
+    """Remove files of the store (and date folders left empty), durably; missing ones are fine."""
+    dirs = set()
+    for rel in paths:
+        p = root / rel
+        p.unlink(missing_ok=True)
+        dirs.add(p.parent)
+    for d in dirs:
+        with suppress(OSError):
+            d.rmdir()
+        fsync_dir(d.parent)
+
+
+def stage_files(root: Path) -> list[str]:
+    """Every Parquet file under the stage folders, relative to ``root`` (temp files included)."""
+    out = []
     for stage in STAGES:
         base = root / stage
-        if not base.is_dir():
-            continue
-        for f in base.glob("date=*/*.parquet"):
-            rel = str(f.relative_to(root))
-            if f.name.startswith(TMP_PREFIX) or rel not in known:
-                f.unlink(missing_ok=True)
-                removed.append(rel)
-        for d in base.glob("date=*"):
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
-    return removed
+        if base.is_dir():
+            out += [str(f.relative_to(root)) for f in sorted(base.glob("date=*/*.parquet"))]
+    return out
+
+
+def remove_debris(root: Path, pending: list[str], committed: set[str]) -> list[str]:
+    """Delete what an interrupted writer left: temp files, and journaled files the catalog does
+    not list. Files that are neither are not ours to delete (``verify`` reports them)."""
+    debris = [rel for rel in stage_files(root) if Path(rel).name.startswith(TMP_PREFIX)]
+    debris += [rel for rel in pending if rel not in committed]
+    unlink_all(root, debris)
+    for stage in STAGES:
+        base = root / stage
+        if base.is_dir():
+            for d in base.glob("date=*"):
+                if d.is_dir() and not d.is_symlink() and not any(d.iterdir()):
+                    with suppress(OSError):
+                        d.rmdir()
+    return debris

@@ -1,0 +1,268 @@
+"""What every command shares: the context (store, config, quiet), option decorators that spell
+each option once, lazily opened outputs, and the one exit-code policy.
+
+Exit codes: a command returns a result; the group maps it (``result.exit_code``, default 0).
+Library errors map through their class (:mod:`logtool.errors`), click's usage errors to 2, an
+interrupt to 130 — always as one line, ``logtool: error: …``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import keyword
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from logtool.config import IP_PRESETS, POLICY_FLAGS, PolicySource, load_policy
+from logtool.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, LogtoolError, OutputError
+from logtool.timespec import check_period, parse_day, parse_month, parse_time
+
+E = TypeVar("E", bound=enum.Enum)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def default_store() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("logtool"))
+
+
+def err(msg: str) -> None:
+    """A line for the human on stderr (never data)."""
+    click.echo(msg, err=True)
+
+
+def wall_clock() -> datetime:
+    """The only place logtool reads the clock."""
+    return datetime.now(UTC)
+
+
+class Ctx:
+    """Options shared by all commands."""
+
+    def __init__(self, store: Path | None, config: Path | None, quiet: bool) -> None:
+        self.store_path = store or default_store()
+        self.config = config
+        self.quiet = quiet
+
+    def say(self, msg: str) -> None:
+        """A summary line on stderr, unless ``--quiet``."""
+        if not self.quiet:
+            err(msg)
+
+    def policy(self, **overrides: Any) -> PolicySource:
+        return load_policy(self.config, overrides={k: v for k, v in overrides.items() if v is not None})
+
+    def open_store(self, write: bool = False):  # type: ignore[no-untyped-def]
+        """The store: read-only (never creating anything) unless the command writes."""
+        from logtool.store import Store
+
+        if write:
+            return Store(self.store_path, create=True)
+        return Store(self.store_path, create=False, readonly=True)
+
+    def progress(self) -> Any:
+        """A progress display on stderr, or a silent one when stderr is not a terminal or ``--quiet``."""
+        from logtool.cli.progress import make_progress
+
+        return make_progress(enabled=not self.quiet and sys.stderr.isatty())
+
+
+class LogtoolGroup(click.Group):
+    """The root group: runs the command and turns whatever happens into one exit code."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        code = EXIT_OK
+        try:
+            rv = super().main(args, prog_name or "logtool", complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else int(getattr(rv, "exit_code", EXIT_OK))
+        except LogtoolError as e:
+            err(f"logtool: error: {e}")
+            code = e.exit_code
+        except click.UsageError as e:
+            where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
+            err(f"logtool: error: {e.format_message()}{where}")
+            code = EXIT_USAGE
+        except click.ClickException as e:
+            err(f"logtool: error: {e.format_message()}")
+            code = e.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            err("logtool: interrupted; nothing partial was committed")
+            code = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            code = EXIT_OK  # the reader went away (| head): not an error
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+# options ------------------------------------------------------------------------------------
+def now_option(f: F) -> F:
+    """``--now``: the time the command acts as of (every command spells it the same way)."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime:
+        return wall_clock() if value is None else parse_time(value, "--now")
+
+    return click.option("--now", "now", callback=convert, metavar="TIME",
+                        help="Act as of this time (ISO 8601; default: now).")(f)  # fmt: skip
+
+
+def time_option(name: str, help: str, required: bool = False) -> Callable[[F], F]:
+    """An ISO 8601 time option whose errors name the flag."""
+
+    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+        return None if value is None else parse_time(value, name)
+
+    dest = name.lstrip("-").replace("-", "_")
+    dest += "_" if keyword.iskeyword(dest) else ""
+    return click.option(name, dest, callback=convert, required=required, metavar="TIME", help=help)
+
+
+def period_options(month: bool = False) -> Callable[[F], F]:
+    """``--from DAY`` / ``--to DAY`` (and ``--month YYYY-MM``): a period of whole UTC days,
+    passed on as ``date_from`` / ``date_to``."""
+
+    def day(flag: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+        return lambda ctx, param, value: None if value is None else parse_day(value, flag)
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, date_from: str | None, date_to: str | None, **kw: Any) -> Any:
+            m = kw.pop("month", None)
+            if m is not None:
+                if date_from or date_to:
+                    raise ConfigError("use either --month or --from/--to")
+                date_from, date_to = parse_month(m, "--month")
+            check_period(date_from, date_to)
+            return f(*args, date_from=date_from, date_to=date_to, **kw)
+
+        out: Any = wrapper
+        if month:
+            out = click.option("--month", metavar="YYYY-MM", help="A calendar month (instead of --from/--to).")(out)
+        out = click.option("--to", "date_to", callback=day("--to"), metavar="DAY", help="Last day (YYYY-MM-DD).")(out)
+        out = click.option("--from", "date_from", callback=day("--from"), metavar="DAY",
+                           help="First day (YYYY-MM-DD).")(out)  # fmt: skip
+        return out  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def format_option(enum_type: type[E], default: E, help: str = "Output format.") -> Callable[[F], F]:
+    """``--format``: the choices are the members of ``enum_type``; the command gets the member."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([m.value for m in enum_type]),
+        default=default.value,
+        show_default=True,
+        callback=lambda ctx, param, value: enum_type(value),
+        help=help,
+    )
+
+
+def output_option(help: str = "Write here instead of stdout.", required: bool = False) -> Callable[[F], F]:
+    """``-o FILE`` (the command gets ``out_path``): an output file, opened only when there is
+    something to write (see :func:`output`)."""
+    return click.option("-o", "--output", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+                        required=required, help=help)  # fmt: skip
+
+
+def policy_options(*keys: str) -> Callable[[F], F]:
+    """Flags that override the policy file and environment, only those ``keys`` a command uses;
+    the command gets one ``overrides`` dict."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kw: Any) -> Any:
+            overrides = {k: kw.pop(k, None) for k in keys}
+            return f(*args, overrides=overrides, **kw)
+
+        out: Any = wrapper
+        for key in reversed(keys):
+            names, kind, text = POLICY_FLAGS[key]
+            if key == "ip_preset":
+                kind = click.Choice(list(IP_PRESETS))
+            elif key == "geoip_db":
+                kind = click.Path(dir_okay=False)
+            out = click.option(*names, key, type=kind, help=text)(out)
+        return out  # type: ignore[no-any-return]
+
+    return decorate
+
+
+# outputs ------------------------------------------------------------------------------------
+class LazyOutput:
+    """Writes to ``path`` (created on the first write: mode 0600 when ``private``) or to stdout.
+    A file is never created by a command that fails before it has anything to write, and a
+    file left half-written by a failure is removed."""
+
+    def __init__(self, path: Path | None, binary: bool, private: bool = False) -> None:
+        self.path, self.binary, self.private = path, binary, private
+        self._f: IO[Any] | None = None
+
+    def _open(self) -> IO[Any]:
+        if self._f is None:
+            if self.path is None:
+                self._f = sys.stdout.buffer if self.binary else sys.stdout
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if self.private else 0o666)
+                except OSError as e:
+                    raise OutputError(f"cannot write {self.path}: {e.strerror}") from None
+                if self.private:
+                    os.fchmod(fd, 0o600)
+                self._f = os.fdopen(fd, "wb" if self.binary else "w", **({} if self.binary else {"encoding": "utf-8"}))
+        return self._f
+
+    def write(self, data: Any) -> int:
+        return self._open().write(data)
+
+    def flush(self) -> None:
+        if self._f is not None:
+            self._f.flush()
+
+    def tell(self) -> int:
+        return self._open().tell()
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def close(self, ok: bool = True) -> None:
+        if self._f is not None and self.path is not None:
+            self._f.close()
+            if not ok:
+                self.path.unlink(missing_ok=True)
+        elif self._f is not None:
+            self._f.flush()
+        self._f = None
+
+    @property
+    def written(self) -> bool:
+        return self._f is not None or (self.path is not None and self.path.exists())
+
+
+@contextmanager
+def output(path: Path | None, binary: bool = False, private: bool = False) -> Iterator[LazyOutput]:
+    out = LazyOutput(path, binary, private)
+    try:
+        yield out
+    except BaseException:
+        out.close(ok=False)
+        raise
+    out.close()
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 day``, ``2 days``, ``1,234 rows``."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

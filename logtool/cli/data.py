@@ -1,0 +1,138 @@
+"""Data commands: report, export, review."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from logtool.cli.common import Ctx, format_option, now_option, output, output_option, period_options, plural
+from logtool.errors import ConfigError
+from logtool.governance.export import ExportFormat
+from logtool.render import ReportFormat
+from logtool.render.blocklist import BlocklistStyle
+from logtool.render.findings import FindingFormat
+
+SEVERITY = click.Choice(["low", "medium", "high"])
+
+
+class StageType(click.Choice):
+    """``raw`` or ``anonymised`` (``anonymized`` accepted)."""
+
+    def __init__(self) -> None:
+        super().__init__(["raw", "anonymised", "anonymized"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return "anonymised" if super().convert(value, param, ctx) == "anonymized" else value
+
+
+@click.command()
+@period_options(month=True)
+@format_option(ReportFormat, ReportFormat.table)
+@output_option()
+@click.option("--hold", "hold_id", help="Row-level detail (full addresses, requests) of the rows this hold matches.")
+@now_option
+@click.pass_obj
+def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: ReportFormat, out_path: Path | None,
+           hold_id: str | None, now: datetime) -> None:  # fmt: skip
+    """Traffic report from the daily aggregates (no personal data), or a hold's rows."""
+    from logtool.render import render_hold, render_report
+    from logtool.report import build, hold_detail
+
+    policy = obj.policy().policy
+    if hold_id:
+        with obj.open_store(write=True) as store:
+            hold, rows = hold_detail(store, hold_id, now)
+        text = render_hold(hold, rows, fmt, now)
+    else:
+        with obj.open_store() as store:
+            text = render_report(build(store, policy, date_from, date_to), fmt)
+    with output(out_path, private=hold_id is not None) as out:
+        out.write(text)
+    if out_path:
+        obj.say(f"report written to {out_path}")
+
+
+@click.command()
+@click.option("--stage", type=StageType(), help="Which stage to export (required without --hold).")
+@click.option("--hold", "hold_id", help="Export the raw rows this hold matches (full detail).")
+@period_options()
+@format_option(ExportFormat, ExportFormat.csv)
+@output_option()
+@now_option
+@click.pass_obj
+def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | None, date_to: str | None,
+           fmt: ExportFormat, out_path: Path | None, now: datetime) -> None:  # fmt: skip
+    """Export the rows of one stage (raw rows hold personal data: handle with care)."""
+    from logtool.governance.export import export as do_export
+    from logtool.governance.export import export_hold
+
+    if fmt is ExportFormat.parquet and out_path is None and sys.stdout.isatty():
+        raise ConfigError("Parquet is binary: pass -o FILE or redirect stdout")
+    if hold_id and stage:
+        raise ConfigError("use either --stage or --hold")
+    if not hold_id and stage is None:
+        raise ConfigError("name the stage to export with --stage raw|anonymised (or use --hold ID)")
+    where = f" to {out_path}" if out_path else ""
+    with obj.open_store(write=True) as store, output(out_path, binary=True, private=True) as out:
+        if hold_id:
+            n = export_hold(store, hold_id, out, now, fmt)
+            what = f"{plural(n, 'row')} under hold {hold_id}"
+        else:
+            n = do_export(store, stage, out, now, fmt, date_from, date_to)  # type: ignore[arg-type]
+            what = f"{n:,} {stage} {'row' if n == 1 else 'rows'}"
+    obj.say(f"exported {what}{where}")
+
+
+@click.command()
+@click.option("--since", help="Look back this far: 24h, 2d, 90m, or an ISO time.")
+@period_options()
+@click.option("--hold", "hold_id", help="Review the rows of this hold, with full addresses and requests.")
+@format_option(FindingFormat, FindingFormat.table)
+@click.option("--fail-on", type=SEVERITY, help="Exit 1 if a finding is at least this severe.")
+@click.option("--rules", type=click.Path(dir_okay=False), help="TOML file laid over the shipped review rules.")
+@now_option
+@click.option(
+    "--blocklist",
+    type=click.Choice([s.value for s in BlocklistStyle]),
+    help="With --hold: print the offending addresses for a firewall instead of findings.",
+)
+@click.pass_obj
+def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | None, hold_id: str | None,
+           fmt: FindingFormat, fail_on: str | None, rules: str | None, now: datetime,
+           blocklist: str | None) -> Any:  # fmt: skip
+    """Find attacks: signatures, protocol anomalies and fake crawlers per request; brute force,
+    probing, user-agent switching, floods and 5xx spikes per client over sliding windows.
+
+    Reads the raw stage, and the anonymised stage for days that have left it (clients are then
+    networks). Thresholds and severities: logtool/detect/rules.toml, overridable with --rules."""
+    from logtool.render.blocklist import render_blocklist
+    from logtool.render.findings import render
+    from logtool.review import ReviewResult
+    from logtool.review import blocklist as do_blocklist
+    from logtool.review import review as do_review
+    from logtool.timespec import parse_since
+
+    policy = obj.policy(review_rules=rules).policy
+    if blocklist:
+        if hold_id is None:
+            raise ConfigError("--blocklist needs --hold ID: only a held incident names full addresses")
+        with obj.open_store(write=True) as store:
+            nets = do_blocklist(store, policy, hold_id, now)
+        click.echo(render_blocklist(nets, BlocklistStyle(blocklist)), nl=False)
+        return None
+    start = parse_since(since, now) if since else None
+    with obj.open_store(write=hold_id is not None) as store:
+        found = do_review(store, policy, now, start, date_from, date_to, hold_id)
+    click.echo(render(found, fmt), nl=False)
+    if fmt is FindingFormat.table:
+        obj.say(
+            f"review: {plural(len(found), 'finding')}" + ("" if hold_id else " (clients as networks, samples redacted)")
+        )
+    return ReviewResult(found, fail_on)
+
+
+COMMANDS = [report, export, review]

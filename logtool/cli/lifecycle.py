@@ -1,0 +1,200 @@
+"""Lifecycle commands: ingest, retain, nightly, anonymize, demo."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from logtool.cli.common import Ctx, err, now_option, plural, policy_options, wall_clock
+from logtool.render.findings import summary
+from logtool.render.text import visible
+
+DEFAULT_REPORTS = Path("reports")
+
+
+def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format NAME`` or a description of the format; the command gets ``line_format``."""
+    from logtool.parsers import REGISTRY, choose_format
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
+                json_map: str | None, **kw: Any) -> Any:  # fmt: skip
+        return f(*args, line_format=choose_format(format_name, log_format, nginx_format, json_map), **kw)
+
+    out: Any = wrapper
+    out = click.option(
+        "--json-map", help="JSON lines: FIELD=KEY pairs, e.g. 'ts=time,client_ip=remote_addr,request=req'."
+    )(out)
+    out = click.option("--nginx-format", help="nginx log_format string of your logs, e.g. '$remote_addr - …'.")(out)
+    out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
+        out
+    )
+    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+                        help="Force a format instead of auto-detection.")(out)  # fmt: skip
+
+
+def print_ingest(obj: Ctx, results: list[Any]) -> None:
+    for r in results:
+        name = visible(r.name)
+        if r.status == "duplicate":
+            obj.say(f"{name}: already ingested (same content as {visible(r.duplicate_of)}); nothing to do")
+        elif r.status == "empty":
+            obj.say(f"{name}: empty; nothing to do")
+        else:
+            obj.say(f"{name}: {plural(r.lines, 'line')} as {r.format}, {r.parsed:,} stored, "
+                    f"{r.rejected:,} quarantined")  # fmt: skip
+            for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
+                obj.say(f"    {n:>8,}  {visible(reason)}")
+
+
+def _span(days: list[str]) -> str:
+    return f" ({days[0]} … {days[-1]})" if days else ""
+
+
+def print_retain(obj: Ctx, res: Any) -> None:
+    verb = "would" if res.dry_run else "did"
+    obj.say(f"retain as of {res.now.isoformat(timespec='minutes')} ({'dry run' if res.dry_run else 'applied'}):")
+    obj.say(f"  anonymise: {plural(len(res.anonymised_days), 'day')}, {plural(res.anonymised_rows, 'row')}"
+            + _span(res.anonymised_days))  # fmt: skip
+    obj.say(f"  delete:    {plural(len(res.deleted_days), 'day')}, {plural(res.deleted_rows, 'row')}"
+            + _span(res.deleted_days))  # fmt: skip
+    if res.held_rows:
+        obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
+    if not res.anonymised_days and not res.deleted_days:
+        obj.say(f"  nothing {verb} change: the store already follows the policy")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@line_format_options
+@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@click.option("--no-geo", is_flag=True, help="Skip the country lookup.")
+@now_option
+@click.pass_obj
+def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], no_geo: bool,
+           now: datetime) -> None:  # fmt: skip
+    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store."""
+    from logtool.enrich.geo import GeoDB
+    from logtool.inputs import make_inputs
+    from logtool.lifecycle.ingest import ingest as do_ingest
+
+    policy = obj.policy(**overrides).policy
+    geo = None if no_geo else GeoDB(policy.geoip_db or None)
+    inputs = make_inputs(list(files))
+    with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
+        results = do_ingest(store, inputs, policy, now, line_format, geo, tick)
+    print_ingest(obj, results)
+
+
+@click.command()
+@now_option
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@click.pass_obj
+def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
+    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
+    from logtool.lifecycle.retention import retain as do_retain
+
+    policy = obj.policy(**overrides).policy
+    with obj.open_store(write=True) as store, obj.progress()("retaining") as tick:
+        res = do_retain(store, policy, now, dry_run=dry_run, progress=tick)
+    print_retain(obj, res)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True)
+@line_format_options
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@now_option
+@click.option(
+    "--fail-on",
+    type=click.Choice(["low", "medium", "high"]),
+    help="Exit 1 (after all work is saved) if the review finds something at least this severe.",
+)
+@click.pass_obj
+def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], now: datetime,
+            fail_on: str | None) -> Any:  # fmt: skip
+    """Ingest FILES, review the days they hold, apply retention, print a short summary
+    (for logrotate/systemd)."""
+    from logtool.enrich.geo import GeoDB
+    from logtool.inputs import make_inputs
+    from logtool.jobs.nightly import nightly as do_nightly
+
+    policy = obj.policy(**overrides).policy
+    inputs = make_inputs(list(files))
+    with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
+        res = do_nightly(store, inputs, policy, now, line_format, GeoDB(policy.geoip_db or None), fail_on, tick,
+                         clock=wall_clock)  # fmt: skip
+    print_ingest(obj, res.files)
+    print_retain(obj, res.retained)
+    if res.days:
+        click.echo(summary(res.findings, res.period), nl=False)
+        if res.findings:
+            click.echo(f"Details: logtool review --from {res.days[0]} --to {res.days[-1]}")
+    return res
+
+
+@click.command()
+@click.argument("source", required=False, default="-")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append to this file (reopened on SIGHUP) instead of writing to stdout.",
+)
+@line_format_options
+@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset")
+@click.pass_obj
+def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, overrides: dict[str, Any]) -> None:
+    """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.
+
+    Works as a pipe target: CustomLog "|logtool anonymize -o /var/log/apache2/access.log" combined
+    """
+    from logtool.anonymize.stream import Output
+    from logtool.anonymize.stream import anonymize as do_anonymize
+
+    policy = obj.policy(**overrides).policy
+    res = do_anonymize(None if source == "-" else Path(source), Output(output, sys.stdout.buffer), policy,
+                       line_format, warn=err)  # fmt: skip
+    if output is not None:
+        obj.say(f"anonymized {plural(res.lines, 'line')} into {output}"
+                + (f" (reopened {res.reopened}x)" if res.reopened else ""))  # fmt: skip
+
+
+@click.command()
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_REPORTS,
+    show_default=True,
+    help="Where to write the demo report.",
+)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the sample logs and store here (default: a temporary directory, removed after).",
+)
+@click.pass_obj
+def demo(obj: Ctx, reports_dir: Path, workdir: Path | None) -> None:
+    """Run the whole lifecycle on generated sample logs and write a report."""
+    from logtool.jobs.demo import run_demo
+
+    err("logtool demo: the whole privacy lifecycle on generated sample logs\n")
+    if workdir is not None:
+        res = run_demo(workdir, reports_dir, say=err)
+    else:
+        with tempfile.TemporaryDirectory(prefix="logtool-demo-") as tmp:
+            res = run_demo(Path(tmp), reports_dir, say=err)
+    err(f"\nDone. Read {', '.join(str(p) for p in res.reports)}; "
+        "on your own logs: logtool ingest /var/log/nginx/access.log.1")  # fmt: skip
+
+
+COMMANDS = [ingest, retain, nightly, anonymize, demo]

@@ -1,0 +1,1 @@
+"""Detectors over DataFrames (no I/O): signatures per request, behaviour per client, findings."""

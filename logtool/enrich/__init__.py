@@ -1,0 +1,57 @@
+"""Ingest-time enrichment, computed once per distinct value and joined back.
+
+* client address → ``client_net`` (truncated network) and ``country``;
+* user agent → ``ua_family``, ``ua_major``, ``os_family``, ``device``, ``is_bot``.
+
+A :class:`LookupCache` keeps what earlier batches computed, so each distinct address or user
+agent of a file costs one Python call at most, however often it recurs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import polars as pl
+
+from logtool.config import Policy
+from logtool.enrich.geo import GeoDB
+from logtool.enrich.ua import ua_table
+from logtool.net import network_table
+from logtool.pipeline import LookupCache
+
+
+def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
+    """``client_ip`` → ``client_net``, ``country`` for distinct addresses (each parsed once)."""
+    table = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix)
+    countries = [geo.lookup(ip) for ip in table.get_column("ip").to_list()] if geo else [None] * table.height
+    return table.select(
+        pl.col("ip").alias("client_ip"),
+        pl.col("net").alias("client_net"),
+        pl.Series("country", countries, dtype=pl.String),
+    )
+
+
+class Enricher:
+    """Per-input enrichment state: one instance per ingested file.
+
+    ``visitor_key`` is a keyed hash of (address, user agent, vhost): polars' vectorised hash,
+    seeded with a secret derived from the day's salt. It lives only in the raw stage, next to
+    the address it is computed from, and serves to count unique visitors; once the day leaves
+    the raw stage the salt is destroyed with it, so no key can be recomputed.
+    """
+
+    def __init__(self, policy: Policy, geo: GeoDB | None, salt_for: Callable[[str], bytes]) -> None:
+        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo))
+        self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
+        self.salt_for = salt_for
+
+    def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:
+        rec = self.agents.join(self.clients.join(rec))
+        day = pl.col("ts").dt.date()
+        days = rec.select(day.unique()).to_series().drop_nulls().to_list()
+        key: pl.Expr = pl.lit(None, dtype=pl.String)
+        for d in days:  # usually one or two days per batch
+            seed = int.from_bytes(self.salt_for(d.isoformat())[:8], "big")
+            hashed = pl.struct("client_ip", "user_agent", "vhost").hash(seed=seed)
+            key = pl.when(day == d).then(hashed.cast(pl.String)).otherwise(key)
+        return rec.with_columns(pl.when(pl.col("client_ip").is_not_null()).then(key).alias("visitor_key"))

@@ -1,0 +1,139 @@
+"""``logtool verify``: prove the store is what the policy says it is, or list what is not.
+
+Checks, over the whole store:
+
+* every partition the catalog lists exists, is readable, has the recorded SHA-256 and row
+  count; no unlisted Parquet file lies in a stage folder (leftover of a crash);
+* no full IP address outside the raw stage: ``client_net`` holds networks no finer than the
+  policy's prefixes (or registrable domains of hostname clients), and no other text column of the anonymised stage,
+  the aggregates or the quarantine contains an address with a host part;
+* no raw or anonymised day is older than the policy allows (``retain`` would remove it).
+
+Problems are reported with their place and a masked sample: the report itself never shows a
+full address.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from logtool.anonymize.fields import mask_ip_tokens
+from logtool.anonymize.redact import IPV4, IPV6
+from logtool.config import Policy
+from logtool.lifecycle import holdmatch
+from logtool.lifecycle.retention import day_expired
+from logtool.net import is_host_network
+from logtool.schema import STAGES
+from logtool.store import Partition, Store
+from logtool.store.files import TMP_PREFIX, file_sha256, stage_files
+
+_ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that is not as the policy and the catalog say."""
+
+    kind: str  # checksum | missing | rows | orphan | full-ip | overdue
+    where: str  # stage/partition or stage/day/column
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_files(store: Store) -> list[Problem]:
+    out: list[Problem] = []
+    known: set[str] = set()
+    for stage in STAGES:
+        for p in store.parts(stage):
+            known.add(p.path)
+            path = store.root / p.path
+            if not path.is_file():
+                out.append(Problem("missing", p.path, "listed in the catalog but not on disk"))
+                continue
+            if file_sha256(path) != p.sha256:
+                out.append(Problem("checksum", p.path, "content differs from the SHA-256 recorded at commit"))
+                continue
+            try:
+                rows = pq.ParquetFile(path).metadata.num_rows
+            except Exception as e:  # pyarrow raises several types for a broken file
+                out.append(Problem("unreadable", p.path, f"not a readable Parquet file: {e}"))
+                continue
+            if rows != p.rows:
+                out.append(Problem("rows", p.path, f"{rows} rows on disk, {p.rows} in the catalog"))
+    pending = set(store.catalog.pending.all())
+    for rel in stage_files(store.root):
+        if rel in known:
+            continue
+        if rel in pending or Path(rel).name.startswith(TMP_PREFIX):
+            out.append(Problem("orphan", rel, "left by an interrupted run; the next writer removes it"))
+        else:
+            out.append(Problem("orphan", rel, "not in the catalog: left in place (see 'logtool recover')"))
+    return out
+
+
+def _bad_network(value: str, policy: Policy) -> bool:
+    """True when a ``client_net`` value is finer than the policy or not a network at all."""
+    if is_host_network(value):
+        return False
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return True  # a bare address, host bits set, or junk
+    limit = policy.ipv4_prefix if net.version == 4 else policy.ipv6_prefix
+    return net.prefixlen > limit
+
+
+def _scan_parts(store: Store, stage: str, parts: list[Partition], policy: Policy) -> list[Problem]:
+    out: list[Problem] = []
+    for day in sorted({p.date for p in parts}):
+        df = store.read_parts([p for p in parts if p.date == day], stage)
+        for col, dtype in df.schema.items():
+            if dtype != pl.String:
+                continue
+            values = df.get_column(col).drop_nulls()
+            if col == "client_net":
+                bad = [v for v in values.unique().to_list() if _bad_network(v, policy)]
+                if bad:
+                    n = int(values.is_in(bad).sum())
+                    out.append(
+                        Problem("full-ip", f"{stage}/{day}/{col}", f"{n} rows are not networks at the policy's prefix")
+                    )
+                continue
+            hits = values.filter(values.str.contains(_ADDRESS))
+            if hits.len():
+                sample = pl.select(mask_ip_tokens(pl.lit(hits.item(0)[:120]))).item()
+                out.append(
+                    Problem(
+                        "full-ip", f"{stage}/{day}/{col}", f"{hits.len()} values contain an IP address, e.g. {sample!r}"
+                    )
+                )
+    return out
+
+
+def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
+    """Every problem found; an empty list means the store is consistent with the policy."""
+    problems = _check_files(store)
+    damaged = {p.where for p in problems}
+    for stage in ("anonymised", "aggregates", "quarantine"):
+        parts = [p for p in store.parts(stage) if p.path not in damaged]
+        problems += _scan_parts(store, stage, parts, policy)
+    active = holdmatch.active(store, now)
+    for stage, keep in (("raw", policy.raw_days), ("anonymised", policy.anonymised_days)):
+        for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
+            parts = store.parts(stage, day, day)
+            _, held = holdmatch.held_on_day(store, day, parts, stage, active)  # evidence is not overdue
+            rows = sum(p.rows for p in parts) - held
+            if rows:
+                problems.append(
+                    Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
+                )
+    return problems

@@ -1,0 +1,204 @@
+"""Retention: raw days past the security window become anonymised; old anonymised days go.
+
+A day leaves a stage once *all* of it is older than the stage's window, so a record lives in
+the raw stage for at least ``raw_days`` and at most ``raw_days + 1`` days. Each day is one
+crash-safe :meth:`~logtool.store.Store.change`: the anonymised partition is written and
+fsynced, then one catalog transaction swaps the raw partitions for it; the raw files are
+unlinked only after that commit. Aggregates are never touched, except that a day leaving the
+raw stage adds what only the whole raw day can tell (unique visitors, behavioural findings).
+Running ``retain`` twice with the same ``now`` changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+
+from logtool.anonymize.fields import anonymise_records
+from logtool.config import Policy
+from logtool.detect.findings import BEHAVIOURS, counts, review_frame
+from logtool.detect.rules import load_rules
+from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors
+from logtool.lifecycle.holdmatch import active, held_mask, held_on_day, record_expiries
+from logtool.net import networks
+from logtool.progress import SILENT, Tick
+from logtool.schema import AGG_SCHEMA
+from logtool.store import Change, Hold, Partition, Store
+
+#: Rows reviewed at once when counting a whole day's findings (memory stays bounded).
+SHARD_ROWS = 2_000_000
+_DAY_COLUMNS = ["ts", "client_ip", "client_net", "method", "path", "query", "status", "user_agent", "vhost"]
+
+
+@dataclass
+class RetainResult:
+    """What a retention run did (or, with ``dry_run``, would do)."""
+
+    now: datetime
+    dry_run: bool
+    anonymised_days: list[str] = field(default_factory=list)
+    anonymised_rows: int = 0
+    deleted_days: list[str] = field(default_factory=list)
+    deleted_rows: int = 0
+    #: Rows kept past their window because an active hold matches them.
+    held_rows: int = 0
+
+
+def day_expired(day: str, now: datetime, keep_days: int) -> bool:
+    """True when the whole UTC ``day`` is older than ``keep_days`` at ``now``."""
+    end_of_day = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return end_of_day <= now - timedelta(days=keep_days)
+
+
+def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:
+    out: dict[str, list[Partition]] = {}
+    for p in parts:
+        out.setdefault(p.date, []).append(p)
+    return out
+
+
+def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, progress: Tick = SILENT) -> RetainResult:
+    """Apply the policy as of ``now`` (timezone-aware), sparing rows under active holds.
+    ``progress`` counts the days looked at."""
+    result = RetainResult(now=now, dry_run=dry_run)
+    with store.writing():
+        if not dry_run:
+            record_expiries(store, now)
+        holds = active(store, now)
+        raw_due = {d: ps for d, ps in _by_day(store.parts("raw")).items() if day_expired(d, now, policy.raw_days)}
+        anon_due = {
+            d: ps for d, ps in _by_day(store.parts("anonymised")).items() if day_expired(d, now, policy.anonymised_days)
+        }
+        progress.total(len(raw_due) + len(anon_due), "days")
+        for day, parts in raw_due.items():
+            progress.advance()
+            rows = sum(p.rows for p in parts)
+            day_holds, held = held_on_day(store, day, parts, "raw", holds)
+            result.held_rows += held
+            if held == rows:
+                continue  # everything of this day is evidence under a hold
+            past_both = day_expired(day, now, policy.anonymised_days)
+            (result.deleted_days if past_both else result.anonymised_days).append(day)
+            if past_both:
+                result.deleted_rows += rows - held
+            else:
+                result.anonymised_rows += rows - held
+            if not dry_run:
+                _process_raw_day(store, policy, day, parts, now, day_holds, delete=past_both)
+        for day, parts in anon_due.items():
+            progress.advance()
+            rows = sum(p.rows for p in parts)
+            day_holds, held = held_on_day(store, day, parts, "anonymised", holds)
+            result.held_rows += held
+            if held == rows:
+                continue
+            result.deleted_days.append(day)
+            result.deleted_rows += rows - held
+            if not dry_run:
+                _keep_held(store, day, parts, day_holds, now)
+        if not dry_run:  # salts of days that have no raw rows left and are past the window
+            raw_days = {p.date for p in store.parts("raw")}
+            salts = store.catalog.salts.days()
+            stale = [d for d in salts if d not in raw_days and day_expired(d, now, policy.raw_days)]
+            if stale:
+                with store.change("destroy-salts", now, {"days": stale}) as ch:
+                    ch.then(lambda cat: cat.salts.destroy(stale))
+    result.deleted_days = sorted(set(result.deleted_days))
+    return result
+
+
+def _swap_counts(ch: Change, old: list[Partition], salt_days: list[str]) -> None:
+    """Retire ``old`` and say so in the change's audit entry."""
+    ch.retire(old)
+    ch.counts = {
+        "rows_removed": {s: sum(p.rows for p in old if p.stage == s) for s in sorted({p.stage for p in old})},
+        "rows_written": 0,
+        "salts_destroyed": salt_days,
+    }
+    if salt_days:
+        ch.then(lambda cat: cat.salts.destroy(salt_days))
+
+
+def _process_raw_day(
+    store: Store, policy: Policy, day: str, parts: list[Partition], now: datetime, holds: list[Hold], delete: bool
+) -> None:
+    """Anonymise (or, past both windows, delete) a raw day; rows under a hold stay raw.
+
+    Everything is written first, then swapped in one transaction: the day's raw partitions
+    for the held rows (if any) plus the anonymised partition, the day's unique-visitor count
+    (once per day) and, when no raw row of the day remains, the destruction of its salt."""
+    existing = [] if delete else store.parts("anonymised", day, day)
+    with store.change("delete-day" if delete else "anonymise-day", now, {"days": [day]}) as ch:
+        anon_w, held_w = ch.writer("anonymised"), ch.writer("raw")
+        any_held, written = False, 0
+        for raw in store.iter_parts(parts, "raw"):
+            if holds:
+                mask = held_mask(raw, holds, "raw")
+                if mask.any():
+                    any_held = True
+                    held_w.write_day(day, raw.filter(mask))
+                    raw = raw.filter(~mask)
+            if not delete and raw.height:
+                net = networks(raw.get_column("client_ip"), policy.ipv4_prefix, policy.ipv6_prefix)
+                anon_w.write_day(day, anonymise_records(raw, net, policy))
+                written += raw.height
+        for anon in store.iter_parts(existing, "anonymised"):  # a late file for a day already done
+            anon_w.write_day(day, anon)
+            written += anon.height
+        if not _has_visitor_count(store, day):
+            _day_aggregates(store, ch, policy, day, parts)
+        _swap_counts(ch, parts + existing, [] if any_held else [day])
+        ch.counts["rows_written"] = written
+
+
+def _keep_held(store: Store, day: str, parts: list[Partition], holds: list[Hold], now: datetime) -> None:
+    """Delete an anonymised day except the rows a hold matches."""
+    with store.change("delete-day", now, {"days": [day]}) as ch:
+        w = ch.writer("anonymised")
+        written = 0
+        for df in store.iter_parts(parts, "anonymised"):
+            if holds:
+                kept = df.filter(held_mask(df, holds, "anonymised"))
+                w.write_day(day, kept)
+                written += kept.height
+        _swap_counts(ch, parts, [])
+        ch.counts["rows_written"] = written
+
+
+def _has_visitor_count(store: Store, day: str) -> bool:
+    return store.read("aggregates", day, day).filter(pl.col("dimension") == VISITORS).height > 0
+
+
+def _day_aggregates(store: Store, ch: Change, policy: Policy, day: str, parts: list[Partition]) -> None:
+    """What only the whole raw day can tell, as an aggregates partition of the change: its exact
+    unique-visitor count and its behavioural findings per category."""
+    found = behaviour_counts(store, parts, policy, load_rules(policy.review_rules))
+    rows = [(VISITORS, "unique", unique_visitors(store, parts))] + [(FINDINGS, c, n) for c, n in found.items()]
+    df = pl.DataFrame(
+        [(date.fromisoformat(day), dim, key, n, 0) for dim, key, n in rows], schema=AGG_SCHEMA, orient="row"
+    )
+    ch.writer("aggregates").write(df, date_column="date")
+
+
+def behaviour_counts(store: Store, parts: list[Partition], policy: Policy, rules: dict[str, Any],
+                     shard_rows: int = SHARD_ROWS) -> dict[str, int]:  # fmt: skip
+    """Behavioural findings per category over raw ``parts`` (one day), for the aggregates.
+
+    Memory stays bounded: clients are split into shards of about ``shard_rows`` rows by a hash
+    of their network (so an IPv6 /64 stays whole); only 5xx spikes, which are per vhost, read
+    the day's 5xx rows at once. The flood baseline is then each shard's median client."""
+    if not parts:
+        return {}
+    lf = store.scan(parts).select(_DAY_COLUMNS)
+    n = -(-sum(p.rows for p in parts) // shard_rows)
+    if n <= 1:  # the whole day fits: one read
+        return counts(review_frame(lf.collect(), policy, rules, detectors=BEHAVIOURS))
+    per_client = [b for b in BEHAVIOURS if b != "error_spike"]
+    found = review_frame(lf.filter(pl.col("status") >= 500).collect(), policy, rules, detectors=["error_spike"])
+    for i in range(n):
+        shard = lf.filter(pl.col("client_net").hash(seed=7) % n == i)
+        found += review_frame(shard.collect(), policy, rules, detectors=per_client)
+    return counts(found)

@@ -1,0 +1,191 @@
+"""IP address parsing and truncation to a network, fail closed.
+
+Truncation equals ``ipaddress.ip_network(f"{ip}/{prefix}", strict=False)``. Work is done once
+per unique address of a batch: plain dotted IPv4 (the common case) in a polars expression,
+everything else (IPv6, ports, brackets, zone ids, IPv4-mapped) in Python.
+
+A hostname client (``HostnameLookups On``) is truncated the way an address is: to its
+registrable domain (``dialup-12.isp.example.net`` → ``example.net``, by the Public Suffix List
+that ``publicsuffixlist`` ships; nothing is downloaded). Anything else — a bare or unknown name,
+junk — becomes the one shared placeholder :data:`UNKNOWN_HOST`. Nothing is passed through.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable
+from functools import lru_cache
+
+import polars as pl
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_V4_PORT = re.compile(r"^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$")
+_BRACKET = re.compile(r"^\[([^\]]+)\](?::\d{1,5})?$")
+_V6_PORT = re.compile(r"^([0-9A-Fa-f:]+:[0-9A-Fa-f]{0,4}):(\d{5})$")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+V4_RX = r"^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$"
+
+
+def parse_ip(text: str | None) -> IPAddress | None:
+    """Read an address in any common log spelling; ``None`` if it is not one.
+
+    Handles brackets and ports (``[2001:db8::1]:443``, ``1.2.3.4:5678``, load balancers'
+    ``2001:db8::1:58430``), zone ids (``fe80::1%eth0``), IPv4-mapped (``::ffff:1.2.3.4``) and
+    NAT64 (``64:ff9b::1.2.3.4``) addresses, which are returned as the IPv4 they carry.
+    """
+    if not text:
+        return None
+    t = text.strip()
+    if (m := _BRACKET.match(t)) or (m := _V4_PORT.match(t)):
+        t = m.group(1)
+    t = t.split("%", 1)[0]
+    try:  # choose the family up front: a failed IPv4 attempt per IPv6 address is costly
+        addr = ipaddress.IPv6Address(t) if ":" in t else ipaddress.IPv4Address(t)
+    except ValueError:
+        m = _V6_PORT.match(t)
+        if not m:
+            return None
+        try:
+            addr = ipaddress.ip_address(m.group(1))
+        except ValueError:
+            return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return addr.ipv4_mapped
+        if addr in _NAT64:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return addr
+
+
+def fast_v6_network(text: str, prefix: int) -> str | None:
+    """Network address of a plain IPv6 text, in C (``inet_pton``/``inet_ntop``), or ``None``
+    when the slow path must decide (ports, zones, brackets, embedded IPv4, the ``::/80`` range
+    where ``inet_ntop`` and :mod:`ipaddress` spell addresses differently, NAT64)."""
+    if "." in text or "%" in text or "[" in text:
+        return None
+    try:
+        n = int.from_bytes(socket.inet_pton(socket.AF_INET6, text), "big")
+    except (OSError, ValueError):  # ValueError: embedded NUL
+        return None
+    if n >> 48 == 0 or n >> 32 == 0x0064FF9B << 64:
+        return None
+    host = 128 - prefix
+    m = n >> host << host
+    if m >> 48 == 0:
+        return None
+    return socket.inet_ntop(socket.AF_INET6, m.to_bytes(16, "big"))
+
+
+#: What a client that is neither an address nor a name under a known public suffix becomes.
+UNKNOWN_HOST = "unknown.invalid"
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{1,63}$")
+
+
+@lru_cache(maxsize=1)
+def _psl():  # type: ignore[no-untyped-def]
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(accept_unknown=False)
+
+
+def host_network(text: str) -> str:
+    """A hostname's counterpart of a truncated network: its registrable domain (public suffix
+    plus one label), or :data:`UNKNOWN_HOST` for a bare, unknown or malformed name."""
+    name = text.strip().lower().rstrip(".")
+    if not _HOSTNAME.match(name):
+        return UNKNOWN_HOST
+    return _psl().privatesuffix(name) or UNKNOWN_HOST
+
+
+def is_host_network(value: str) -> bool:
+    """Is ``value`` what :func:`host_network` makes of a name (so no finer than allowed)?"""
+    return value == UNKNOWN_HOST or host_network(value) == value
+
+
+def network_text(addr: IPAddress, v4_prefix: int, v6_prefix: int) -> str:
+    """``addr`` truncated to its family's prefix, as ``network/prefix`` (integer masking)."""
+    if addr.version == 4:
+        host = 32 - v4_prefix
+        return f"{ipaddress.IPv4Address(int(addr) >> host << host)}/{v4_prefix}"
+    host = 128 - v6_prefix
+    return f"{ipaddress.IPv6Address(int(addr) >> host << host)}/{v6_prefix}"
+
+
+@lru_cache(maxsize=200_000)
+def truncate_one(text: str, v4_prefix: int, v6_prefix: int) -> str:
+    """The network of one address as ``addr/prefix`` text, or a name's :func:`host_network`."""
+    if (fast := fast_v6_network(text, v6_prefix)) is not None:
+        return f"{fast}/{v6_prefix}"
+    addr = parse_ip(text)
+    if addr is None:
+        return host_network(text)
+    return network_text(addr, v4_prefix, v6_prefix)
+
+
+def _v4_networks(s: pl.Series, prefix: int, suffix: bool = True) -> pl.Series:
+    """Vectorised truncation of canonical dotted quads (matched by :data:`V4_RX`), as
+    ``network/prefix`` (``suffix``) or the bare network address.
+
+    Prefixes on an octet boundary (the usual /8, /16, /24, /32) drop trailing octets as text,
+    which is exact for canonical quads and four times faster; any other prefix is computed by
+    integer arithmetic (polars has no shift operators)."""
+    tail = f"/{prefix}" if suffix else ""
+    if prefix % 8 == 0:
+        keep = prefix // 8
+        if keep == 0:
+            return pl.repeat(f"0.0.0.0{tail}", s.len(), dtype=pl.String, eager=True).alias(s.name)
+        zeros = ".0" * (4 - keep)
+        rx = rf"^(\d+(?:\.\d+){{{keep - 1}}})(?:\.\d+){{{4 - keep}}}$"
+        return s.str.replace(rx, f"${{1}}{zeros}{tail}") if keep < 4 else s + tail
+    block = 2 ** (32 - prefix)
+    o = [pl.col("o").struct.field(f"field_{i}").cast(pl.Int64) for i in range(4)]
+    n = o[0] * 16_777_216 + o[1] * 65_536 + o[2] * 256 + o[3]
+    m = (n // block) * block
+    text = pl.concat_str(
+        [
+            (m // 16_777_216).cast(pl.String),
+            pl.lit("."),
+            (m // 65_536 % 256).cast(pl.String),
+            pl.lit("."),
+            (m // 256 % 256).cast(pl.String),
+            pl.lit("."),
+            (m % 256).cast(pl.String),
+            pl.lit(tail),
+        ]
+    )
+    return pl.DataFrame({"o": s.str.split_exact(".", 3)}).select(text).to_series()
+
+
+def mask_distinct(
+    uniq: pl.Series, v4_prefix: int, rest: Callable[[pl.Series], pl.Series], suffix: bool = True
+) -> pl.DataFrame:
+    """Distinct address-like values → columns ``v`` and ``m`` (masked): canonical IPv4 quads
+    vectorised, everything else (IPv6, ports, brackets, hostnames) through ``rest``. The one
+    place where ingest, retention and ``anonymize`` split the fast and the careful path."""
+    uniq = uniq.rename("v")
+    is_v4 = uniq.str.contains(V4_RX)
+    fast, slow = uniq.filter(is_v4), uniq.filter(~is_v4)
+    parts = [pl.DataFrame({"v": fast, "m": _v4_networks(fast, v4_prefix, suffix)})]
+    if slow.len():
+        parts.append(pl.DataFrame({"v": slow, "m": rest(slow).cast(pl.String)}))
+    return pl.concat(parts)
+
+
+def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.DataFrame:
+    """Map each unique non-null value of ``ips`` to its network: columns ``ip``, ``net``."""
+
+    def careful(slow: pl.Series) -> pl.Series:
+        return pl.Series([truncate_one(x, v4_prefix, v6_prefix) for x in slow.to_list()], dtype=pl.String)
+
+    table = mask_distinct(ips.drop_nulls().unique(), v4_prefix, careful)
+    return table.rename({"v": "ip", "m": "net"})
+
+
+def networks(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.Series:
+    """Truncate every value of ``ips`` (nulls stay null); same length and order."""
+    table = network_table(ips, v4_prefix, v6_prefix)
+    return pl.DataFrame({"ip": ips}).join(table, on="ip", how="left", maintain_order="left").get_column("net")

@@ -1,0 +1,71 @@
+"""Terminal renderer: readable tables (rich), also fine as plain text in a file."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from logtool.report import NOT_REQUESTS, SECTIONS, Report
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def render(report: Report, width: int = 100) -> str:
+    buf = io.StringIO()
+    con = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    if not report.days:
+        con.print("No aggregates in this period. Ingest logs first: logtool ingest FILE")
+        return buf.getvalue()
+    con.print(
+        f"[bold]Access report {report.date_from} … {report.date_to}[/bold]  "
+        f"({len(report.days)} days, {report.requests:,} requests, {human_bytes(report.bytes)}, "
+        f"bots {report.bot_share:.1%})"
+    )
+    con.print(f"Groups under {report.min_group_size} requests are shown as (other).\n")
+    daily = Table(title="Requests per day", title_justify="left")
+    daily.add_column("date")
+    daily.add_column("requests", justify="right")
+    daily.add_column("unique visitors", justify="right")
+    daily.add_column("bytes", justify="right")
+    for d in report.days:
+        v = d.get("visitors")
+        daily.add_row(d["date"], f"{d['requests']:,}", "-" if v is None else f"{v:,}", human_bytes(d["bytes"]))
+    con.print(daily)
+    for dim, title in SECTIONS.items():
+        rows = report.sections.get(dim, [])
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        t.add_column("key", overflow="fold", max_width=60)
+        t.add_column("findings" if dim in NOT_REQUESTS else "requests", justify="right")
+        t.add_column("share", justify="right")
+        for r in rows:
+            share = "-" if r["share"] is None else f"{r['share']:.1%}"
+            t.add_row(str(r["key"]), f"{r['requests']:,}", share)
+        con.print(t)
+    return buf.getvalue()
+
+
+def render_rows(title: str, rows: Any, width: int = 160) -> str:
+    """A plain table of rows (hold reports), at most 1,000 of them with a note when cut."""
+    buf = io.StringIO()
+    con = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    con.print(f"[bold]{title}[/bold]  ({rows.height:,} rows)")
+    table = Table()
+    for c in rows.columns:
+        table.add_column(c, overflow="fold")
+    for r in rows.head(1000).iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in r])
+    con.print(table)
+    if rows.height > 1000:
+        con.print("… first 1,000 rows; 'logtool export --hold' or 'logtool hold export' give all of them")
+    return buf.getvalue()
