@@ -118,6 +118,21 @@ def tune_allocator() -> None:
         pass
 
 
+def join_back(keys: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``table`` matching each row of ``keys`` (its key columns), in the order of
+    ``keys``; null keys match a null key. Only the key columns take part in the join: joining
+    a wide frame would gather every one of its columns again."""
+    on = keys.columns
+    return keys.join(table, on=on, how="left", nulls_equal=True, maintain_order="left").drop(on)
+
+
+def per_distinct(df: pl.DataFrame, key: str, derive: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """``derive`` run once per distinct value of ``df[key]`` (a frame with that one column, to
+    which it adds columns), joined back: the added columns, one row per row of ``df``."""
+    keys = df.select(key)
+    return join_back(keys, derive(keys.unique()))
+
+
 class LookupCache:
     """Columns derived from one key column, computed for new distinct keys only."""
 
@@ -125,9 +140,10 @@ class LookupCache:
         self.key, self.compute, self.max_rows = key, compute, max_rows
         self.table: pl.DataFrame | None = None
 
-    def join(self, df: pl.DataFrame) -> pl.DataFrame:
-        keys = df.get_column(self.key).drop_nulls().unique()
-        table = self.table  # one read: threads sharing the cache each join a table holding their keys
+    def update(self, keys: pl.Series) -> pl.DataFrame:
+        """The table, after computing the rows of the distinct non-null ``keys`` it lacks."""
+        keys = keys.drop_nulls().unique()
+        table = self.table  # one read: threads sharing the cache each get a table holding their keys
         if table is None or table.height + keys.len() > self.max_rows:
             table = self.compute(keys)  # (re)start: memory stays bounded
         else:
@@ -135,4 +151,9 @@ class LookupCache:
             if new.len():
                 table = pl.concat([table, self.compute(new)])
         self.table = table  # a concurrent update may be lost: it is recomputed when needed
-        return df.join(table, on=self.key, how="left", maintain_order="left")
+        return table
+
+    def join(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``df`` with the derived columns of its key column added."""
+        table = self.update(df.get_column(self.key))
+        return df.with_columns(join_back(df.select(self.key), table).get_columns())

@@ -16,6 +16,7 @@ import polars as pl
 
 from logtool.detect.normalize import normalise
 from logtool.net import parse_ip
+from logtool.pipeline import LookupCache
 
 _SQL_FN = r"(?:sleep|benchmark|pg_sleep|dbms_lock\.sleep|dbms_pipe\.receive_message|randomblob|extractvalue|updatexml|load_file|char|chr|concat|cast|convert|ascii|substring|substr|mid|ord|hex|unhex|count|version|user|database|iif|if|elt|make_set|row|generate_series|utl_inaddr\.get_host_address|ctxsys\.drithsx\.sn|xmltype|regexp_substring)"
 SIGNATURES: dict[str, list[str]] = {
@@ -196,7 +197,9 @@ def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
     return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
 
 
-def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip") -> pl.Series:
+def fake_bots(
+    df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip", memo: SignatureMemo | None = None
+) -> pl.Series:
     """Requests whose user agent claims a search-engine crawler (``rules[name]["user_agent"]``)
     from outside that crawler's published networks (``rules[name]["networks"]``)."""
     ua = _agent_column(df)
@@ -204,14 +207,17 @@ def fake_bots(df: pl.DataFrame, rules: dict[str, Any], client: str = "client_ip"
     if client not in df.columns or ua not in df.columns:
         return out.alias("fake_bot")
     agents = df.get_column(ua).drop_nulls().unique()  # regexes run on distinct user agents only
-    for bot in rules.values():
+    for name, bot in rules.items():
         claiming = agents.filter(agents.str.contains(f"(?i){bot['user_agent']}"))
         if claiming.len() == 0:
             continue
         claims = df.get_column(ua).is_in(claiming.implode()).fill_null(False)
-        nets = [ipaddress.ip_network(n) for n in bot["networks"]]
         clients = df.get_column(client).filter(claims).drop_nulls().unique()
-        genuine = {c for c in clients.to_list() if _in_any(c, nets)}
+        if memo is None:
+            nets = [ipaddress.ip_network(n) for n in bot["networks"]]
+            genuine = {c for c in clients.to_list() if _in_any(c, nets)}
+        else:
+            genuine = memo.genuine(name, bot["networks"], clients.to_list())
         out = out | (claims & ~df.get_column(client).is_in(list(genuine)).fill_null(False))
     return out.alias("fake_bot")
 
@@ -228,11 +234,42 @@ def _agent_column(df: pl.DataFrame) -> str:
     return "user_agent" if "user_agent" in df.columns else "ua_family"
 
 
-def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
+class SignatureMemo:
+    """What the signatures found in distinct values, kept across the batches of one input
+    (ingest): each distinct request target, user agent, referrer or header value is classified
+    once, each client claiming a crawler checked once. Bounded: a table that would outgrow
+    ``max_values`` starts again."""
+
+    def __init__(self, max_values: int = 200_000) -> None:
+        self._tables = {ua: LookupCache("v", lambda s, ua=ua: classify(s, ua), max_values) for ua in (False, True)}
+        self._genuine: dict[str, dict[str, bool]] = {}
+        self._max = max_values
+
+    def classify(self, values: pl.Series, ua: bool = False) -> pl.DataFrame:
+        """:func:`classify` of the distinct ``values`` (and of values seen before)."""
+        return self._tables[ua].update(values)
+
+    def genuine(self, bot: str, networks: list[str], clients: list[str]) -> set[str]:
+        """The ``clients`` inside the crawler's ``networks``."""
+        known = self._genuine.setdefault(bot, {})
+        if len(known) + len(clients) > self._max:
+            known.clear()
+        new = [c for c in clients if c not in known]
+        if new:
+            nets = [ipaddress.ip_network(n) for n in networks]
+            known.update((c, _in_any(c, nets)) for c in new)
+        return {c for c in clients if known[c]}
+
+
+def request_flags(df: pl.DataFrame, rules: dict[str, Any], memo: SignatureMemo | None = None) -> pl.DataFrame:
     """Per row of a raw- or anonymised-stage frame, one boolean column per
     :data:`REQUEST_CATEGORIES`: signatures over path + query, referrer and user agent (the
     family in the anonymised stage), Log4Shell and Shellshock also in the user, X-Forwarded-For
-    and host fields, protocol anomalies and fake crawlers."""
+    and host fields, protocol anomalies and fake crawlers.
+
+    The regexes run on distinct values only (and, with a ``memo``, on values not seen in earlier
+    batches); each row then needs one hash lookup per category and source that found anything."""
+    memo = memo or SignatureMemo()
     ua = _agent_column(df)
     sources: list[tuple[pl.Series, bool, tuple[str, ...]]] = [
         (df.select(request_target()).to_series(), False, tuple(SIGNATURES))
@@ -244,9 +281,17 @@ def request_flags(df: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
     for other in ("remote_user", "xff", "vhost"):  # Log4Shell and Shellshock hide in any logged header
         if other in df.columns and df.get_column(other).null_count() < df.height:
             sources.append((df.get_column(other), False, HEADER_CATEGORIES))
-    cols = pl.DataFrame({c: pl.repeat(False, df.height, eager=True) for c in CATEGORIES})
-    for values, is_ua, cats in sources:
-        found = categories(values, ua=is_ua)
-        cols = cols.with_columns([(pl.col(c) | found.get_column(c)).alias(c) for c in cats])
+    found: dict[str, list[pl.Expr]] = {c: [] for c in CATEGORIES}
+    values: dict[str, pl.Series] = {}
+    for i, (source, is_ua, cats) in enumerate(sources):
+        table = memo.classify(source, is_ua)
+        for c in cats:
+            hits = table.filter(pl.col(c)).get_column("v")
+            if hits.len():
+                found[c].append(pl.col(f"_s{i}").is_in(hits.implode()).fill_null(False))
+                values[f"_s{i}"] = source.alias(f"_s{i}")
+    none = pl.repeat(False, df.height, dtype=pl.Boolean)
+    flags = [(pl.any_horizontal(exprs) if exprs else none).alias(c) for c, exprs in found.items()]
+    cols = pl.DataFrame(list(values.values())).select(flags) if values else pl.select(flags)
     client = "client_ip" if "client_ip" in df.columns else "client_net"
-    return cols.with_columns(protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client))
+    return cols.with_columns(protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client, memo))

@@ -16,7 +16,7 @@ import polars as pl
 from logtool.anonymize.fields import referrer_host
 from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
-from logtool.detect.signatures import request_flags
+from logtool.detect.signatures import SignatureMemo, request_flags
 from logtool.schema import AGG_SCHEMA
 
 if TYPE_CHECKING:
@@ -77,22 +77,24 @@ ATTACKS = "attack"
 FINDINGS = "findings"
 
 
-def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
+def attacks(records: pl.DataFrame, rules: dict[str, Any], memo: SignatureMemo | None = None) -> pl.DataFrame:
     """Flagged requests per (day, category): attack trends without personal data."""
-    flags = request_flags(records, rules).with_columns(records.get_column("ts").dt.date().alias("date"))
-    long = flags.unpivot(index="date", variable_name="key", value_name="hit").filter(pl.col("hit"))
-    return (
-        long.group_by("date", "key")
-        .agg(pl.len().cast(pl.Int64).alias("requests"))
-        .select("date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", pl.lit(0, dtype=pl.Int64).alias("bytes"))
+    flags = request_flags(records, rules, memo).with_columns(records.get_column("ts").dt.date().alias("date"))
+    per_day = flags.group_by("date").agg(pl.all().sum().cast(pl.Int64))
+    long = per_day.unpivot(index="date", variable_name="key", value_name="requests").filter(pl.col("requests") > 0)
+    return long.select(
+        "date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", pl.lit(0, dtype=pl.Int64).alias("bytes")
     )
 
 
 def daily(
-    records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS, rules: dict[str, Any] | None = None
+    records: pl.DataFrame,
+    sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS,
+    rules: dict[str, Any] | None = None,
+    memo: SignatureMemo | None = None,
 ) -> pl.DataFrame:
     """Aggregate canonical records (raw or anonymised stage) per UTC day; with review ``rules``,
-    also the requests per attack category."""
+    also the requests per attack category (``memo``: what earlier batches of the input found)."""
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
     base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
@@ -113,7 +115,7 @@ def daily(
             .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
         )
     if rules is not None:
-        out.append(attacks(records, rules))
+        out.append(attacks(records, rules, memo))
     return pl.concat(out)
 
 

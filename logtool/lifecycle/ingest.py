@@ -11,19 +11,22 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import polars as pl
 
 from logtool.anonymize.fields import mask_ip_tokens
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
+from logtool.detect.signatures import SignatureMemo
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
 from logtool.lifecycle import aggregate
-from logtool.parsers import LineFormat, detect_first
-from logtool.pipeline import BackgroundWriter, prefetch
+from logtool.parsers import LineFormat, Parser, detect_first
+from logtool.parsers.base import Stateless
+from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
@@ -54,6 +57,35 @@ def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
     return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
 
 
+class _BatchWork:
+    """What a batch goes through on a worker thread: parsing (when the parser keeps no state
+    between batches; else the batch arrives parsed), enrichment, partial aggregates (attack
+    counts included) and its time range. The caches it shares between batches tolerate
+    concurrent use."""
+
+    def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any]) -> None:
+        self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
+        self.memo = SignatureMemo()
+
+    def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
+        rec, rej = self.parser.parse(item) if self.parser is not None else item  # type: ignore[union-attr,arg-type]
+        if rec.height == 0:
+            return _Done(rec, rej, None, None, None)
+        rec = self.enrich(rec)
+        agg = aggregate.daily(rec, self.policy.sensitive_params, self.rules, self.memo)
+        ts = rec.get_column("ts")
+        return _Done(rec, rej, agg, ts.min(), ts.max())
+
+
+@dataclass
+class _Done:
+    rec: pl.DataFrame
+    rej: pl.DataFrame
+    agg: pl.DataFrame | None
+    first: Any
+    last: Any
+
+
 def ingest_file(
     store: Store,
     inp: LogInput,
@@ -80,32 +112,36 @@ def ingest_file(
         fmt, _ = detect_first(first.get_column("line"), inp.name)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
+    stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
+    work = _BatchWork(parser if stateless else None, policy, enrich, rules)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
         bg = BackgroundWriter()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
-        parsed = 0
+        parsed = seen = 0
         first_ts = last_ts = None
         today = now.date().isoformat()
-        seen = 0
-        try:
-            for batch in itertools.chain([first], prefetch(batches)):
-                rec, rej = parser.parse(batch)
-                if rec.height:
-                    rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
-                    rec = conform(rec, RAW_SCHEMA)
-                    bg.submit(raw_w.write, rec)
-                    partial_aggs.append(aggregate.daily(rec, policy.sensitive_params, rules))
+
+        def write_raw(rec: pl.DataFrame, seeds: dict[date, int]) -> None:  # on the writer thread
+            rec = enrich.visitor_keys(rec, seeds).with_columns(pl.lit(inp.name).alias("source_file"))
+            raw_w.write(conform(rec, RAW_SCHEMA))
+
+        batches_in = itertools.chain([first], prefetch(batches))
+        items = batches_in if stateless else (parser.parse(b) for b in batches_in)  # stateful: in order, here
+        try:  # two batches at a time on worker threads; reading and writing on threads of their own
+            for _, done in ordered_map(work, items):
+                if done.rej.height:
+                    reasons.update(dict(done.rej.get_column("reason").value_counts().iter_rows()))
+                    quar_w.write_day(today, quarantine_rows(done.rej, inp.name))
+                if done.agg is not None:
+                    bg.submit(write_raw, done.rec, enrich.seeds(done.rec))  # salts: read on this thread
+                    partial_aggs.append(done.agg)
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
-                    parsed += rec.height
-                    lo, hi = rec.get_column("ts").min(), rec.get_column("ts").max()
-                    first_ts = lo if first_ts is None or lo < first_ts else first_ts  # type: ignore[operator]
-                    last_ts = hi if last_ts is None or hi > last_ts else last_ts  # type: ignore[operator]
-                if rej.height:
-                    reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write_day(today, quarantine_rows(rej, inp.name))
+                    parsed += done.rec.height
+                    first_ts = done.first if first_ts is None or done.first < first_ts else first_ts
+                    last_ts = done.last if last_ts is None or done.last > last_ts else last_ts
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:

@@ -59,7 +59,7 @@ class RegexFormat(Stateless):
             .with_columns(timestamp(fields))
             .with_columns(reason.alias("_reason"))
         )
-        out = normalise(lf, fields).collect(engine="streaming")
+        out = normalise(lf, fields).collect()
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         if rejects.height:  # slow path, rejected lines only: say why more precisely
