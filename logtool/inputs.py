@@ -197,8 +197,9 @@ def iter_batches(
 
 
 def _frame(lines: pl.Series, first: int) -> pl.DataFrame:
+    # one chunk (cheap: string views are not copied); work on the many chunks the reader makes costs more
     return pl.DataFrame(
-        {"line_no": pl.int_range(first, first + lines.len(), dtype=pl.Int64, eager=True), "line": lines}
+        {"line_no": pl.int_range(first, first + lines.len(), dtype=pl.Int64, eager=True), "line": lines.rechunk()}
     )
 
 

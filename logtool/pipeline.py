@@ -99,25 +99,6 @@ class BackgroundWriter:
             self._pool.shutdown(wait=True)
 
 
-def tune_allocator() -> None:
-    """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch.
-
-    Python's large ``bytes`` (16–32 MiB reads, encoded output) go through ``malloc``; above the
-    mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
-    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
-    Process-wide, so only the CLI entry point calls it; a no-op where glibc is absent.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 512 * 1024 * 1024)
-        libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-    except (OSError, AttributeError):
-        pass
-
-
 def join_back(keys: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """The rows of ``table`` matching each row of ``keys`` (its key columns), in the order of
     ``keys``; null keys match a null key. Only the key columns take part in the join: joining
@@ -148,8 +129,8 @@ class LookupCache:
             table = self.compute(keys)  # (re)start: memory stays bounded
         else:
             new = keys.filter(~keys.is_in(table.get_column(self.key).implode()))
-            if new.len():
-                table = pl.concat([table, self.compute(new)])
+            if new.len():  # one chunk: joins against a table of many chunks copy it every time
+                table = pl.concat([table, self.compute(new)], rechunk=True)
         self.table = table  # a concurrent update may be lost: it is recomputed when needed
         return table
 

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from logtool.config import Policy
-from logtool.governance.subjects import restricted_keys
-from logtool.lifecycle.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Store
+from logtool.timespec import day_expired
 
 
 def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -40,5 +39,5 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         "quarantine": cat.quarantine.totals(),
         "last_nightly": cat.runs.last("nightly"),
         "holds": [h.to_dict(now) for h in store.catalog.holds.all() if h.active(now)],
-        "restricted_subjects": len(restricted_keys(store)),
+        "restricted_subjects": len(store.catalog.restricted.keys()),
     }

@@ -28,11 +28,11 @@ from logtool.anonymize.fields import mask_ip_tokens
 from logtool.anonymize.redact import IPV4, IPV6
 from logtool.config import Policy
 from logtool.lifecycle import holdmatch
-from logtool.lifecycle.retention import day_expired
 from logtool.net import is_host_network
 from logtool.schema import STAGES
 from logtool.store import Partition, Store
 from logtool.store.files import TMP_PREFIX, file_sha256, stage_files
+from logtool.timespec import day_expired
 
 _ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
 

@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 #: C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -31,6 +33,8 @@ def visible(text: object, newlines: bool = False) -> str:
 
 def cell(text: object) -> Text:
     """A table cell holding ``text`` literally (no markup, no control characters)."""
+    from rich.text import Text  # here: commands that draw no table start without rich
+
     return Text(visible(text))
 
 
