@@ -149,10 +149,10 @@ def config_show(obj: Ctx, fmt: ConfigFormat, overrides: dict[str, Any]) -> None:
 
 @click.command()
 def formats() -> None:
-    """List the log formats logtool reads, with a sample line each."""
-    from logtool.parsers import REGISTRY
+    """List the log and conversation formats logtool reads, with a sample each."""
+    from logtool.parsers import CONV_REGISTRY, REGISTRY
 
-    for name, fmt in REGISTRY.items():
+    for name, fmt in [*REGISTRY.items(), *CONV_REGISTRY.items()]:
         click.echo(f"{name:<16} {fmt.description}")
         click.echo(f"{'':<16} {fmt.sample}")
 

@@ -21,7 +21,7 @@ DEFAULT_REPORTS = Path("reports")
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import REGISTRY, choose_format
+    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
@@ -36,7 +36,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
