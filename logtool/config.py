@@ -187,8 +187,11 @@ POLICY_FLAGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
     PRESET: (("--ip-preset",), None, "Prefix preset: default (/24, /48) or strict (/16, /32)."),
     "geoip_db": (("--geoip-db",), None, "MaxMind-format country database (GeoLite2, DB-IP)."),
     "conversations_raw_days": (("--conversations-raw-days",), int, "Days of full conversation detail (default 30)."),
-    "conversations_anonymised_days": (("--conversations-anonymised-days",), int,
-                                      "Days anonymised conversation records are kept (default 90)."),
+    "conversations_anonymised_days": (
+        ("--conversations-anonymised-days",),
+        int,
+        "Days anonymised conversation records are kept (default 90).",
+    ),
     "conversation_text": (("--conversation-text",), None, "Anonymised conversation text: redact or drop."),
 }
 

@@ -68,7 +68,7 @@ def spell(number: str, rng: random.Random) -> str:
     if style == 4:
         return f"+{cc} ({nsn[:3]}) {nsn[3:]}"
     if style == 5:
-        words = "zero one two three four five six seven eight nine".split()
+        words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
         return " ".join(words[int(d)] for d in ("0" + nsn if cc == "49" else nsn))
     return f"+{cc}.{nsn[:3]}.{nsn[3:6]}.{nsn[6:]}"
 
@@ -199,8 +199,13 @@ def _chat(rng: random.Random, out: ConvDay, start: datetime) -> None:
     for i in range(rng.randrange(2, 9)):
         user = i % 2 == 0
         if user:
-            text = _pii_sentence(rng, out, fictional_number(rng)) if rng.random() < 0.25 else rng.choice(
-                ("Do you ship to Austria?", "Where is my order?", "Can I talk to a person?", "What are your hours?"))
+            text = (
+                _pii_sentence(rng, out, fictional_number(rng))
+                if rng.random() < 0.25
+                else rng.choice(
+                    ("Do you ship to Austria?", "Where is my order?", "Can I talk to a person?", "What are your hours?")
+                )
+            )
         else:
             text = rng.choice(("We ship to all EU countries.", "Let me look that up for you.",
                                "Our hours are 9:00 to 18:00.", "I am handing you over to a colleague."))  # fmt: skip

@@ -114,9 +114,7 @@ CONV_PERSONAL_COLUMNS = (
 )  # fmt: skip
 
 #: The anonymised conversation stage: no personal columns; text, summary and page redacted.
-CONV_ANON_SCHEMA: dict[str, pl.DataType] = {
-    k: v for k, v in CONV_RAW_SCHEMA.items() if k not in CONV_PERSONAL_COLUMNS
-}
+CONV_ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in CONV_RAW_SCHEMA.items() if k not in CONV_PERSONAL_COLUMNS}
 
 #: Daily conversation aggregates in long form: conversations (or records) and seconds per key.
 CONV_AGG_SCHEMA: dict[str, pl.DataType] = {

@@ -67,7 +67,12 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.deleted_days))  # fmt: skip
     if res.held_rows:
         obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
-    if not res.anonymised_days and not res.deleted_days:
+    conv = res.conversations
+    if conv.anonymised_days or conv.deleted_days or conv.held_rows:
+        obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
+                f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
+                f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
+    if not res.anonymised_days and not res.deleted_days and not conv.anonymised_days and not conv.deleted_days:
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from logtool.config import Policy
 from logtool.governance.subjects import restricted_keys
+from logtool.lifecycle.conv_retention import windows
 from logtool.lifecycle.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Store
@@ -28,13 +29,21 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         }
     overdue_raw = sum(p.rows for p in store.parts("raw") if day_expired(p.date, now, policy.raw_days))
     overdue_anon = sum(p.rows for p in store.parts("anonymised") if day_expired(p.date, now, policy.anonymised_days))
+    overdue_conv = {s: sum(p.rows for p in store.parts(s) if day_expired(p.date, now, keep))
+                    for s, keep in windows(policy).items()}  # fmt: skip
     files = cat.files.all()
     return {
         "store": str(store.root),
         "now": now.isoformat(),
-        "policy": {"raw_days": policy.raw_days, "anonymised_days": policy.anonymised_days},
+        "policy": {
+            "raw_days": policy.raw_days,
+            "anonymised_days": policy.anonymised_days,
+            "conversations_raw_days": policy.conversations_raw_days,
+            "conversations_anonymised_days": policy.conversations_anonymised_days,
+        },
         "stages": stages,
         "overdue_rows": {"raw": overdue_raw, "anonymised": overdue_anon},
+        "overdue_conversation_records": overdue_conv,
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),

@@ -43,10 +43,14 @@ def _bucket() -> pl.Expr:
 
 
 def _agg(df: pl.LazyFrame, dim: str, key: pl.Expr, count: pl.Expr, seconds: pl.Expr | None = None) -> pl.LazyFrame:
-    return df.group_by("date", key.fill_null(UNKNOWN).cast(pl.String).alias("key")).agg(
-        count.cast(pl.Int64).alias("count"),
-        (seconds if seconds is not None else pl.lit(0.0)).cast(pl.Float64).alias("seconds"),
-    ).select("date", pl.lit(dim).alias("dimension"), "key", "count", "seconds")
+    return (
+        df.group_by("date", key.fill_null(UNKNOWN).cast(pl.String).alias("key"))
+        .agg(
+            count.cast(pl.Int64).alias("count"),
+            (seconds if seconds is not None else pl.lit(0.0)).cast(pl.Float64).alias("seconds"),
+        )
+        .select("date", pl.lit(dim).alias("dimension"), "key", "count", "seconds")
+    )
 
 
 def daily(records: pl.DataFrame) -> pl.DataFrame:
@@ -69,13 +73,19 @@ def daily(records: pl.DataFrame) -> pl.DataFrame:
         _agg(pl.concat([calls, base.filter(pl.col("kind") != "call")]), "records", pl.col("kind"), pl.len()),
         _agg(calls, "duration", _bucket(), pl.len(), pl.col("duration_s").sum()),
         _agg(calls, "status", pl.concat_str([pl.lit("voice:"), pl.col("status").fill_null(UNKNOWN)]), pl.len()),
-        _agg(conv.filter(pl.col("channel") == "chat"), "status",
-             pl.concat_str([pl.lit("chat:"), pl.col("status").fill_null(UNKNOWN)]), pl.len()),  # fmt: skip
+        _agg(
+            conv.filter(pl.col("channel") == "chat"),
+            "status",
+            pl.concat_str([pl.lit("chat:"), pl.col("status").fill_null(UNKNOWN)]),
+            pl.len(),
+        ),  # fmt: skip
         _agg(calls, "direction", pl.col("direction"), pl.len()),
         _agg(calls.filter(pl.col("answered_by").is_not_null()), "answered_by", pl.col("answered_by"), pl.len()),
         _agg(conv, "country", pl.col("country"), pl.len()),
         _agg(conv.explode("fns").filter(pl.col("fns").is_not_null()), "functions", pl.col("fns"), pl.len()),
-        _agg(talk, "role", pl.concat_str([pl.col("channel"), pl.lit(":"), pl.col("role").fill_null(UNKNOWN)]), pl.len()),
+        _agg(
+            talk, "role", pl.concat_str([pl.col("channel"), pl.lit(":"), pl.col("role").fill_null(UNKNOWN)]), pl.len()
+        ),
     ]
     out = pl.concat(pl.collect_all(frames))
     return out.sort("date", "dimension", "count", "key", descending=[False, False, True, False]).cast(CONV_AGG_SCHEMA)  # type: ignore[arg-type]

@@ -19,7 +19,14 @@ from logtool.parsers.conversations.chat import FORMATS as _CHAT
 from logtool.parsers.conversations.chat import chat_map_format, is_chat_map
 from logtool.parsers.conversations.twilio import FORMATS as _TWILIO
 
-__all__ = ["ConversationFormat", "CONV_REGISTRY", "detect_conversation", "chat_map_format", "is_chat_map", "is_conversation"]
+__all__ = [
+    "ConversationFormat",
+    "CONV_REGISTRY",
+    "detect_conversation",
+    "chat_map_format",
+    "is_chat_map",
+    "is_conversation",
+]
 
 
 class ConversationFormat(Protocol):

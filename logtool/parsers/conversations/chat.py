@@ -20,8 +20,18 @@ from __future__ import annotations
 from typing import Any
 
 from logtool.errors import ConfigError
-from logtool.parsers.conversations.base import Batches, Parsed, frame, get_path, is_json_lines, json_lines, parse_time
-from logtool.parsers.conversations.base import number, rejects, text  # noqa: I001
+from logtool.parsers.conversations.base import (  # noqa: I001
+    Batches,
+    Parsed,
+    frame,
+    get_path,
+    is_json_lines,
+    json_lines,
+    number,
+    parse_time,
+    rejects,
+    text,
+)
 
 DEFAULT_MAP: dict[str, str] = {
     "session_id": "session_id", "ts": "ts", "role": "role", "text": "text", "message_id": "message_id",

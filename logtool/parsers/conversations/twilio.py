@@ -114,11 +114,15 @@ def _document(batches: Batches, key: str) -> tuple[list[tuple[int, dict[str, Any
     if items is None:
         return [], [(1, f"not a {key} page", body[:200])]
     good = [(i + 1, r) for i, r in enumerate(items) if isinstance(r, dict)]
-    bad = [(i + 1, "not a JSON object", json.dumps(r, default=str)) for i, r in enumerate(items) if not isinstance(r, dict)]
+    bad = [
+        (i + 1, "not a JSON object", json.dumps(r, default=str)) for i, r in enumerate(items) if not isinstance(r, dict)
+    ]
     return good, bad
 
 
-def _split_json(batches: Batches, key: str) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str, str]]]]:
+def _split_json(
+    batches: Batches, key: str
+) -> Iterator[tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str, str]]]]:
     """JSON lines batch by batch (a line may hold a whole page); a JSON document (first
     character ``[``, or an object spanning several lines) read whole."""
     head = next(batches, None)
