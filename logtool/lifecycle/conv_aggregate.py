@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from logtool.anonymize.text import redact_text
 from logtool.schema import CONV_AGG_SCHEMA
 
 OTHER = "(other)"
@@ -88,6 +89,8 @@ def daily(records: pl.DataFrame) -> pl.DataFrame:
         ),
     ]
     out = pl.concat(pl.collect_all(frames))
+    # keys come from the records (a function name, an outcome): no personal data gets through
+    out = out.with_columns(redact_text(out.get_column("key")))
     return out.sort("date", "dimension", "count", "key", descending=[False, False, True, False]).cast(CONV_AGG_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -15,6 +15,7 @@ import polars as pl
 from logtool.config import Policy
 from logtool.governance.holds import held_rows
 from logtool.lifecycle import aggregate
+from logtool.report.conversations import ConversationsSection, build_conversations
 from logtool.store import Hold, Partition, Store
 
 TOP_KEYS = 10
@@ -50,6 +51,8 @@ class Report:
     bot_share: float = 0.0
     sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     min_group_size: int = 1
+    #: Chat-bot and call-bot figures (from the conversation aggregates), None if there are none.
+    conversations: ConversationsSection | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class Report:
             "min_group_size": self.min_group_size,
             "daily": self.days,
             "sections": self.sections,
+            "conversations": self.conversations.to_dict() if self.conversations else None,
         }
 
 
@@ -67,7 +71,11 @@ def build(store: Store, policy: Policy, date_from: str | None = None, date_to: s
     """Sum the aggregates of the period and fold small groups."""
     agg = store.read("aggregates", date_from, date_to)
     rep = Report(date_from, date_to, min_group_size=policy.min_group_size)
+    rep.conversations = build_conversations(store, policy, date_from, date_to)
     if agg.height == 0:
+        if rep.conversations is not None and rep.conversations.days:
+            rep.date_from = date_from or rep.conversations.days[0]["date"]
+            rep.date_to = date_to or rep.conversations.days[-1]["date"]
         return rep
     merged = aggregate.merge([agg])
     total = merged.filter(pl.col("dimension") == "total").sort("date")
