@@ -254,3 +254,40 @@ def calls_csv(calls: list[dict[str, Any]]) -> str:
                     c["to"], c["direction"], c["status"], c["price"], c["price_unit"], c["caller_name"] or "",
                     c["answered_by"] or "", c["forwarded_from"] or "", c["parent_call_sid"] or ""])  # fmt: skip
     return buf.getvalue()
+
+
+# golden files ----------------------------------------------------------------------------------
+GOLDEN_DAY = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def golden_cases() -> dict[str, dict[str, str]]:
+    """Format → file name → content of the golden inputs in ``tests/cases/conversations/``:
+    generated records plus the broken ones each format must quarantine (with personal data in
+    them, which the quarantine must mask)."""
+    day = generate_day(GOLDEN_DAY, calls=4, chats=2, seed=16, sentences=4)
+    calls, transcripts = day.calls, day.transcripts
+    no_sid = {**calls[0], "sid": None, "caller_name": "Jane Example", "from": "+12015550142"}
+    bad_time = {**calls[1], "sid": "CA" + "f" * 32, "start_time": "yesterday", "date_created": None}
+    page = json.loads(calls_page([*calls, no_sid, bad_time]))
+    untimed = {**transcripts[0], "media_start_time": None, "date_created": None}
+    return {
+        "twilio_calls": {
+            "page.json": json.dumps(page, indent=2) + "\n",
+            "lines.jsonl": json_lines(calls[:3]) + '{"sid": "CA' + "0" * 31 + ', "from": "+442079460123"\n[1, 2]\n',
+        },
+        "twilio_calls_csv": {
+            "export.csv": calls_csv(calls) + "CA" + "e" * 32 + ",Jane Example,+12015550199\n",
+        },
+        "twilio_transcripts": {
+            "transcripts.jsonl": json_lines([*transcripts, untimed]),
+            "transcript.json": json.dumps(
+                {**transcripts[0], "sentences": [*transcripts[0]["sentences"], "Call me on 0201 5550 188"]}, indent=2
+            )
+            + "\n",  # fmt: skip
+        },
+        "chat_jsonl": {
+            "chat.jsonl": json_lines(day.chats)
+            + '{"ts": "2026-11-24T12:00:00Z", "role": "user", "text": "mail me: jane@example.org"}\n'
+            + '{"session_id": "s-1", "ts": "2026-11-24T12:00:00Z", "text": "call +49 30 23125 777" \n',
+        },
+    }
