@@ -17,6 +17,8 @@ from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
+#: Policy flags of the conversation windows, on the commands that apply retention.
+CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,7 +103,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
 @click.command()
 @now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
 def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
     """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
@@ -116,7 +118,9 @@ def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) ->
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @line_format_options
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@policy_options(
+    "raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db", *CONVERSATION_FLAGS
+)
 @now_option
 @click.option(
     "--fail-on",

@@ -4,7 +4,8 @@
   ``forwarded_area`` (country + area code, :func:`logtool.phones.area`);
 * ``country``: of the other party's number for calls and utterances (the caller of an inbound
   call, the callee of an outbound one), of the client address for chats (the GeoIP database);
-* ``client_ip`` → ``client_net`` (the policy's prefixes, as for logs);
+* ``client_ip`` → ``client_net`` (the policy's prefixes, as for logs); a chat session's address
+  and user agent, sent with its first message, are carried to its other messages;
 * ``user_agent`` → ``ua_family``, ``device``.
 """
 
@@ -22,6 +23,14 @@ from logtool.enrich.ua import ua_table
 def enrich_conversations(rec: pl.DataFrame, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
     """``rec`` (conversation records in the raw schema) with the derived columns filled in."""
     region = policy.phone_region
+    # a chat client sends its address and browser with the session's first message: every
+    # message of the session is from that client (holds by network and subject requests see it)
+    session = pl.col("conversation_id")
+    rec = rec.with_columns(
+        pl.when(pl.col("channel") == "chat").then(pl.col(c).forward_fill().backward_fill().over(session))
+        .otherwise(pl.col(c)).alias(c)
+        for c in ("client_ip", "user_agent")
+    )  # fmt: skip
     numbers = pl.concat([rec.get_column(c) for c in ("from_number", "to_number", "forwarded_from")])
     table = phones.number_table(numbers, region)
     out = rec
