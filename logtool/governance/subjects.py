@@ -28,6 +28,7 @@ from logtool.governance import conv_subjects as conv
 from logtool.governance.disclosure import disclose
 from logtool.lifecycle.holdmatch import active, held_mask
 from logtool.net import IPAddress, parse_ip
+from logtool.schema import iso_times
 from logtool.store import Partition, Store
 
 LEGAL_GROUND_HOLD = (
@@ -174,15 +175,16 @@ def export(
         crows = pl.concat(cframes) if cframes else store.read_parts([], "conv_raw")
         if fmt == "json":
             doc = {"subject_ip": str(addr) if addr else None, "subject": dict(s.identifiers()),
-                   "exported_at": now.isoformat(), "rows": rows.to_dicts(), "conversations": crows.to_dicts()}  # fmt: skip
+                   "exported_at": now.isoformat(), "rows": iso_times(rows).to_dicts(),
+                   "conversations": iso_times(crows).to_dicts()}  # fmt: skip
             out.write(json.dumps(doc, indent=2, default=str).encode())
         else:
             table = rows
-            if crows.height:
+            if crows.height:  # one table: the kinds of data side by side, told apart by ``dataset``
                 table = pl.concat([rows.select(pl.lit("web_log").alias("dataset"), pl.all()),
                                    crows.select(pl.lit("conversation").alias("dataset"), pl.all())], how="diagonal_relaxed")  # fmt: skip
             buf = io.BytesIO()
-            table.write_csv(buf)
+            iso_times(table).write_csv(buf)
             out.write(buf.getvalue())
         d.rows = rows.height + crows.height
     return rows.height + crows.height
