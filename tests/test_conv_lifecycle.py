@@ -198,3 +198,8 @@ def test_chat_json_map(store: Store, tmp_path: Path, policy: Policy) -> None:
     assert store.read("conv_raw").sort("ts").get_column("role").to_list() == ["bot", "user"]
     with pytest.raises(ConfigError, match="unknown chat field 'colour'"):
         choose_format(json_map="session_id=a,colour=b")
+
+
+def test_anonymize_refuses_conversation_files(conv_files: list[Path], run) -> None:
+    r = run("anonymize", str(conv_files[2]))
+    assert r.exit_code == 3 and "holds conversation records (chat_jsonl)" in r.stderr
