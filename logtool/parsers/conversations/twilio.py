@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import polars as pl
+
 from logtool.parsers.conversations.base import (
     Batches,
     Parsed,
@@ -32,12 +34,12 @@ from logtool.parsers.conversations.base import (
     is_json_lines,
     json_lines,
     number,
-    offset,
     parse_time,
     rejects,
     text,
     whole_text,
 )
+from logtool.schema import CONV_RAW_SCHEMA, conform
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 _CALL_IN_TEXT = re.compile(r'"sid"\s*:\s*"CA[0-9a-fA-F]{32}"')
@@ -230,9 +232,9 @@ def _call_of(tr: dict[str, Any]) -> str | None:
     return text(tr.get("sid"))
 
 
-def _speakers(tr: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
-    """media channel → (role, the participant's number when it is one)."""
-    out: dict[int, tuple[str, str | None]] = {}
+def _speakers(tr: dict[str, Any]) -> dict[Any, tuple[str, str | None]]:
+    """media channel (as int and as text) → (role, the participant's number when it is one)."""
+    out: dict[Any, tuple[str, str | None]] = {}
     for p in get_path(tr, "channel.participants") or []:
         if not isinstance(p, dict):
             continue
@@ -240,16 +242,20 @@ def _speakers(tr: dict[str, Any]) -> dict[int, tuple[str, str | None]]:
         if ch is None:
             continue
         role = (text(p.get("role")) or f"channel-{int(ch)}").lower()
-        out[int(ch)] = (role, text(p.get("media_participant_id")))
+        out[int(ch)] = out[str(int(ch))] = (role, text(p.get("media_participant_id")))
     return out
 
 
-_UTTERANCE_COLUMNS = ["ts", "end_ts", "conversation_id", "record_id", "seq", "role", "from_number", "text",
-                      "duration_s", "language", "summary", "kind", "channel", "line_no"]  # fmt: skip
+def _s(v: Any) -> str | None:
+    return v if isinstance(v, str) or v is None else json.dumps(v) if isinstance(v, dict | list) else str(v)
 
 
-def transcript_rows(items: list[tuple[int, dict[str, Any]]]) -> tuple[dict[str, list[Any]], list[tuple[int, str, str]]]:
-    cols: dict[str, list[Any]] = {c: [] for c in _UTTERANCE_COLUMNS}
+def transcript_frame(items: list[tuple[int, dict[str, Any]]]) -> tuple[pl.DataFrame, list[tuple[int, str, str]]]:
+    """Transcripts → one row per sentence. Python only walks the sentences; numbers, times and
+    offsets are converted in polars, column by column."""
+    names = ("base_us", "call", "lang", "line_no", "role", "who", "summary", "i", "ch", "start", "end", "idx", "sid",
+             "text")  # fmt: skip
+    cols: dict[str, list[Any]] = {c: [] for c in names}
     bad: list[tuple[int, str, str]] = []
     for n, tr in items:
         base = parse_time(tr.get("media_start_time")) or parse_time(tr.get("date_created"))
@@ -260,31 +266,54 @@ def transcript_rows(items: list[tuple[int, dict[str, Any]]]) -> tuple[dict[str, 
         if not isinstance(sentences, list):
             bad.append((n, "transcript without a sentences list", json.dumps(tr, default=str)))
             continue
-        call, speakers, lang = _call_of(tr), _speakers(tr), text(tr.get("language_code"))
-        summary = text(tr.get("summary"))
-        for i, s in enumerate(sentences):
-            if not isinstance(s, dict):
-                bad.append((n, "sentence is not a JSON object", json.dumps(s, default=str)))
-                continue
-            ch = number(s.get("media_channel"))
-            role, who = speakers.get(int(ch) if ch is not None else -1, (f"channel-{int(ch or 0)}", None))
-            start, end = number(s.get("start_time")), number(s.get("end_time"))
-            cols["ts"].append(offset(base, start))
-            cols["end_ts"].append(offset(base, end) if end is not None else None)
-            cols["conversation_id"].append(call)
-            cols["record_id"].append(text(s.get("sid")))
-            idx = number(s.get("sentence_index"))
-            cols["seq"].append(int(idx) if idx is not None and abs(idx) < 2**31 else i)
-            cols["role"].append(role)
-            cols["from_number"].append(who)
-            cols["text"].append(text(s.get("transcript")))
-            cols["duration_s"].append(end - start if start is not None and end is not None else None)
-            cols["language"].append(lang)
-            cols["summary"].append(summary if i == 0 else None)
-            cols["kind"].append("utterance")
-            cols["channel"].append("voice")
-            cols["line_no"].append(n)
-    return cols, bad
+        good = [x for x in sentences if isinstance(x, dict)]
+        bad += [
+            (n, "sentence is not a JSON object", json.dumps(x, default=str))
+            for x in sentences
+            if not isinstance(x, dict)
+        ]
+        k = len(good)
+        if not k:
+            continue
+        speakers, summary = _speakers(tr), text(tr.get("summary"))
+        cols["base_us"] += [int(base.timestamp() * 1_000_000)] * k
+        cols["call"] += [_call_of(tr)] * k
+        cols["lang"] += [text(tr.get("language_code"))] * k
+        cols["line_no"] += [n] * k
+        cols["summary"] += [summary] + [None] * (k - 1)
+        cols["i"] += range(k)
+        chans = [x.get("media_channel") for x in good]
+        who = [speakers.get(c) if isinstance(c, int | str) else None for c in chans]
+        cols["role"] += [w[0] if w else f"channel-{_s(c) or 0}" for w, c in zip(who, chans, strict=True)]
+        cols["who"] += [w[1] if w else None for w in who]
+        cols["ch"] += chans
+        for col, key in (("start", "start_time"), ("end", "end_time"), ("idx", "sentence_index"), ("sid", "sid"),
+                         ("text", "transcript")):  # fmt: skip
+            cols[col] += [_s(x.get(key)) for x in good]
+    cols.pop("ch")
+    schema = {c: pl.String() for c in cols} | {"base_us": pl.Int64(), "line_no": pl.Int64(), "i": pl.Int64()}
+    df = pl.DataFrame(cols, schema=schema)
+    start, end = (pl.col(c).cast(pl.Float64, strict=False) for c in ("start", "end"))
+    at = lambda secs: (pl.col("base_us") + (secs * 1e6).round().cast(pl.Int64)).cast(pl.Datetime("us", "UTC"))  # noqa: E731
+    idx = pl.col("idx").cast(pl.Float64, strict=False)
+    blank = lambda c: pl.when(pl.col(c).str.strip_chars() == "").then(None).otherwise(pl.col(c))  # noqa: E731
+    out = df.select(
+        at(start.fill_null(0.0)).alias("ts"),
+        at(end).alias("end_ts"),
+        pl.col("call").alias("conversation_id"),
+        blank("sid").alias("record_id"),
+        pl.when(idx.abs() < 2**31).then(idx).otherwise(pl.col("i")).cast(pl.Int32).alias("seq"),
+        "role",
+        pl.col("who").alias("from_number"),
+        blank("text").alias("text"),
+        (end - start).alias("duration_s"),
+        pl.col("lang").alias("language"),
+        "summary",
+        pl.lit("utterance").alias("kind"),
+        pl.lit("voice").alias("channel"),
+        "line_no",
+    )
+    return conform(out, CONV_RAW_SCHEMA), bad
 
 
 class TwilioTranscripts:
@@ -309,8 +338,8 @@ class TwilioTranscripts:
 
     def parse_stream(self, batches: Batches) -> Parsed:
         for good, bad in _split_json(iter(batches), "transcripts"):
-            cols, more = transcript_rows(good)
-            yield frame(cols), rejects(bad + more)
+            df, more = transcript_frame(good)
+            yield df, rejects(bad + more)
 
 
 FORMATS = (TwilioCalls(), TwilioCallsCsv(), TwilioTranscripts())
