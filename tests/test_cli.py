@@ -166,3 +166,5 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     rep = json.loads((reports / "demo-report.json").read_text())
     assert rep["period"]["days"] == 14 and rep["requests"] > 40_000
     assert "Access report" in (reports / "demo-report.txt").read_text()
+    # the day of generated calls and chats next to the web logs, shown from its aggregates
+    assert rep["conversations"]["calls"] == 120 and "Conversations per day" in (reports / "demo-report.txt").read_text()

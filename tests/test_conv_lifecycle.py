@@ -203,3 +203,19 @@ def test_chat_json_map(store: Store, tmp_path: Path, policy: Policy) -> None:
 def test_anonymize_refuses_conversation_files(conv_files: list[Path], run) -> None:
     r = run("anonymize", str(conv_files[2]))
     assert r.exit_code == 3 and "holds conversation records (chat_jsonl)" in r.stderr
+
+
+def test_evidence_bundle_holds_the_held_conversations(store: Store, conv_files: list[Path], tmp_path: Path) -> None:
+    from logtool.governance.bundle import export_bundle, verify_bundle
+
+    policy = Policy()
+    ingest(store, make_inputs([str(p) for p in conv_files]), policy, DAY0 + timedelta(days=DAYS))
+    now = DAY0 + timedelta(days=DAYS)
+    create(store, "INC-11", "chat abuse", DAY0, now, DAY0 + timedelta(days=1), networks=["203.0.113.0/24"])
+    manifest = export_bundle(store, "INC-11", tmp_path / "bundle", now)
+    conv = pl.read_parquet(tmp_path / "bundle" / "conversations.parquet")
+    assert manifest["conversation_records"] == conv.height > 0
+    assert conv.get_column("client_ip").str.starts_with("203.0.113.").all()
+    assert verify_bundle(tmp_path / "bundle") == []
+    audit = [e for e in store.catalog.audit.entries() if e["action"] == "hold-export"]
+    assert any('"records": "conversations"' in e["params"] for e in audit)
