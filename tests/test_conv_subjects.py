@@ -62,7 +62,9 @@ def _records(folder: Path) -> list[Path]:
 def filled(store: Store, tmp_path: Path) -> Store:
     logs = write_days(tmp_path / "logs", n_days=1, per_day=200)
     line = f'{IP} - - [10/Nov/2026:08:00:00 +0000] "GET /contact HTTP/1.1" 200 512 "-" "curl/8.5.0"\n'
-    (tmp_path / "logs" / "subject.log").write_text(line * 3)
+    form = ('198.51.100.23 - - [10/Nov/2026:08:05:00 +0000] "GET /newsletter/confirm?email=Jane.Subject%40example.org'
+            '&tel=%2B49%2030%2023125%20777 HTTP/1.1" 200 99 "-" "curl/8.5.0"\n')  # fmt: skip
+    (tmp_path / "logs" / "subject.log").write_text(line * 3 + form)
     files = [*logs, tmp_path / "logs" / "subject.log", *_records(tmp_path / "conv")]
     ingest(store, make_inputs([str(p) for p in files]), Policy(), NOW)
     return store
@@ -74,17 +76,19 @@ def test_find_by_phone_in_any_spelling(filled: Store) -> None:
         conv = res["conversations"]
         # the call, its transcript (linked by the call SID) and chat session 2 (the number in its text)
         assert conv["by_kind"] == {"call": 1, "utterance": 2, "message": 2}, spelling
-        assert conv["conversations"] == 2 and res["raw_rows"] == 0 and res["identifiers"] == ["phone"]
+        assert conv["conversations"] == 2 and res["identifiers"] == ["phone"]
+        assert res["raw_rows"] == 1  # the web form that sent the number in its URL
     assert len({subjects.find(filled, None, NOW, phone=s)["subject"] for s in (PHONE, "030 23125777")}) == 1
 
 
 def test_find_by_email_and_by_ip_joins_logs_and_chats(filled: Store) -> None:
     res = subjects.find(filled, None, NOW, email="Jane.Subject@Example.org")
     assert res["conversations"]["by_kind"] == {"message": 4}  # both sessions, bot answers included
+    assert res["raw_rows"] == 1  # the newsletter link with the address in its query
     res = subjects.find(filled, IP, NOW)
     assert res["raw_rows"] == 3 and res["conversations"]["by_kind"] == {"message": 2}
     both = subjects.find(filled, IP, NOW, email=EMAIL, phone=PHONE)
-    assert both["raw_rows"] == 3 and both["conversations"]["records"] == 2 + 2 + 3
+    assert both["raw_rows"] == 4 and both["conversations"]["records"] == 2 + 2 + 3
     assert both["identifiers"] == ["ip", "phone", "email"]
 
 
@@ -92,14 +96,14 @@ def test_export_is_machine_readable(filled: Store) -> None:
     buf = io.BytesIO()
     n = subjects.export(filled, IP, buf, "json", NOW, email=EMAIL)
     doc = json.loads(buf.getvalue())
-    assert n == 3 + 4 and len(doc["rows"]) == 3 and len(doc["conversations"]) == 4
+    assert n == 4 + 4 and len(doc["rows"]) == 4 and len(doc["conversations"]) == 4
     assert doc["subject"] == {"ip": IP, "email": EMAIL}
     assert {r["conversation_id"] for r in doc["conversations"]} == {"s-subject-1", "s-subject-2"}
     buf = io.BytesIO()
     subjects.export(filled, None, buf, "csv", NOW, phone=PHONE)
     table = pl.read_csv(io.BytesIO(buf.getvalue()), infer_schema=False)
-    assert table.columns[0] == "dataset" and set(table["dataset"]) == {"web_log", "conversation"} - {"web_log"}
-    assert table.height == 5 and "Jane Subject" in table["caller_name"].to_list()
+    assert table.columns[0] == "dataset" and table["dataset"].to_list().count("web_log") == 1
+    assert table.height == 6 and "Jane Subject" in table["caller_name"].to_list()
     assert [e["action"] for e in filled.catalog.audit.entries()][-2:] == ["subject-export", "subject-export"]
 
 
@@ -114,7 +118,7 @@ def test_erase_keeps_held_records_and_names_the_hold(filled: Store) -> None:
     assert left["by_kind"] == {"call": 1, "utterance": 2} and left["held_by"][0]["hold"] == "INC-3"
     assert filled.read("conv_aggregates").height > 0  # aggregates are unchanged
     res = subjects.erase(filled, IP, NOW, email=EMAIL)
-    assert res.erased_rows == 3 and res.erased_records == 2  # session 2 went with the phone request
+    assert res.erased_rows == 3 and res.erased_records == 2  # the form and session 2 went with the phone request
     assert subjects.find(filled, IP, NOW, email=EMAIL)["conversations"]["records"] == 0
 
 
@@ -146,4 +150,4 @@ def test_cli(filled: Store, tmp_path: Path) -> None:
     r = run.invoke(cli, [*base, "export", "--email", EMAIL, "-o", str(tmp_path / "me.json")])
     assert r.exit_code == 0 and len(json.loads((tmp_path / "me.json").read_text())["conversations"]) == 4
     r = run.invoke(cli, [*base, "erase", "--email", EMAIL, "--ip", IP])
-    assert r.exit_code == 0 and "erased 3 rows of subj-" in r.stderr and "4 conversation records" in r.stderr
+    assert r.exit_code == 0 and "erased 4 rows of subj-" in r.stderr and "4 conversation records" in r.stderr

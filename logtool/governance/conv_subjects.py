@@ -22,6 +22,7 @@ import hmac
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote_plus
 
 import phonenumbers
 import polars as pl
@@ -109,6 +110,22 @@ def linked_records(df: pl.DataFrame, s: Subject, region: str = "DE") -> pl.Serie
         mask = mask | (df.get_column("contact_email").str.to_lowercase() == s.email).fill_null(False)
         for col in ("text", "summary"):
             mask = mask | df.get_column(col).str.to_lowercase().str.contains(s.email, literal=True).fill_null(False)
+    return mask
+
+
+def url_mask(df: pl.DataFrame, s: Subject, region: str = "DE") -> pl.Series:
+    """Per web-log row: does its path, query or referrer carry the subject's e-mail address or
+    phone number (URL-decoded: ``jane%40example.org``, ``%2B49…``)? A newsletter link or a
+    contact form's GET request is the subject's data too."""
+    mail, number = s.email, s.phone
+
+    def carries(v: str) -> bool:
+        text = unquote_plus(v)
+        return bool((mail and mail in text.lower()) or (number and _text_has_phone(text, number, region)))
+
+    mask = pl.repeat(False, df.height, eager=True)
+    for col in ("path", "query", "referrer"):
+        mask = mask | _per_distinct(df.get_column(col), carries)
     return mask
 
 

@@ -103,9 +103,19 @@ def _raw_parts(store: Store, date_from: str | None, date_to: str | None) -> list
     return store.parts("raw", date_from, date_to)
 
 
-def _subject_rows(store: Store, addr: IPAddress, date_from: str | None, date_to: str | None) -> Iterator[pl.DataFrame]:
+def subject_mask(df: pl.DataFrame, s: conv.Subject, region: str = "DE") -> pl.Series:
+    """Per raw log row: is it the subject's? By address (client, X-Forwarded-For), or by the
+    e-mail address or phone number in its URL."""
+    mask = linked_mask(df, s.ip) if s.ip is not None else pl.repeat(False, df.height, eager=True)
+    if s.email is not None or s.phone is not None:
+        mask = mask | conv.url_mask(df, s, region)
+    return mask
+
+
+def _subject_rows(store: Store, s: conv.Subject, region: str, date_from: str | None,
+                  date_to: str | None) -> Iterator[pl.DataFrame]:  # fmt: skip
     for df in store.iter_parts(_raw_parts(store, date_from, date_to), "raw"):
-        rows = df.filter(linked_mask(df, addr))
+        rows = df.filter(subject_mask(df, s, region))
         if rows.height:
             yield rows
 
@@ -124,8 +134,7 @@ def find(
     """What the store holds about a subject (Art. 15), summarised: log rows (by address) and
     conversation records (by address, number or e-mail)."""
     s = _subject(ip, phone, email, region)
-    addr = s.ip
-    frames = list(_subject_rows(store, addr, date_from, date_to)) if addr is not None else []
+    frames = list(_subject_rows(store, s, region, date_from, date_to))
     rows = pl.concat(frames) if frames else None
     holds = active(store, now)
     held_by = []
@@ -169,7 +178,7 @@ def export(
     if fmt not in ("json", "csv"):
         raise ConfigError(f"unknown format {fmt!r}: json or csv")
     with disclose(store, "subject-export", now, subject=request_key(store, s), format=fmt) as d:
-        frames = list(_subject_rows(store, addr, None, None)) if addr is not None else []
+        frames = list(_subject_rows(store, s, region, None, None))
         rows = pl.concat(frames) if frames else store.read_parts([], "raw")
         cframes = list(conv.subject_records(store, s, region))
         crows = pl.concat(cframes) if cframes else store.read_parts([], "conv_raw")
@@ -220,20 +229,19 @@ def erase(
     one catalog transaction with its audit entry: a crash leaves the old or the new day, never
     a mix. Aggregates are unchanged (they hold no personal data)."""
     s = _subject(ip, phone, email, region)
-    addr = s.ip
     key = request_key(store, s)
     result = EraseResult(subject=key, dry_run=dry_run)
     holds = active(store, now)
     with store.writing():
         by_day: dict[str, list[Partition]] = {}
-        for p in _raw_parts(store, None, None) if addr is not None else []:
+        for p in _raw_parts(store, None, None):
             by_day.setdefault(p.date, []).append(p)
         for day, parts in sorted(by_day.items()):
             with store.change("subject-erase-day", now, {"days": [day]}) as ch:
                 w = ch.writer("raw")
                 erased = kept = 0
                 for df in store.iter_parts(parts, "raw"):
-                    linked = linked_mask(df, addr)
+                    linked = subject_mask(df, s, region)
                     if not linked.any():
                         w.write_day(day, df)
                         continue

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
@@ -58,14 +58,6 @@ def parse_time(value: Any) -> datetime | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
-
-
-def offset(base: datetime | None, seconds: Any) -> datetime | None:
-    """``base`` plus an offset in seconds (a sentence's ``start_time`` in its transcript)."""
-    secs = number(seconds)
-    if base is None:
-        return None
-    return base + timedelta(seconds=secs or 0.0)
 
 
 def number(value: Any) -> float | None:
