@@ -30,6 +30,8 @@ from logtool.store import Store
 DEMO_DAYS = 14
 DEMO_LINES_PER_DAY = 3000
 DEMO_FIRST_DAY = datetime(2026, 11, 1, tzinfo=UTC)
+#: A short policy, so that 14 days end up raw, anonymised and deleted.
+DEMO_POLICY = replace(Policy(), raw_days=3, anonymised_days=10)
 
 
 @dataclass
@@ -60,7 +62,7 @@ def write_sample_logs(folder: Path, days: int = DEMO_DAYS, per_day: int = DEMO_L
 def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lambda _: None) -> DemoResult:
     """Run the demo in ``workdir`` (logs and store) and write reports to ``reports_dir``: the
     same :func:`~logtool.jobs.nightly.nightly` job the timer runs, as of the day after the logs."""
-    policy = replace(Policy(), raw_days=3, anonymised_days=10)
+    policy = DEMO_POLICY
     logs = write_sample_logs(workdir / "logs")
     say(
         f"1. Generated {len(logs)} days of sample access logs ({DEMO_LINES_PER_DAY:,} lines a day, "

@@ -44,7 +44,7 @@ def _rows(rep: Report) -> list[tuple[Any, ...]]:
     c = rep.compliance
     if c is not None:
         for name, s in c.stages.items():
-            out.append(("compliance:stage_rows", "", name, s["rows"], s["bytes"], "", ""))
+            out.append(("compliance:stage_rows", "", name, s["rows"], "", "", ""))
             out.append(("compliance:stage_days", "", name, s["days"], "", "", ""))
         for name, n in c.overdue_rows.items():
             out.append(("compliance:overdue_rows", "", name, n, "", "", ""))

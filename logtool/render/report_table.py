@@ -105,12 +105,12 @@ def render_rows(title: str, rows: Any, width: int = 160) -> str:
     """A plain table of rows (hold reports), at most 1,000 of them with a note when cut."""
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
-    con.print(f"[bold]{title}[/bold]  ({rows.height:,} rows)")
+    con.print(cell(title), f"({rows.height:,} rows)")
     table = Table()
     for c in rows.columns:
         table.add_column(c, overflow="fold")
     for r in rows.head(1000).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[cell("" if v is None else v) for v in r])
     con.print(table)
     if rows.height > 1000:
         con.print("… first 1,000 rows; 'logtool export --hold' or 'logtool hold export' give all of them")

@@ -38,7 +38,7 @@ class Compliance:
 
     now: str
     policy: dict[str, Any]
-    #: Per stage (raw, anonymised, aggregates, quarantine): rows, bytes, days, oldest, newest day.
+    #: Per stage (raw, anonymised, aggregates, quarantine): rows, days, oldest and newest day.
     stages: dict[str, dict[str, Any]]
     overdue_rows: dict[str, int]
     #: Per day of the report's period: which stage its rows are in (``DAY_STATES``).
@@ -113,10 +113,11 @@ def gather(store: Store, policy: Policy, now: datetime, days: list[str], folded:
         for h in st["holds"]
     ]
     stages = {
-        name: {k: s[k] for k in ("rows", "bytes", "oldest_day", "newest_day")}
+        name: {k: s[k] for k in ("rows", "oldest_day", "newest_day")}
         | {"days": len({p.date for p in store.parts(name)})}
         for name, s in st["stages"].items()
     }
+    stages["aggregates"]["rows"] = None  # rows of (day, key) counts: no measure of what is kept
     return Compliance(
         now=now.isoformat(),
         policy={
