@@ -14,6 +14,7 @@ import polars as pl
 
 from logtool.render import report_csv, report_json, report_md, report_table
 from logtool.report import Report
+from logtool.schema import iso_times
 from logtool.store import Hold
 
 
@@ -50,16 +51,17 @@ def render_hold(hold: Hold, rows: pl.DataFrame, fmt: ReportFormat, now: datetime
     """Row-level detail of the rows an incident hold matches (full addresses and requests)."""
     view = rows.select([c for c in HOLD_COLUMNS if c in rows.columns])
     if fmt is ReportFormat.json:
-        doc = {"hold": hold.to_dict(now), "personal_data": True, "rows": view.height, "detail": view.to_dicts()}
+        doc = {"hold": hold.to_dict(now), "personal_data": True, "rows": view.height,
+               "detail": iso_times(view).to_dicts()}  # fmt: skip
         return json.dumps(doc, indent=2, default=str) + "\n"
     if fmt is ReportFormat.table:
         return report_table.render_rows(f"Hold {hold.id}: {hold.reason}", view)
     if fmt is ReportFormat.md:
-        return report_md.render_rows(hold, view)
+        return report_md.render_rows(hold, iso_times(view))
     if fmt is ReportFormat.csv:
-        return report_csv.render_rows(view)
+        return report_csv.render_rows(iso_times(view))
     if fmt is ReportFormat.html:
         from logtool.render import report_html
 
-        return report_html.render_hold(hold, view, now)
+        return report_html.render_hold(hold, iso_times(view), now)
     assert_never(fmt)
