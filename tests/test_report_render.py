@@ -174,3 +174,15 @@ def test_strict_folding_is_reported(hostile: Store) -> None:
     assert rep.folded["path"] == len(HOSTILE_PATHS)
     html = render_report(rep, ReportFormat.html)
     assert f"Top paths: {len(HOSTILE_PATHS)} groups" in html
+
+
+def test_an_empty_store_and_one_with_vhosts_render(store: Store, tmp_path: Path) -> None:
+    empty = render_report(build(store, Policy(), now=NOW), ReportFormat.html)
+    assert "No aggregates in this period" in empty and "Privacy and compliance" in empty
+    assert 'data-panel="traffic"' not in empty and "never recorded" in empty
+    ingest(store, make_inputs([str(p) for p in site_logs(tmp_path / "logs")]), Policy(), NOW)
+    html = render_report(build(store, Policy(), now=NOW), ReportFormat.html)
+    assert 'id="p-vhosts"' in html and "www.example.org" in html and "needs attention" in html
+    shop = render_report(build(store, Policy(), vhost="shop.example.org", now=NOW), ReportFormat.html)
+    assert "Access report 2026-11-10 … 2026-11-11 — shop.example.org" in shop
+    assert "Behavioural findings are counted per client across all vhosts" in shop

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 #: Canvas widths (SVG user units) of a panel and of a full-width panel: text stays about 12 px.
-WIDTH, WIDE = 560, 1160
+WIDTH, WIDE = 560, 820
 #: Colour-blind-safe palette (Okabe & Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 GREY = "#9a9a9a"
