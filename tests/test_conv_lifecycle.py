@@ -218,4 +218,4 @@ def test_evidence_bundle_holds_the_held_conversations(store: Store, conv_files: 
     assert conv.get_column("client_ip").str.starts_with("203.0.113.").all()
     assert verify_bundle(tmp_path / "bundle") == []
     audit = [e for e in store.catalog.audit.entries() if e["action"] == "hold-export"]
-    assert any('"records": "conversations"' in e["params"] for e in audit)
+    assert len(audit) == 1 and f'"conversation_records": {conv.height}' in audit[0]["params"]

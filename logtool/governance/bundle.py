@@ -14,7 +14,7 @@ from pathlib import Path
 
 from logtool import __version__
 from logtool.errors import ConfigError, InputError
-from logtool.governance.holds import held_conversations, held_rows
+from logtool.governance.holds import held_evidence
 from logtool.schema import iso_times
 from logtool.store import Store
 from logtool.store.files import file_sha256
@@ -25,11 +25,10 @@ MANIFEST = "manifest.json"
 def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> dict[str, object]:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty: choose a new folder for the evidence bundle")
-    h, rows = held_rows(store, hold_id, now, "hold-export", bundle=out_dir.name)
+    h, rows, conv = held_evidence(store, hold_id, now, "hold-export", bundle=out_dir.name)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     rows.write_parquet(out_dir / "rows.parquet")
     iso_times(rows).write_csv(out_dir / "rows.csv")
-    conv = held_conversations(store, hold_id, now, "hold-export", bundle=out_dir.name)
     if conv.height:
         conv.write_parquet(out_dir / "conversations.parquet")
         iso_times(conv).write_csv(out_dir / "conversations.csv")

@@ -125,11 +125,14 @@ def _matched_conversations(store: Store, h: Hold) -> pl.DataFrame:
     return pl.concat(frames).sort("ts") if frames else store.read_parts([], "conv_raw")
 
 
-def held_conversations(store: Store, hold_id: str, now: datetime, purpose: str, **params: Any) -> pl.DataFrame:
-    """The conversation records (calls, transcripts, chats) an active hold matches, in full;
-    audited as ``purpose`` like :func:`held_rows`."""
-    with disclose(store, purpose, now, hold_id=hold_id, records="conversations", **params) as d:
+def held_evidence(store: Store, hold_id: str, now: datetime, purpose: str,
+                  **params: Any) -> tuple[Hold, pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """The hold, the raw log rows and the conversation records (calls, transcripts, chats) it
+    matches, in full — one audited output (its entry counts both) for an evidence bundle."""
+    with disclose(store, purpose, now, hold_id=hold_id, **params) as d:
         assert d.hold is not None
-        rows = _matched_conversations(store, d.hold)
-        d.rows = rows.height
-    return rows
+        rows = _matched_rows(store, d.hold)
+        conv = _matched_conversations(store, d.hold)
+        d.rows = rows.height + conv.height
+        d.params["conversation_records"] = conv.height
+    return d.hold, rows, conv
