@@ -219,3 +219,15 @@ def test_evidence_bundle_holds_the_held_conversations(store: Store, conv_files: 
     assert verify_bundle(tmp_path / "bundle") == []
     audit = [e for e in store.catalog.audit.entries() if e["action"] == "hold-export"]
     assert len(audit) == 1 and f'"conversation_records": {conv.height}' in audit[0]["params"]
+
+
+def test_html_report_has_the_conversations_panel(store: Store, conv_files: list[Path], tmp_path: Path) -> None:
+    policy = Policy(min_group_size=2)
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_text(json.dumps({"session_id": "x", "ts": "2026-11-10T10:00:00Z", "role": "user", "text": "hi",
+                                   "functions": ["<script>alert(1)</script>"]}) + "\n")  # fmt: skip
+    ingest(store, make_inputs([str(p) for p in [*conv_files, hostile]]), policy, DAY0 + timedelta(days=DAYS))
+    page = render_report(build(store, Policy(min_group_size=1)), ReportFormat.html)
+    assert 'id="conversations"' in page and 'data-conversations="functions"' in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Conversations per day" in page

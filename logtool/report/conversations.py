@@ -48,6 +48,11 @@ class ConversationsSection:
     #: Dimension → rows of key, count, seconds, share (of the dimension's total).
     sections: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def titles(self) -> dict[str, str]:
+        """Dimension → title, in order (what renderers show)."""
+        return TITLES
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "conversations": self.conversations,
