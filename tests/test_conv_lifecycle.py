@@ -22,7 +22,8 @@ from logtool.lifecycle.retention import retain
 from logtool.render import ReportFormat, render_report
 from logtool.report import build
 from logtool.store import Store
-from tests.conftest import DAY0
+
+from .conftest import DAY0
 
 DAYS = 3
 

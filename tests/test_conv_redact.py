@@ -24,7 +24,8 @@ from logtool.parsers import get_format
 from logtool.render import ReportFormat, render_report
 from logtool.report import build
 from logtool.store import Store
-from tests.conftest import DAY0, EXAMPLES
+
+from .conftest import DAY0, EXAMPLES
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ from logtool.governance.holds import create
 from logtool.inputs import make_inputs
 from logtool.lifecycle.ingest import ingest
 from logtool.store import Store
-from tests.conftest import DAY0, write_days
+
+from .conftest import DAY0, write_days
 
 PHONE = "+493023125777"
 EMAIL = "jane.subject@example.org"

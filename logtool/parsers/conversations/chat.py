@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from logtool.errors import ConfigError
-from logtool.parsers.conversations.base import (  # noqa: I001
+from logtool.parsers.conversations.base import (
     Batches,
     Parsed,
     frame,
