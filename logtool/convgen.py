@@ -281,7 +281,7 @@ def golden_cases() -> dict[str, dict[str, str]]:
         "twilio_transcripts": {
             "transcripts.jsonl": json_lines([*transcripts, untimed]),
             "transcript.json": json.dumps(
-                {**transcripts[0], "sentences": [*transcripts[0]["sentences"], "Call me on 0201 5550 188"]}, indent=2
+                {**transcripts[0], "sentences": [*transcripts[0]["sentences"], "Call me on 030 23125 188"]}, indent=2
             )
             + "\n",  # fmt: skip
         },

@@ -62,8 +62,8 @@ def test_every_spelling_of_a_number_is_the_same_number() -> None:
     [
         ("call me on +49 30 23125 123, thanks", "call me on <phone>, thanks"),
         ("or (201) 555-0142 in the evening", "or <phone> in the evening"),
-        ("zero one seven one three nine two zero one two three", "<phone>"),
-        ("null drei null zwei drei eins zwei fünf eins", "<phone>"),
+        ("zero three zero two three one two five one two three", "<phone>"),
+        ("null drei null zwei drei eins zwei fünf eins zwei drei", "<phone>"),
         ("mail max.muster@example.com now", "mail <email> now"),
         ("max dot muster at example dot com", "<email>"),
         ("IBAN DE89 3704 0044 0532 0130 00.", "IBAN <iban>."),

@@ -11,7 +11,7 @@ Markers, in the order they are applied:
 * any other run of seven or more digits, whatever the separators (spaces, dashes, dots,
   slashes, brackets, a leading ``+`` or ``00``) → ``<phone>`` when libphonenumber finds it a
   possible number, else ``<number>``; dates (``2026-11-24``, ``24.11.2026``) are kept;
-* phone numbers spoken digit by digit (``zero one seven one …``, ``null eins sieben …``,
+* phone numbers spoken digit by digit (``zero three zero two …``, ``null drei null …``,
   seven or more digits) → ``<phone>``;
 * street addresses where the pattern is reliable: a German street name ending in ``straße``,
   ``weg``, ``platz``, ``allee`` … with its house number (and a following postcode and town), an
