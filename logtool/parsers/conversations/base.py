@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
@@ -100,10 +100,25 @@ def get_path(obj: Any, path: str) -> Any:
     return cur
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(dt: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding)."""
+    return (dt - _EPOCH) // _MICRO
+
+
 def frame(rows: dict[str, list[Any]]) -> pl.DataFrame:
-    """Column lists → a conversation frame in the raw schema (missing columns null)."""
+    """Column lists → a conversation frame in the raw schema (missing columns null). Times go
+    in as epoch microseconds (building a column from ``datetime`` objects is slow)."""
     schema = {k: CONV_RAW_SCHEMA[k] for k in rows}
-    return conform(pl.DataFrame(rows, schema=schema), CONV_RAW_SCHEMA)
+    times = [k for k, t in schema.items() if isinstance(t, pl.Datetime)]
+    for k in times:
+        rows[k] = [None if d is None else micros(d) for d in rows[k]]
+        schema[k] = pl.Int64()
+    df = pl.DataFrame(rows, schema=schema).with_columns(pl.col(k).cast(CONV_RAW_SCHEMA[k]) for k in times)
+    return conform(df, CONV_RAW_SCHEMA)
 
 
 def rejects(items: list[tuple[int, str, str]]) -> pl.DataFrame:

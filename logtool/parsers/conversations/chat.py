@@ -97,6 +97,17 @@ class ChatJsonl:
 
     def parse_stream(self, batches: Batches) -> Parsed:
         m = self.mapping
+        keys = {f: (k, tuple(k.split("."))) for f, k in m.items()}
+        optional = [(_COLUMN.get(f, f), f) for f in ("message_id", "text", "client_ip", "user_agent", "page",
+                    "contact_name", "contact_email", "contact_phone", "functions", "summary", "language")]  # fmt: skip
+
+        def get(value: dict[str, Any], f: str) -> Any:
+            key, parts = keys[f]
+            found = value.get(key)
+            if found is not None or len(parts) == 1:
+                return found
+            return get_path(value, key)
+
         for batch in batches:
             cols: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
             bad: list[tuple[int, str, str]] = []
@@ -105,28 +116,28 @@ class ChatJsonl:
                 if value is None:
                     bad.append((n, reason or "invalid JSON", texts[n]))
                     continue
-                session = text(get_path(value, m["session_id"]))
-                ts = parse_time(get_path(value, m["ts"]))
+                session = text(get(value, "session_id"))
+                ts = parse_time(get(value, "ts"))
                 if session is None:
                     bad.append((n, f"message without {m['session_id']}", texts[n]))
                     continue
                 if ts is None:
                     bad.append((n, f"message without a valid {m['ts']}", texts[n]))
                     continue
-                for field in ("message_id", "text", "client_ip", "user_agent", "page", "contact_name",
-                              "contact_email", "contact_phone", "functions", "summary", "language"):  # fmt: skip
-                    cols[_COLUMN.get(field, field)].append(text(get_path(value, m[field])))
-                outcome = text(get_path(value, m["outcome"]))
+                for col, f in optional:
+                    v = get(value, f)
+                    cols[col].append(v if v is None or (isinstance(v, str) and v.strip()) else text(v))
+                outcome = text(get(value, "outcome"))
                 cols["status"].append(outcome.lower() if outcome else None)
-                role = (text(get_path(value, m["role"])) or "").strip().lower()
+                role = (text(get(value, "role")) or "").strip().lower()
                 cols["role"].append(_ROLES.get(role, "other") if role else None)
-                seq = number(get_path(value, m["seq"]))
+                seq = number(get(value, "seq"))
                 cols["seq"].append(int(seq) if seq is not None and abs(seq) < 2**31 else None)
                 cols["conversation_id"].append(session)
                 cols["ts"].append(ts)
-                cols["kind"].append("message")
-                cols["channel"].append("chat")
                 cols["line_no"].append(n)
+            k = len(cols["ts"])
+            cols["kind"], cols["channel"] = ["message"] * k, ["chat"] * k
             yield frame(cols), rejects(bad)
 
 

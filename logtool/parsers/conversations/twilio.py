@@ -33,6 +33,7 @@ from logtool.parsers.conversations.base import (
     get_path,
     is_json_lines,
     json_lines,
+    micros,
     number,
     parse_time,
     rejects,
@@ -276,7 +277,7 @@ def transcript_frame(items: list[tuple[int, dict[str, Any]]]) -> tuple[pl.DataFr
         if not k:
             continue
         speakers, summary = _speakers(tr), text(tr.get("summary"))
-        cols["base_us"] += [int(base.timestamp() * 1_000_000)] * k
+        cols["base_us"] += [micros(base)] * k
         cols["call"] += [_call_of(tr)] * k
         cols["lang"] += [text(tr.get("language_code"))] * k
         cols["line_no"] += [n] * k
