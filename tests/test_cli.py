@@ -169,3 +169,5 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     assert r.stdout.strip() == str(reports / "demo-report.html")  # the dashboard's path, for scripts
     html = (reports / "demo-report.html").read_text()
     assert "Privacy and compliance" in html and "INC-DEMO-1" in html and len(html.encode()) < 1_500_000
+    # the day of generated calls and chats next to the web logs, shown from its aggregates
+    assert rep["conversations"]["calls"] == 120 and "Conversations per day" in (reports / "demo-report.txt").read_text()

@@ -17,11 +17,13 @@ from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
+#: Policy flags of the conversation windows, on the commands that apply retention.
+CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import REGISTRY, choose_format
+    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
@@ -36,7 +38,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
@@ -67,7 +69,12 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.deleted_days))  # fmt: skip
     if res.held_rows:
         obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
-    if not res.anonymised_days and not res.deleted_days:
+    conv = res.conversations
+    if conv.anonymised_days or conv.deleted_days or conv.held_rows:
+        obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
+                f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
+                f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
+    if not res.anonymised_days and not res.deleted_days and not conv.anonymised_days and not conv.deleted_days:
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -96,7 +103,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
 @click.command()
 @now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
 def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
     """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
@@ -111,7 +118,9 @@ def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) ->
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @line_format_options
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@policy_options(
+    "raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db", *CONVERSATION_FLAGS
+)
 @now_option
 @click.option(
     "--fail-on",

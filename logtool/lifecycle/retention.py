@@ -22,6 +22,7 @@ from logtool.config import Policy
 from logtool.detect.findings import BEHAVIOURS, counts, review_frame
 from logtool.detect.rules import load_rules
 from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors, unique_visitors_by_vhost  # noqa: F401
+from logtool.lifecycle.conv_retention import ConvRetainResult, retain_conversations
 from logtool.lifecycle.holdmatch import active, held_mask, held_on_day, record_expiries
 from logtool.net import networks
 from logtool.progress import SILENT, Tick
@@ -45,6 +46,8 @@ class RetainResult:
     deleted_rows: int = 0
     #: Rows kept past their window because an active hold matches them.
     held_rows: int = 0
+    #: What happened to conversation records (their own windows).
+    conversations: ConvRetainResult = field(default_factory=ConvRetainResult)
 
 
 def day_expired(day: str, now: datetime, keep_days: int) -> bool:
@@ -99,6 +102,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
             result.deleted_rows += rows - held
             if not dry_run:
                 _keep_held(store, day, parts, day_holds, now)
+        result.conversations = retain_conversations(store, policy, now, holds, day_expired, dry_run)
         if not dry_run:  # salts of days that have no raw rows left and are past the window
             raw_days = {p.date for p in store.parts("raw")}
             salts = store.catalog.salts.days()
