@@ -31,6 +31,7 @@ from logtool.config import Policy
 from logtool.errors import InputError
 from logtool.inputs import LogInput, iter_batches
 from logtool.parsers import LineFormat, detect_first
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 
 READ_SIZE = 1 << 20
@@ -222,6 +223,11 @@ def anonymize(
                     f"logtool anonymize: format of {name} not recognised; masking every IP-looking "
                     "token and e-mail address instead (pass --format or --log-format to keep fields)"
                 )
+        if is_conversation(chosen):
+            raise InputError(
+                f"{name} holds conversation records ({chosen.name}), not log lines: they are anonymised "  # type: ignore[union-attr]
+                "in the store ('logtool ingest', then 'logtool retain')"
+            )
         return LineAnonymizer(chosen, policy)
 
     return run(anonymizer_for, source, output)

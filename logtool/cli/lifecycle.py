@@ -17,11 +17,13 @@ from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
+#: Policy flags of the conversation windows, on the commands that apply retention.
+CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import REGISTRY, choose_format
+    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
@@ -36,7 +38,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
@@ -67,7 +69,12 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.deleted_days))  # fmt: skip
     if res.held_rows:
         obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
-    if not res.anonymised_days and not res.deleted_days:
+    conv = res.conversations
+    if conv.anonymised_days or conv.deleted_days or conv.held_rows:
+        obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
+                f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
+                f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
+    if not res.anonymised_days and not res.deleted_days and not conv.anonymised_days and not conv.deleted_days:
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -96,7 +103,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
 @click.command()
 @now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
 def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
     """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
@@ -111,18 +118,23 @@ def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) ->
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @line_format_options
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@policy_options(
+    "raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db", *CONVERSATION_FLAGS
+)
 @now_option
 @click.option(
     "--fail-on",
     type=click.Choice(["low", "medium", "high"]),
     help="Exit 1 (after all work is saved) if the review finds something at least this severe.",
 )
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the HTML report of the days ingested here (logtool-report-DAY.html).")  # fmt: skip
+@click.option("--no-verify", is_flag=True, help="Skip verify and the audit-chain check (reports show the last result).")
 @click.pass_obj
 def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], now: datetime,
-            fail_on: str | None) -> Any:  # fmt: skip
-    """Ingest FILES, review the days they hold, apply retention, print a short summary
-    (for logrotate/systemd)."""
+            fail_on: str | None, report_dir: Path | None, no_verify: bool) -> Any:  # fmt: skip
+    """Ingest FILES, review the days they hold, apply retention, check the store, print a short
+    summary (for logrotate/systemd); optionally write the day's HTML report."""
     from logtool.enrich.geo import GeoDB
     from logtool.inputs import make_inputs
     from logtool.jobs.nightly import nightly as do_nightly
@@ -131,9 +143,15 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     inputs = make_inputs(list(files))
     with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
         res = do_nightly(store, inputs, policy, now, line_format, GeoDB(policy.geoip_db or None), fail_on, tick,
-                         clock=wall_clock)  # fmt: skip
+                         clock=wall_clock, check=not no_verify, report_dir=report_dir)  # fmt: skip
     print_ingest(obj, res.files)
     print_retain(obj, res.retained)
+    if res.checks is not None:
+        v, a = res.checks["verify"], res.checks["audit"]
+        obj.say(f"verify: {'no problems' if v['ok'] else plural(v['problems'], 'problem') + ' (run logtool verify)'}; "
+                f"audit chain: {'intact' if a['ok'] else 'BROKEN: ' + a['problem']}")  # fmt: skip
+    if res.report is not None:
+        obj.say(f"report written to {res.report}")
     if res.days:
         click.echo(summary(res.findings, res.period), nl=False)
         if res.findings:
@@ -193,8 +211,9 @@ def demo(obj: Ctx, reports_dir: Path, workdir: Path | None) -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="logtool-demo-") as tmp:
             res = run_demo(Path(tmp), reports_dir, say=err)
-    err(f"\nDone. Read {', '.join(str(p) for p in res.reports)}; "
+    err(f"\nDone. Open the dashboard in a browser: {res.reports[0]} (also {', '.join(str(p) for p in res.reports[1:])}); "
         "on your own logs: logtool ingest /var/log/nginx/access.log.1")  # fmt: skip
+    click.echo(res.reports[0])  # the HTML report's path, for scripts: xdg-open "$(logtool demo)"
 
 
 COMMANDS = [ingest, retain, nightly, anonymize, demo]

@@ -1,7 +1,8 @@
 """Evidence bundles: the rows of an incident hold, the hold record and a SHA-256 manifest.
 
 ``logtool hold export ID -o DIR`` writes ``rows.parquet``, ``rows.csv``, ``hold.json`` and
-``manifest.json``; ``logtool hold verify-bundle DIR`` recomputes every checksum and reports a
+``manifest.json`` (and ``conversations.parquet`` and ``.csv`` when the hold keeps chat-bot or
+call-bot records); ``logtool hold verify-bundle DIR`` recomputes every checksum and reports a
 changed, missing or extra file.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from logtool import __version__
 from logtool.errors import ConfigError, InputError
-from logtool.governance.holds import held_rows
+from logtool.governance.holds import held_evidence
 from logtool.schema import iso_times
 from logtool.store import Store
 from logtool.store.files import file_sha256
@@ -24,16 +25,20 @@ MANIFEST = "manifest.json"
 def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> dict[str, object]:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty: choose a new folder for the evidence bundle")
-    h, rows = held_rows(store, hold_id, now, "hold-export", bundle=out_dir.name)
+    h, rows, conv = held_evidence(store, hold_id, now, "hold-export", bundle=out_dir.name)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     rows.write_parquet(out_dir / "rows.parquet")
     iso_times(rows).write_csv(out_dir / "rows.csv")
+    if conv.height:
+        conv.write_parquet(out_dir / "conversations.parquet")
+        iso_times(conv).write_csv(out_dir / "conversations.csv")
     (out_dir / "hold.json").write_text(json.dumps(h.to_dict(now), indent=2) + "\n")
     files = {p.name: file_sha256(p) for p in sorted(out_dir.iterdir()) if p.name != MANIFEST}
     manifest = {
         "hold": h.id,
         "created_at": now.isoformat(),
         "rows": rows.height,
+        "conversation_records": conv.height,
         "logtool": __version__,
         "sha256": files,
     }

@@ -6,9 +6,28 @@ from datetime import datetime
 from typing import Any
 
 from logtool.config import Policy
+from logtool.governance.subjects import restricted_keys
+from logtool.lifecycle.conv_retention import windows
+from logtool.lifecycle.holdmatch import active, held_on_day
 from logtool.schema import STAGES
 from logtool.store import Store
 from logtool.timespec import day_expired
+
+
+def overdue_rows(store: Store, policy: Policy, now: datetime, stages: dict[str, int] | None = None) -> dict[str, int]:
+    """Rows per stage older than the policy allows, not counting evidence under an active hold
+    (retention keeps those on purpose; ``verify`` counts the same way). ``stages`` maps stage →
+    days kept (default: the web-log stages; :func:`~logtool.lifecycle.conv_retention.windows`
+    gives the conversation stages)."""
+    holds = active(store, now)
+    out = {}
+    for stage, keep in (stages or {"raw": policy.raw_days, "anonymised": policy.anonymised_days}).items():
+        n = 0
+        for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
+            parts = store.parts(stage, day, day)
+            n += sum(p.rows for p in parts) - held_on_day(store, day, parts, stage, holds)[1]
+        out[stage] = n
+    return out
 
 
 def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
@@ -25,19 +44,23 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
             "oldest_day": days[0] if days else None,
             "newest_day": days[-1] if days else None,
         }
-    overdue_raw = sum(p.rows for p in store.parts("raw") if day_expired(p.date, now, policy.raw_days))
-    overdue_anon = sum(p.rows for p in store.parts("anonymised") if day_expired(p.date, now, policy.anonymised_days))
     files = cat.files.all()
     return {
         "store": str(store.root),
         "now": now.isoformat(),
-        "policy": {"raw_days": policy.raw_days, "anonymised_days": policy.anonymised_days},
+        "policy": {
+            "raw_days": policy.raw_days,
+            "anonymised_days": policy.anonymised_days,
+            "conversations_raw_days": policy.conversations_raw_days,
+            "conversations_anonymised_days": policy.conversations_anonymised_days,
+        },
         "stages": stages,
-        "overdue_rows": {"raw": overdue_raw, "anonymised": overdue_anon},
+        "overdue_rows": overdue_rows(store, policy, now),
+        "overdue_conversation_records": overdue_rows(store, policy, now, windows(policy)),
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),
         "last_nightly": cat.runs.last("nightly"),
         "holds": [h.to_dict(now) for h in store.catalog.holds.all() if h.active(now)],
-        "restricted_subjects": len(store.catalog.restricted.keys()),
+        "restricted_subjects": len(restricted_keys(store)),
     }

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from logtool.anonymize.fields import mask_ip_tokens
 from logtool.anonymize.redact import IPV4, IPV6
 from logtool.config import Policy
+from logtool.governance.conv_verify import conversation_problems
 from logtool.lifecycle import holdmatch
 from logtool.net import is_host_network
 from logtool.schema import STAGES
@@ -41,7 +42,7 @@ _ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
 class Problem:
     """One thing that is not as the policy and the catalog say."""
 
-    kind: str  # checksum | missing | rows | orphan | full-ip | overdue
+    kind: str  # checksum | missing | rows | orphan | full-ip | overdue | personal-data
     where: str  # stage/partition or stage/day/column
     detail: str
 
@@ -123,7 +124,7 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     """Every problem found; an empty list means the store is consistent with the policy."""
     problems = _check_files(store)
     damaged = {p.where for p in problems}
-    for stage in ("anonymised", "aggregates", "quarantine"):
+    for stage in ("anonymised", "aggregates", "quarantine", "conv_anonymised", "conv_aggregates"):
         parts = [p for p in store.parts(stage) if p.path not in damaged]
         problems += _scan_parts(store, stage, parts, policy)
     active = holdmatch.active(store, now)
@@ -136,4 +137,5 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
                 problems.append(
                     Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
                 )
+    problems += [Problem(*p) for p in conversation_problems(store, policy, now, damaged, day_expired)]
     return problems

@@ -55,14 +55,16 @@ def _client_in(values: pl.Series, nets: list[Network], anonymised: bool) -> pl.S
 
 
 def held_mask(df: pl.DataFrame, holds: list[Hold], stage: str) -> pl.Series:
-    """True for the rows of ``df`` (raw or anonymised stage) that any of ``holds`` matches."""
+    """True for the rows of ``df`` (raw or anonymised stage, of logs or of conversations:
+    ``conv_raw`` rows carry ``client_ip`` like ``raw`` ones) that any of ``holds`` matches."""
     mask = pl.repeat(False, df.height, eager=True)
-    col = "client_ip" if stage == "raw" else "client_net"
+    raw = stage in ("raw", "conv_raw")
+    col = "client_ip" if raw else "client_net"
     for h in holds:
         in_window = df.select(_in_window(h)).to_series()
         if h.networks:
             nets = [ipaddress.ip_network(n) for n in h.networks]
-            in_window = in_window & _client_in(df.get_column(col), nets, stage != "raw").fill_null(False)
+            in_window = in_window & _client_in(df.get_column(col), nets, not raw).fill_null(False)
         mask = mask | in_window
     return mask.fill_null(False)
 

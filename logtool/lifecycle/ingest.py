@@ -24,8 +24,10 @@ from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
 from logtool.lifecycle import aggregate
+from logtool.lifecycle.conversations import ingest_conversations
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
@@ -110,6 +112,9 @@ def ingest_file(
         return FileResult(inp.name, "empty")
     if fmt is None:
         fmt, _ = detect_first(first.get_column("line"), inp.name)
+    if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain([first], batches), geo, progress)
+        return FileResult(**done)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
