@@ -16,6 +16,12 @@ from typing import TypeVar
 
 import polars as pl
 
+#: The polars engine for lazy queries on batches. Ingest and ``anonymize`` already run two batches
+#: at once on worker threads (:func:`ordered_map`); the in-memory engine computes on the calling
+#: thread, where the streaming engine (polars' default since 2.0) would hand each query to its
+#: own threads and add their overhead (about a third more CPU for the parse regex).
+ENGINE = "in-memory"
+
 T = TypeVar("T")
 R = TypeVar("R")
 _DONE = object()
@@ -60,19 +66,24 @@ def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahea
     """``(item, fn(item))`` in input order, with ``fn`` running on ``workers`` threads at most
     ``ahead`` items ahead of the consumer (memory stays bounded). For work that releases the
     GIL (polars), this keeps both cores busy where one thread would leave gaps."""
-    pending: deque[tuple[T, Future[R]]] = deque()
+    return in_order(lambda item: (item, fn(item)), items, workers, ahead)
+
+
+def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 1) -> Iterator[R]:
+    """``fn(item)`` in input order, computed on ``workers`` threads at most ``ahead`` items
+    ahead of the consumer; an item is not kept once ``fn`` has it (its memory goes with it)."""
+    pending: deque[Future[R]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-worker") as pool:
         try:
             for item in items:
-                pending.append((item, pool.submit(fn, item)))
+                pending.append(pool.submit(fn, item))
+                del item
                 if len(pending) > ahead:
-                    first, fut = pending.popleft()
-                    yield first, fut.result()
+                    yield pending.popleft().result()
             while pending:
-                first, fut = pending.popleft()
-                yield first, fut.result()
+                yield pending.popleft().result()
         finally:
-            for _, fut in pending:
+            for fut in pending:
                 fut.cancel()
 
 

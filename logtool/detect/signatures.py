@@ -16,7 +16,7 @@ import polars as pl
 
 from logtool.detect.normalize import normalise
 from logtool.net import parse_ip
-from logtool.pipeline import LookupCache
+from logtool.pipeline import LookupCache, join_back
 
 _SQL_FN = r"(?:sleep|benchmark|pg_sleep|dbms_lock\.sleep|dbms_pipe\.receive_message|randomblob|extractvalue|updatexml|load_file|char|chr|concat|cast|convert|ascii|substring|substr|mid|ord|hex|unhex|count|version|user|database|iif|if|elt|make_set|row|generate_series|utl_inaddr\.get_host_address|ctxsys\.drithsx\.sn|xmltype|regexp_substring)"
 SIGNATURES: dict[str, list[str]] = {
@@ -268,7 +268,8 @@ def request_flags(df: pl.DataFrame, rules: dict[str, Any], memo: SignatureMemo |
     and host fields, protocol anomalies and fake crawlers.
 
     The regexes run on distinct values only (and, with a ``memo``, on values not seen in earlier
-    batches); each row then needs one hash lookup per category and source that found anything."""
+    batches); each row then needs one hash lookup per source, and only the rows found are
+    classified per category."""
     memo = memo or SignatureMemo()
     ua = _agent_column(df)
     sources: list[tuple[pl.Series, bool, tuple[str, ...]]] = [
@@ -281,17 +282,22 @@ def request_flags(df: pl.DataFrame, rules: dict[str, Any], memo: SignatureMemo |
     for other in ("remote_user", "xff", "vhost"):  # Log4Shell and Shellshock hide in any logged header
         if other in df.columns and df.get_column(other).null_count() < df.height:
             sources.append((df.get_column(other), False, HEADER_CATEGORIES))
-    found: dict[str, list[pl.Expr]] = {c: [] for c in CATEGORIES}
-    values: dict[str, pl.Series] = {}
-    for i, (source, is_ua, cats) in enumerate(sources):
-        table = memo.classify(source, is_ua)
-        for c in cats:
-            hits = table.filter(pl.col(c)).get_column("v")
-            if hits.len():
-                found[c].append(pl.col(f"_s{i}").is_in(hits.implode()).fill_null(False))
-                values[f"_s{i}"] = source.alias(f"_s{i}")
-    none = pl.repeat(False, df.height, dtype=pl.Boolean)
-    flags = [(pl.any_horizontal(exprs) if exprs else none).alias(c) for c, exprs in found.items()]
-    cols = pl.DataFrame(list(values.values())).select(flags) if values else pl.select(flags)
+    # rows whose value in some source is a known hit (few): only they are classified per category
+    hits: list[tuple[pl.Series, pl.DataFrame]] = []
+    candidate = pl.repeat(False, df.height, eager=True)
+    for source, is_ua, cats in sources:
+        table = memo.classify(source, is_ua).select("v", *cats)
+        table = table.filter(pl.any_horizontal(cats))
+        if table.height:
+            hits.append((source, table))
+            candidate = candidate | source.is_in(table.get_column("v").implode()).fill_null(False)
+    cols = pl.DataFrame({c: pl.repeat(False, df.height, eager=True) for c in CATEGORIES})
+    if hits:
+        rows = candidate.arg_true()
+        found = pl.DataFrame({c: pl.repeat(False, rows.len(), eager=True) for c in CATEGORIES})
+        for source, table in hits:
+            sub = join_back(pl.DataFrame({"v": source.gather(rows)}), table).fill_null(False)
+            found = found.with_columns((pl.col(c) | sub.get_column(c)).alias(c) for c in sub.columns)
+        cols = cols.with_columns(cols.get_column(c).scatter(rows, found.get_column(c)) for c in CATEGORIES)
     client = "client_ip" if "client_ip" in df.columns else "client_net"
     return cols.with_columns(protocol_anomalies(df, rules["protocol"]), fake_bots(df, rules["fake_bot"], client, memo))

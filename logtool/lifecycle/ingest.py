@@ -24,11 +24,10 @@ from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
 from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
 from logtool.lifecycle import aggregate
-from logtool.lifecycle.conversations import ingest_conversations
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
 from logtool.parsers.conversations import is_conversation
-from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
+from logtool.pipeline import BackgroundWriter, in_order, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
@@ -113,6 +112,8 @@ def ingest_file(
     if fmt is None:
         fmt, _ = detect_first(first.get_column("line"), inp.name)
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
+
         done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain([first], batches), geo, progress)
         return FileResult(**done)
 
@@ -135,7 +136,7 @@ def ingest_file(
         batches_in = itertools.chain([first], prefetch(batches))
         items = batches_in if stateless else (parser.parse(b) for b in batches_in)  # stateful: in order, here
         try:  # two batches at a time on worker threads; reading and writing on threads of their own
-            for _, done in ordered_map(work, items):
+            for done in in_order(work, items):
                 if done.rej.height:
                     reasons.update(dict(done.rej.get_column("reason").value_counts().iter_rows()))
                     quar_w.write_day(today, quarantine_rows(done.rej, inp.name))

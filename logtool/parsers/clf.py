@@ -16,6 +16,7 @@ from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.formatstr import CompiledFormat
 from logtool.parsers.layout import Layout, regex_layout, segment_regex
 from logtool.parsers.normalise import normalise, timestamp
+from logtool.pipeline import ENGINE
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class RegexFormat(Stateless):
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Parse a ``line_no``/``line`` batch into (records, rejects with ``reason``).
 
-        One lazy query, collected by the streaming engine so it runs on every core.
+        One lazy query, collected on the calling thread (ingest parses two batches at once).
         """
         fields = self.compiled.fields
         probe = self.probe or sorted(fields)[0]  # null in a mandatory group means "no match"
@@ -59,7 +60,7 @@ class RegexFormat(Stateless):
             .with_columns(timestamp(fields))
             .with_columns(reason.alias("_reason"))
         )
-        out = normalise(lf, fields).collect()
+        out = normalise(lf, fields).collect(engine=ENGINE)
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         if rejects.height:  # slow path, rejected lines only: say why more precisely

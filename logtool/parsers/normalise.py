@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from logtool.pipeline import per_distinct
+from logtool.pipeline import ENGINE, per_distinct
 from logtool.schema import TS
 
 METHOD_RX = r"^([A-Z][A-Z0-9_-]{0,31}) "
@@ -118,11 +118,12 @@ def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.DataF
     return derive
 
 
-def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False) -> pl.LazyFrame:
+def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False, engine: str = ENGINE) -> pl.LazyFrame:
     """Canonical columns from the extracted groups. ``unescaped``: the values are already
     unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time.
 
-    The groups are collected once (by the streaming engine, on every core). Text fields repeat
+    The groups are collected once (``engine``: a parser that runs on one thread may ask for the
+    streaming engine, which uses every core). Text fields repeat
     (a batch has far fewer distinct requests, user agents and referrers than lines), so their
     clean-up runs once per distinct value and is joined back."""
     unescape = (lambda e: e) if unescaped else _unescape
@@ -133,7 +134,7 @@ def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False
     if "method_s" in fields and "request" not in fields:  # method and URL logged apart (Squid)
         cols["request"] = pl.concat_str([pl.col("method_s"), pl.lit(" "), pl.col("target_s")])
     present = {n for n in cols if n in fields} | ({"request"} if "method_s" in fields else set())
-    df = rec.with_columns([cols[n].alias(n) for n in cols]).collect()
+    df = rec.with_columns([cols[n].alias(n) for n in cols]).collect(engine=engine)  # type: ignore[arg-type]
     text: list[pl.Series] = []
     for name in _QUOTED_FIELDS:
         if name == "request":
