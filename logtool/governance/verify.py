@@ -2,20 +2,25 @@
 
 Checks, over the whole store:
 
+* the catalog passes SQLite's integrity check;
 * every partition the catalog lists exists, is readable, has the recorded SHA-256 and row
   count; no unlisted Parquet file lies in a stage folder (leftover of a crash);
+* the store's folders and files are owner-only;
 * no full IP address outside the raw stage: ``client_net`` holds networks no finer than the
   policy's prefixes (or registrable domains of hostname clients), and no other text column of the anonymised stage,
   the aggregates or the quarantine contains an address with a host part;
-* no raw or anonymised day is older than the policy allows (``retain`` would remove it).
+* no raw or anonymised day is older than the policy allows (``retain`` would remove it), and
+  no file set aside in ``damaged/`` is older than its stage's window.
 
 Problems are reported with their place and a masked sample: the report itself never shows a
-full address.
+full address. :func:`repair` sets damaged partitions aside (audited) and makes the store
+owner-only again.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,23 +30,30 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from logtool.anonymize.fields import mask_ip_tokens
-from logtool.anonymize.redact import IPV4, IPV6
+from logtool.anonymize.redact import _V6_EDGE_L, _V6_EDGE_R, IPV4, IPV6
 from logtool.config import Policy
 from logtool.lifecycle import holdmatch
 from logtool.lifecycle.retention import day_expired
 from logtool.net import is_host_network
 from logtool.schema import STAGES
 from logtool.store import Partition, Store
-from logtool.store.files import TMP_PREFIX, file_sha256, stage_files
+from logtool.store.files import TMP_PREFIX, stage_files
+from logtool.store.guard import DAMAGED, tighten, wide_permissions
+from logtool.store.recover import set_aside
 
-_ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
+#: An address as the anonymiser sees one: IPv4 with a host part, IPv6 between non-word edges
+#: (so ``std::vector`` or ``a::b`` in a path are not addresses).
+_ADDRESS = f"(?:{IPV4})|{_V6_EDGE_L}(?:{IPV6}){_V6_EDGE_R}"
+#: Problems :func:`repair` fixes by setting the partition aside.
+DAMAGE = ("missing", "checksum", "rows", "unreadable")
+_ADDRESS_PY = re.compile(f"({IPV4})|{_V6_EDGE_L.replace('(', '(?:', 1)}({IPV6}){_V6_EDGE_R.replace('(', '(?=', 1)}")
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing that is not as the policy and the catalog say."""
 
-    kind: str  # checksum | missing | rows | orphan | full-ip | overdue
+    kind: str  # catalog | checksum | missing | rows | unreadable | orphan | permissions | full-ip | overdue
     where: str  # stage/partition or stage/day/column
     detail: str
 
@@ -55,15 +67,13 @@ def _check_files(store: Store) -> list[Problem]:
     for stage in STAGES:
         for p in store.parts(stage):
             known.add(p.path)
-            path = store.root / p.path
-            if not path.is_file():
-                out.append(Problem("missing", p.path, "listed in the catalog but not on disk"))
-                continue
-            if file_sha256(path) != p.sha256:
-                out.append(Problem("checksum", p.path, "content differs from the SHA-256 recorded at commit"))
+            why = store.damage(p, sha=True)
+            if why is not None:
+                kind = "missing" if "missing" in why else "checksum"
+                out.append(Problem(kind, p.path, why))
                 continue
             try:
-                rows = pq.ParquetFile(path).metadata.num_rows
+                rows = pq.ParquetFile(store.root / p.path).metadata.num_rows
             except Exception as e:  # pyarrow raises several types for a broken file
                 out.append(Problem("unreadable", p.path, f"not a readable Parquet file: {e}"))
                 continue
@@ -74,7 +84,13 @@ def _check_files(store: Store) -> list[Problem]:
         if rel in known:
             continue
         if rel in pending or Path(rel).name.startswith(TMP_PREFIX):
-            out.append(Problem("orphan", rel, "left by an interrupted run; the next writer removes it"))
+            out.append(
+                Problem(
+                    "orphan",
+                    rel,
+                    "journaled by a writer (an interrupted run, or retired while a reader read it): the next writer removes it",
+                )
+            )
         else:
             out.append(Problem("orphan", rel, "not in the catalog: left in place (see 'logtool recover')"))
     return out
@@ -108,20 +124,63 @@ def _scan_parts(store: Store, stage: str, parts: list[Partition], policy: Policy
                         Problem("full-ip", f"{stage}/{day}/{col}", f"{n} rows are not networks at the policy's prefix")
                     )
                 continue
-            hits = values.filter(values.str.contains(_ADDRESS))
-            if hits.len():
-                sample = pl.select(mask_ip_tokens(pl.lit(hits.item(0)[:120]))).item()
+            hits = [v for v in values.filter(values.str.contains(_ADDRESS)).unique().to_list() if _has_address(v)]
+            if hits:
+                n = int(values.is_in(hits).sum())
+                sample = pl.select(mask_ip_tokens(pl.lit(hits[0][:120]))).item()
                 out.append(
-                    Problem(
-                        "full-ip", f"{stage}/{day}/{col}", f"{hits.len()} values contain an IP address, e.g. {sample!r}"
-                    )
+                    Problem("full-ip", f"{stage}/{day}/{col}", f"{n} values contain an IP address, e.g. {sample!r}")
                 )
     return out
 
 
+def _has_address(value: str) -> bool:
+    """A candidate the regex found is really an address (``::`` alone, ``1::x`` are not)."""
+    for m in re.finditer(_ADDRESS_PY, value):
+        token = m.group(1) or m.group(2)
+        try:
+            addr = ipaddress.ip_address(token)
+        except ValueError:
+            continue
+        if not addr.is_unspecified:
+            return True
+    return False
+
+
+def _set_aside_overdue(store: Store, policy: Policy, now: datetime) -> list[Problem]:
+    """Files set aside in ``damaged/`` hold rows of a day; past the stage's window they are data
+    kept too long (the operator restores or deletes them)."""
+    out = []
+    keep = {"raw": policy.raw_days, "anonymised": policy.anonymised_days}
+    base = store.root / DAMAGED
+    for stage, days in keep.items():
+        for f in sorted((base / stage).glob("date=*/*")) if (base / stage).is_dir() else []:
+            day = f.parent.name.removeprefix("date=")
+            try:
+                expired = day_expired(day, now, days)
+            except ValueError:
+                continue
+            if expired:
+                rel = str(f.relative_to(store.root))
+                out.append(Problem("overdue", rel, f"set aside, and older than {days} days: delete it (or restore it)"))
+    return out
+
+
+def _permissions(store: Store) -> list[Problem]:
+    return [
+        Problem(
+            "permissions",
+            rel,
+            f"mode {mode:04o}: open to group or others; 'logtool verify --repair' makes it owner-only",
+        )
+        for rel, mode in wide_permissions(store.root)
+    ]
+
+
 def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     """Every problem found; an empty list means the store is consistent with the policy."""
-    problems = _check_files(store)
+    problems = [Problem("catalog", "catalog.sqlite", f"SQLite integrity check: {e}") for e in store.catalog.integrity()]
+    problems += _permissions(store) + _check_files(store)
     damaged = {p.where for p in problems}
     for stage in ("anonymised", "aggregates", "quarantine"):
         parts = [p for p in store.parts(stage) if p.path not in damaged]
@@ -136,4 +195,24 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
                 problems.append(
                     Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
                 )
-    return problems
+    return problems + _set_aside_overdue(store, policy, now)
+
+
+@dataclass
+class RepairResult:
+    set_aside: list[str]  # where the damaged partitions' files went (damaged/…)
+    dropped: list[str]  # partitions dropped from the catalog
+    tightened: list[str]  # paths made owner-only
+
+
+def repair(store: Store, problems: list[Problem], now: datetime) -> RepairResult:
+    """Fix what ``verify`` found that can be fixed without a person: damaged partitions are set
+    aside (moved to ``damaged/``, dropped from the catalog, audited), wide permissions
+    tightened. Orphans, full addresses and overdue days are left to recover, retain or the
+    operator."""
+    damaged = {p.where: p.detail for p in problems if p.kind in DAMAGE}
+    parts = [(p, damaged[p.path]) for stage in STAGES for p in store.parts(stage) if p.path in damaged]
+    moved = set_aside(store, parts, now) if parts else []
+    wide = [p.where for p in problems if p.kind == "permissions"]
+    tighten(store.root, wide)
+    return RepairResult(moved, [p.path for p, _ in parts], wide)

@@ -167,5 +167,5 @@ def unique_visitors(store: Store, parts: list[Partition]) -> int:
     """Distinct visitor keys in raw partitions (streamed by polars)."""
     if not parts:
         return 0
-    lf = store.scan(parts)
-    return int(lf.select(pl.col("visitor_key").drop_nulls().n_unique()).collect(engine="streaming").item())
+    lf = store.scan(parts).select(pl.col("visitor_key").drop_nulls().n_unique())
+    return int(store.collect(lf, parts, "raw").item())

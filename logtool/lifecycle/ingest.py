@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +21,15 @@ from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
-from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
+from logtool.inputs import (
+    DEFAULT_BATCH_BYTES,
+    LogInput,
+    disk_size,
+    file_digest,
+    is_regular,
+    iter_batches,
+    split_overlong,
+)
 from logtool.lifecycle import aggregate
 from logtool.parsers import LineFormat, detect_first
 from logtool.pipeline import BackgroundWriter, prefetch
@@ -30,6 +39,7 @@ from logtool.store import Store
 
 #: Longest quarantined line kept (characters); the rest is cut with a marker.
 MAX_QUARANTINE_LINE = 4096
+RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
 
 
 @dataclass
@@ -66,7 +76,8 @@ def ingest_file(
 ) -> FileResult:
     """Ingest one input into ``store`` (the caller holds the writer lock)."""
     cat = store.catalog
-    disk_sha = inp.disk_sha256 = file_digest(inp.path) if inp.path is not None else None
+    # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
+    disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
         return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
 
@@ -82,7 +93,7 @@ def ingest_file(
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
-        bg = BackgroundWriter()
+        bg, stack = BackgroundWriter(), ExitStack()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
         parsed = 0
@@ -90,8 +101,12 @@ def ingest_file(
         today = now.date().isoformat()
         seen = 0
         try:
-            for batch in itertools.chain([first], prefetch(batches)):
-                rec, rej = parser.parse(batch)
+            ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
+            for whole in itertools.chain([first], ahead):
+                batch, overlong = split_overlong(whole)
+                rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
+                if overlong.height and batch.height:
+                    rej = pl.concat([rej, overlong])
                 if rec.height:
                     rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                     rec = conform(rec, RAW_SCHEMA)
@@ -109,6 +124,7 @@ def ingest_file(
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:
+            stack.close()
             bg.close()
 
         if prev := cat.files.by("fingerprint", inp.sha256):
