@@ -194,6 +194,24 @@ def _decompressed(path: Path | None) -> tuple[BinaryIO, str, BinaryIO]:
     return buffered, "none", raw
 
 
+def check_complete(inp: LogInput) -> None:
+    """Decompress ``inp`` to its end (discarding the text): an :class:`InputError` if it is
+    truncated or corrupt."""
+    stream, kind, _ = _decompressed(inp.path)
+    try:
+        while stream.read(4 * 1024 * 1024):
+            pass
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise InputError(f"{inp.name}: corrupt or truncated {kind} data: {e}") from None
+    except Exception as e:  # zstandard raises its own error type
+        if type(e).__name__ == "ZstdError":
+            raise InputError(f"{inp.name}: corrupt zstd data: {e}") from None
+        raise
+    finally:
+        if inp.path is not None:
+            stream.close()
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of the bytes on disk (before decompression): a cheap identity for re-runs."""
     h = hashlib.sha256()
@@ -249,9 +267,7 @@ def split_overlong(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     size = parts.struct.field("field_1").cast(pl.Int64, strict=False)
     long = batch.filter(mark).with_columns(
         parts.struct.field("field_0").alias("line"),
-        pl.format("line longer than {} bytes ({} bytes): not parsed", pl.lit(f"{MAX_LINE_BYTES:,}"), size).alias(
-            "reason"
-        ),
+        pl.format("line longer than {} bytes ({} bytes): not parsed", pl.lit(MAX_LINE_BYTES), size).alias("reason"),
     )
     return batch.filter(~mark), long
 

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from logtool.errors import ConfigError
+from logtool.escape import csv_safe_frame
 from logtool.governance.disclosure import disclose
 from logtool.lifecycle.holdmatch import active, held_mask
 from logtool.net import IPAddress, parse_ip
@@ -110,7 +111,7 @@ def export(store: Store, ip: str, out: BinaryIO, fmt: str, now: datetime) -> int
             out.write(json.dumps(doc, indent=2, default=str).encode())
         else:
             buf = io.BytesIO()
-            rows.write_csv(buf)
+            csv_safe_frame(rows).write_csv(buf)  # no cell a spreadsheet would run as a formula
             out.write(buf.getvalue())
         d.rows = rows.height
     return rows.height

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from logtool.inputs import (
     split_overlong,
 )
 from logtool.lifecycle import aggregate
+from logtool.lifecycle.forget import forget_record
 from logtool.parsers import LineFormat, detect_first
 from logtool.pipeline import BackgroundWriter, prefetch
 from logtool.progress import SILENT, Tick
@@ -55,6 +57,8 @@ class FileResult:
     reasons: dict[str, int] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
+    #: An earlier ingest of the same content was forgotten first (``replace``).
+    replaced: bool = False
 
 
 def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
@@ -62,6 +66,17 @@ def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
     line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
     masked = mask_ip_tokens(line.str.replace(r"^\S+", "<client>"))
     return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
+
+
+def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]:
+    """The first batches, up to one with a line to detect the format from (an overlong line
+    comes as a batch of its own, and is never parsed)."""
+    out = []
+    for b in batches:
+        out.append(b)
+        if split_overlong(b)[0].height or len(out) >= most:
+            break
+    return out
 
 
 def ingest_file(
@@ -73,22 +88,28 @@ def ingest_file(
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    replace: bool = False,
 ) -> FileResult:
-    """Ingest one input into ``store`` (the caller holds the writer lock)."""
-    cat = store.catalog
+    """Ingest one input into ``store`` (the caller holds the writer lock). ``replace``: an
+    earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
+    cat, replaced = store.catalog, False
     # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
     disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
-        return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        if not replace:
+            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        forget_record(store, prev, now)
+        replaced = True
 
     enrich = Enricher(policy, geo, cat.salts.get)
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
-    first = next(batches, None)
-    if first is None:
+    head = _head(batches)
+    if not head:
         return FileResult(inp.name, "empty")
     if fmt is None:
-        fmt, _ = detect_first(first.get_column("line"), inp.name)
+        sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
+        fmt, _ = detect_first(sample, inp.name)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     with store.change("ingest", now) as ch:
@@ -102,7 +123,7 @@ def ingest_file(
         seen = 0
         try:
             ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
-            for whole in itertools.chain([first], ahead):
+            for whole in itertools.chain(head, ahead):
                 batch, overlong = split_overlong(whole)
                 rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
                 if overlong.height and batch.height:
@@ -128,12 +149,15 @@ def ingest_file(
             bg.close()
 
         if prev := cat.files.by("fingerprint", inp.sha256):
-            ch.skip()
-            return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            if not replace:
+                ch.skip()
+                return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            forget_record(store, prev, now)  # its own change, committed before this one
+            replaced = True
 
         ch.writer("aggregates").write(aggregate.merge(partial_aggs, policy.top_n), date_column="date")
         result = FileResult(inp.name, "ingested", fmt.name, inp.lines, parsed, sum(reasons.values()), dict(reasons),
-                            raw_w.days())  # fmt: skip
+                            raw_w.days(), replaced=replaced)  # fmt: skip
         ch.file_record = {
             "name": inp.name,
             "path": str(inp.path) if inp.path else None,
@@ -163,14 +187,16 @@ def ingest(
     fmt: LineFormat | None = None,
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
+    replace: bool = False,
 ) -> list[FileResult]:
     """Ingest several inputs under one writer lock; each input commits on its own. ``progress``
     counts bytes of the files on disk (its total is known when every input is a regular file)."""
+    load_rules(policy.review_rules)  # a bad rules file stops ingest before it starts
     sizes = [disk_size(inp) for inp in inputs]
     progress.total(None if None in sizes else sum(s or 0 for s in sizes), "bytes")
     results = []
     with store.writing():
         for inp, size in zip(inputs, sizes, strict=True):
-            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress))
+            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress, replace=replace))
             progress.advance(max(0, (size or 0) - inp.disk_read))  # a duplicate is not read
     return results

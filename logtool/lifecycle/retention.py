@@ -72,6 +72,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
     """Apply the policy as of ``now`` (timezone-aware), sparing rows under active holds.
     ``progress`` counts the days looked at."""
     result = RetainResult(now=now, dry_run=dry_run)
+    load_rules(policy.review_rules)  # a bad rules file stops retention before it starts
     with store.writing():
         if not dry_run:
             record_expiries(store, now)

@@ -1,4 +1,7 @@
-"""Terminal renderer: readable tables (rich), also fine as plain text in a file."""
+"""Terminal renderer: readable tables (rich), also fine as plain text in a file.
+
+Keys (paths, referrer hosts, browsers), hold reasons and row values come from logs: they are
+rich ``Text`` with control characters escaped, never markup."""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from logtool.render.text import cell, visible
 from logtool.report import NOT_REQUESTS, SECTIONS, Report
 
 
@@ -50,7 +55,7 @@ def render(report: Report, width: int = 100) -> str:
         t.add_column("share", justify="right")
         for r in rows:
             share = "-" if r["share"] is None else f"{r['share']:.1%}"
-            t.add_row(str(r["key"]), f"{r['requests']:,}", share)
+            t.add_row(cell(r["key"]), f"{r['requests']:,}", share)
         con.print(t)
     return buf.getvalue()
 
@@ -59,12 +64,14 @@ def render_rows(title: str, rows: Any, width: int = 160) -> str:
     """A plain table of rows (hold reports), at most 1,000 of them with a note when cut."""
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
-    con.print(f"[bold]{title}[/bold]  ({rows.height:,} rows)")
+    heading = Text(f"{visible(title)}", style="bold")
+    heading.append(f"  ({rows.height:,} rows)")
+    con.print(heading)
     table = Table()
     for c in rows.columns:
         table.add_column(c, overflow="fold")
     for r in rows.head(1000).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[Text("") if v is None else cell(v) for v in r])
     con.print(table)
     if rows.height > 1000:
         con.print("… first 1,000 rows; 'logtool export --hold' or 'logtool hold export' give all of them")

@@ -74,7 +74,9 @@ def set_aside(store: Any, damaged: list[tuple[Partition, str]], now: datetime) -
         paths = [p.path for p, _ in damaged]
         ch.then(lambda cat: [cat.partitions.delete(path) for path in paths])
         ch.counts = {
-            "rows_set_aside": {s: sum(p.rows for p, _ in damaged if p.stage == s) for s in {p.stage for p, _ in damaged}},
+            "rows_set_aside": {
+                s: sum(p.rows for p, _ in damaged if p.stage == s) for s in {p.stage for p, _ in damaged}
+            },
             "why": {p.path: why for p, why in damaged},
             "moved_to": moved,
         }
