@@ -118,9 +118,10 @@ def recover(obj: Ctx, force: bool, now: datetime) -> None:
     if res.old_catalog:
         obj.say(f"  old catalog kept as {res.old_catalog}")
     lost = [t for t, v in res.salvaged.items() if isinstance(v, str)]
-    if not res.salvaged or lost:
-        obj.say("  not recovered from the old catalog: " + (", ".join(lost) if lost else "anything (it was unreadable)")
-                + " — holds, restrictions and the list of ingested files may be missing: check 'logtool hold list'")  # fmt: skip
+    if res.old_catalog is None or lost:
+        what = ", ".join(lost) if lost else "nothing (there was none)"
+        obj.say(f"  taken from the old catalog: {'all but ' + what if lost else what}; holds and restrictions may be "
+                "missing: check 'logtool hold list'; ingested files are known again from their partitions")  # fmt: skip
     obj.say("  a new audit chain starts with this recovery ('logtool audit list')")
 
 

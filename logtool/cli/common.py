@@ -16,8 +16,9 @@ import functools
 import keyword
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -131,6 +132,13 @@ class LogtoolGroup(click.Group):
             code = EXIT_INTERNAL
         if not standalone_mode:
             return code
+        if code == EXIT_INTERRUPTED and threading.active_count() > 1:
+            # a reader thread blocked on a pipe holds stdin's lock; interpreter shutdown would
+            # wait for it (or abort): everything is rolled back already, so leave at once
+            for stream in (sys.stdout, sys.stderr):
+                with suppress(Exception):
+                    stream.flush()
+            os._exit(code)
         sys.exit(code)
 
     @staticmethod

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from logtool.store import guard
 from logtool.store.catalog import Catalog
-from logtool.store.files import PartitionWriter, publish, unlink_all
+from logtool.store.files import INGEST_KEY, PartitionWriter, publish, unlink_all
 from logtool.store.records import Partition
 
 if TYPE_CHECKING:
@@ -84,7 +85,9 @@ class Change:
             self.abort()
             return
         cat, stamp = self.store.catalog, self.now.isoformat()
-        files = [f for w in self._writers for f in w.finish()]
+        # an ingest's files carry its file record, so that a lost catalog can be rebuilt with it
+        meta = {INGEST_KEY: json.dumps(self.file_record, default=str)} if self.file_record else None
+        files = [f for w in self._writers for f in w.finish(meta)]
         new = [p.path for _, p in files]
         try:
             _fault("written")

@@ -28,6 +28,8 @@ from logtool.store.guard import make_dir, readers_away
 from logtool.store.records import Partition
 
 TMP_PREFIX = ".tmp-"
+#: Parquet key-value metadata of an ingest's files: the catalog record of the ingested file.
+INGEST_KEY = "logtool.ingest"
 
 
 @contextmanager
@@ -113,12 +115,15 @@ class PartitionWriter:
             writer.write_table(table)
         count[0] += df.height
 
-    def finish(self) -> list[tuple[Path, Partition]]:
+    def finish(self, metadata: dict[str, str] | None = None) -> list[tuple[Path, Partition]]:
         """Close, fsync and checksum every file; return (temp path, partition under its final
-        name) pairs. The caller journals the final names, then renames (see :func:`publish`)."""
+        name) pairs. The caller journals the final names, then renames (see :func:`publish`).
+        ``metadata`` goes into each file's key-value metadata (``logtool recover`` reads it)."""
         out = []
         for day, (tmp, writer, count) in sorted(self._open.items()):
             with io_errors(f"{self.stage} partition {tmp.relative_to(self.root)}"):
+                if metadata:
+                    writer.add_key_value_metadata(metadata)
                 writer.close()
                 os.chmod(tmp, 0o600)
                 with open(tmp, "rb") as f:

@@ -14,9 +14,10 @@ why, where the old catalog went and the old chain's head, so the two can be chec
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from logtool.errors import ConfigError, StoreError
 from logtool.schema import SCHEMAS, STAGES
 from logtool.store import guard
 from logtool.store.catalog import Catalog
-from logtool.store.files import TMP_PREFIX, file_sha256, fsync_dir, stage_files, unlink_all
+from logtool.store.files import INGEST_KEY, TMP_PREFIX, file_sha256, fsync_dir, stage_files, unlink_all
 from logtool.store.records import Partition
 
 CATALOG = "catalog.sqlite"
@@ -136,13 +137,14 @@ def _salvage(db: Path) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, int 
     return rows, report
 
 
-def _inspect(root: Path, rel: str) -> tuple[Partition | None, str]:
-    """A stage file as a partition, or None and why it cannot be one."""
+def _inspect(root: Path, rel: str) -> tuple[Partition | None, str, dict[str, Any] | None]:
+    """A stage file as a partition (and the record of the ingest that wrote it, if one did), or
+    None and why it cannot be one."""
     stage, folder, _ = rel.split("/", 2)
     try:
         day = date.fromisoformat(folder.removeprefix("date=")).isoformat()
     except ValueError:
-        return None, f"{folder} is not a date folder"
+        return None, f"{folder} is not a date folder", None
     path = root / rel
     try:
         import pyarrow.parquet as pq
@@ -152,11 +154,18 @@ def _inspect(root: Path, rel: str) -> tuple[Partition | None, str]:
         for _ in f.iter_batches(batch_size=65_536):  # every page decodes
             pass
         rows = f.metadata.num_rows
+        kv = f.metadata.metadata or {}
     except Exception as e:  # pyarrow raises several types for a broken file
-        return None, f"not a readable Parquet file: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        return None, f"not a readable Parquet file: {str(e).splitlines()[0] if str(e) else type(e).__name__}", None
     if names != set(SCHEMAS[stage]):
-        return None, f"its columns are not those of the {stage} stage"
-    return Partition(stage, day, rel, rows, path.stat().st_size, file_sha256(path)), ""
+        return None, f"its columns are not those of the {stage} stage", None
+    record = None
+    if INGEST_KEY.encode() in kv:
+        try:
+            record = json.loads(kv[INGEST_KEY.encode()])
+        except ValueError:
+            record = None
+    return Partition(stage, day, rel, rows, path.stat().st_size, file_sha256(path)), "", record
 
 
 def _superseded(root: Path, parts: list[Partition]) -> dict[str, str]:
@@ -214,15 +223,18 @@ def _rebuild(root: Path, now: datetime, reason: str) -> RecoverResult:
     unlink_all(root, temp)
     res.removed_temp = len(temp)
     parts: list[Partition] = []
+    records: dict[str, dict[str, Any]] = {}  # partition path → the record of the ingest that wrote it
     for rel in stage_files(root):
         if rel in pending:  # journaled by a writer: never committed, or retired
             res.set_aside.append((move_aside(root, rel), "journaled by an interrupted writer, not committed"))
             continue
-        part, why = _inspect(root, rel)
+        part, why, record = _inspect(root, rel)
         if part is None:
             res.set_aside.append((move_aside(root, rel), why))
         else:
             parts.append(part)
+            if record and record.get("fingerprint"):
+                records[part.path] = record
     gone = _superseded(root, parts)
     for rel, newer in gone.items():
         res.set_aside.append((move_aside(root, rel), f"its rows are in the newer {newer}"))
@@ -235,8 +247,10 @@ def _rebuild(root: Path, now: datetime, reason: str) -> RecoverResult:
     try:
         with cat.transaction():
             _restore(cat, old)
+            ids = _file_ids(cat, root, parts, records)
+            res.salvaged["files_from_partitions"] = len({r["fingerprint"] for r in records.values()})
             for p in parts:
-                cat.partitions.insert(p, now.isoformat())
+                cat.partitions.insert(replace(p, file_id=ids.get(p.path)), now.isoformat())
             res.partitions = {s: sum(1 for p in parts if p.stage == s) for s in STAGES}
             res.rows = {s: sum(p.rows for p in parts if p.stage == s) for s in STAGES}
             res.old_catalog = _aside_name(root, now) if db.exists() else None
@@ -256,6 +270,36 @@ def _rebuild(root: Path, now: datetime, reason: str) -> RecoverResult:
     os.replace(tmp, db)
     fsync_dir(root)
     return res
+
+
+def _file_ids(cat: Catalog, root: Path, parts: list[Partition], records: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """Partition path → id of its ingested file: the salvaged record of that content, or one
+    rebuilt from the record the ingest wrote into the file (quarantine counts recounted), so a
+    recovered store still knows what it ingested (re-ingesting is a no-op, ``forget`` works)."""
+    ids: dict[str, int] = {}
+    by_fp: dict[str, int] = {}
+    for path, rec in records.items():
+        fp = rec["fingerprint"]
+        if fp not in by_fp:
+            known = cat.files.by("fingerprint", fp)
+            if known is not None:
+                by_fp[fp] = int(known["id"])
+            else:
+                fields = {k: rec.get(k) for k in _FILE_COLUMNS}
+                by_fp[fp] = cat.files.insert(fields)
+                quarantined = [
+                    p for p in parts if p.stage == "quarantine" and records.get(p.path, {}).get("fingerprint") == fp
+                ]
+                if quarantined:
+                    reasons = pl.read_parquet([root / p.path for p in quarantined], columns=["reason"])
+                    counts = dict(reasons.get_column("reason").value_counts().iter_rows())
+                    cat.quarantine.add(by_fp[fp], {str(k): int(v) for k, v in counts.items()})
+        ids[path] = by_fp[fp]
+    return ids
+
+
+_FILE_COLUMNS = ("name", "path", "fingerprint", "disk_sha256", "compression", "format", "lines", "parsed", "rejected",
+                 "first_ts", "last_ts", "ingested_at")  # fmt: skip
 
 
 def _aside_name(root: Path, now: datetime) -> str:
