@@ -15,8 +15,19 @@ PACKAGE = Path(__file__).parents[1] / "logtool"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundation",
-        ("logtool", "data", "errors", "escape", "config", "schema", "timespec", "net", "pipeline", "progress",
-         "generate"),
+        (
+            "logtool",
+            "data",
+            "errors",
+            "escape",
+            "config",
+            "schema",
+            "timespec",
+            "net",
+            "pipeline",
+            "progress",
+            "generate",
+        ),
     ),
     ("input", ("inputs", "parsers")),
     ("transform", ("anonymize", "enrich", "detect")),

@@ -76,6 +76,9 @@ class Store:
         if readonly and not db.exists():
             raise StoreError(f"no store at {self.root}: it has no {CATALOG} (run 'logtool ingest' first)")
         if not readonly:
+            if not os.access(self.root, os.W_OK):
+                raise StoreError(f"store {self.root} is read-only: only reading commands (status, report, review, "
+                                 "verify …) can run on it")  # fmt: skip
             guard.check_owner(self.root)
             self._refuse_lost_catalog(db)
         new = not db.exists()

@@ -41,7 +41,7 @@ def io_errors(what: str) -> Iterator[None]:
     except StoreError:
         raise
     except OSError as e:
-        why = "no space left on device" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or e
+        why = "no space left on device" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror or e
         raise StoreError(f"cannot write {what}: {why}; nothing was committed") from None
 
 

@@ -30,6 +30,12 @@ def translate(e: sqlite3.Error, path: Path) -> Exception:
         return StoreError(f"store {path.parent} is read-only ({text}): only reading commands can run on it")
     if "full" in low:
         return StoreError(f"cannot write catalog {path}: no space left on device; nothing was committed")
+    if "disk i/o error" in low:
+        return StoreError(
+            f"cannot read or write catalog {path}: disk I/O error (a full disk, a file size limit or a failing "
+            "device); "
+            "nothing was committed"
+        )
     if "unable to open" in low:
         return StoreError(f"cannot open catalog {path} ({text}): check the store's permissions")
     return StoreError(
