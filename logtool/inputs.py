@@ -236,20 +236,22 @@ def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
         lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
         return pl.Series("line", lines, dtype=pl.String)
     try:
+        # The leading newline (an empty first row, dropped) keeps the reader from taking a
+        # line that starts like gzip or zstd data for a compressed stream and inflating it.
         df = pl.read_csv(
-            io.BytesIO(data),
+            io.BytesIO(b"\n" + data),
             has_header=False,
             separator="\x00",
             quote_char=None,
             encoding="utf8-lossy",
             new_columns=["line"],
             infer_schema=False,
-            n_rows=n_lines,
+            n_rows=n_lines + 1,
         )
-        s = df.get_column("line").fill_null("")
+        s = df.get_column("line").slice(1).fill_null("")
         if s.len() == n_lines:
             return s if keep_cr else s.str.strip_suffix("\r")
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
         pass
     # Slow path for inputs the CSV reader splits differently (lone CRs and the like).
     lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
