@@ -10,6 +10,7 @@ nothing else); every line comes out once, as a record or a reject; no planted ad
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 from pathlib import Path
@@ -139,10 +140,8 @@ def test_the_reader_and_detect_take_any_bytes(tmp_path: Path, raw: bytes, prefix
             ok, long = split_overlong(b)
             assert ok.height + long.height == b.height
             if b.height:
-                try:
+                with contextlib.suppress(InputError):
                     detect(b.get_column("line"))
-                except InputError:
-                    pass
     d = detect_input(LogInput("fuzz.log", p))
     assert d.empty or d.error is not None or d.format is not None
 

@@ -73,7 +73,9 @@ def assert_inert(text: str) -> None:
 # 8 + 9: markup and escapes ---------------------------------------------------------------------
 @pytest.mark.parametrize("fmt", ["table", "md", "csv", "json"])
 def test_review_shows_hostile_text_literally(store_root: Path, fmt: str) -> None:
-    r = run(store_root, "review", "--from", "2026-11-10", "--to", "2026-11-10", "--format", fmt, "--now", AT.isoformat())
+    r = run(
+        store_root, "review", "--from", "2026-11-10", "--to", "2026-11-10", "--format", fmt, "--now", AT.isoformat()
+    )
     assert r.exit_code == 0, r.stderr
     assert_inert(r.stdout)
     if fmt == "json":
@@ -142,7 +144,7 @@ def test_review_csv_cells_cannot_start_a_formula(tmp_path: Path) -> None:
     from logtool.detect.findings import Finding
     from logtool.render.findings import FindingFormat, render
 
-    f = Finding("signature", "sqli", "high", "=HYPERLINK(\"x\")", "a", "b", 1, 1, ["+1+1", "@SUM(A1)"], "-2")
+    f = Finding("signature", "sqli", "high", '=HYPERLINK("x")', "a", "b", 1, 1, ["+1+1", "@SUM(A1)"], "-2")
     rows = list(csv.reader(io.StringIO(render([f], FindingFormat.csv))))
     assert all(not c.startswith(("=", "+", "-", "@")) for c in rows[1])
 
@@ -301,7 +303,10 @@ def test_a_directory_and_a_truncated_gzip_are_input_errors(tmp_path: Path) -> No
 # 17: hostile rules files -------------------------------------------------------------------------------
 RULES = {
     "non-utf8": (b"[probing]\nwindow_seconds = 60 # \xff\xfe\n", "not UTF-8"),
-    "regex": (b'[fake_bot.x]\nuser_agent = "(("\nnetworks = ["192.0.2.0/24"]\n', "[fake_bot.x] user_agent is not a valid regex"),
+    "regex": (
+        b'[fake_bot.x]\nuser_agent = "(("\nnetworks = ["192.0.2.0/24"]\n',
+        "[fake_bot.x] user_agent is not a valid regex",
+    ),
     "cidr": (b'[fake_bot.x]\nuser_agent = "x"\nnetworks = ["192.0.2.1/24"]\n', "[fake_bot.x] networks must be CIDR"),
     "cidr-junk": (b'[fake_bot.bingbot]\nuser_agent = "x"\nnetworks = ["nope"]\n', "networks must be CIDR"),
     "nan": (b"[flood]\nbaseline_factor = nan\n", "[flood] baseline_factor must be a finite number"),
@@ -380,7 +385,14 @@ def test_verify_does_not_take_code_for_an_address(tmp_path: Path) -> None:
     from logtool.governance.verify import verify
 
     s = Store(tmp_path / "store")
-    paths = ["/src/std::vector<int>", "/docs/Foo::Bar::baz", "/api/v1::list", "/x/::/y", "/leak/2001:db8::1", "/v4/198.51.100.7"]
+    paths = [
+        "/src/std::vector<int>",
+        "/docs/Foo::Bar::baz",
+        "/api/v1::list",
+        "/x/::/y",
+        "/leak/2001:db8::1",
+        "/v4/198.51.100.7",
+    ]
     df = pl.DataFrame({"ts": [NOW] * len(paths), "path": paths, "client_net": ["203.0.113.0/24"] * len(paths)})
     with s.change("plant", NOW) as ch:
         ch.writer("anonymised").write_day("2026-11-23", df)
