@@ -19,6 +19,7 @@ from logtool import __version__
 from logtool.errors import ConfigError, InputError, OutputError
 from logtool.escape import csv_safe_frame
 from logtool.governance.holds import held_rows
+from logtool.schema import iso_times
 from logtool.store import Store
 from logtool.store.files import file_sha256
 
@@ -35,7 +36,7 @@ def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> d
         with _private(out_dir / "rows.parquet") as f:
             rows.write_parquet(f)
         with _private(out_dir / "rows.csv") as f:
-            csv_safe_frame(rows).write_csv(f)
+            csv_safe_frame(iso_times(rows)).write_csv(f)
         with _private(out_dir / "hold.json") as f:
             f.write((json.dumps(h.to_dict(now), indent=2) + "\n").encode())
     except OSError as e:

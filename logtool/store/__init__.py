@@ -212,7 +212,9 @@ class Store:
             df = conform(pl.DataFrame(), schema)
             return df.select(columns) if columns else df
         try:
-            return pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False)
+            # Schemas only grow: a partition written before a column existed reads it as null.
+            return pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
+                                   schema=schema, missing_columns="insert")  # fmt: skip
         except Exception as e:  # polars and pyarrow raise several types for a damaged file
             raise self._damaged(parts, stage, e) from None
 

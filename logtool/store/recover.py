@@ -35,6 +35,9 @@ CATALOG = "catalog.sqlite"
 #: Tables taken over from a readable old catalog, in an order the foreign keys accept.
 SALVAGED = ("meta", "files", "quarantine_stats", "holds", "restricted", "salts", "pending")
 _KEYS = ["source_file", "line_no", "ts"]
+#: Columns every file of a stage has had since the first version (newer columns may be missing).
+_KEY_COLUMNS = {"raw": ("ts", "client_ip"), "anonymised": ("ts", "client_net"), "aggregates": ("date", "dimension", "key"),
+                "quarantine": ("line_no", "line")}  # fmt: skip
 
 
 @dataclass
@@ -157,7 +160,7 @@ def _inspect(root: Path, rel: str) -> tuple[Partition | None, str, dict[str, Any
         kv = f.metadata.metadata or {}
     except Exception as e:  # pyarrow raises several types for a broken file
         return None, f"not a readable Parquet file: {str(e).splitlines()[0] if str(e) else type(e).__name__}", None
-    if names != set(SCHEMAS[stage]):
+    if not names <= set(SCHEMAS[stage]) or not set(_KEY_COLUMNS[stage]) <= names:  # schemas only grow
         return None, f"its columns are not those of the {stage} stage", None
     record = None
     if INGEST_KEY.encode() in kv:
