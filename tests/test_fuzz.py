@@ -11,6 +11,8 @@ nothing else); every line comes out once, as a record or a reject; no planted ad
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import ipaddress
 import json
 from pathlib import Path
@@ -170,10 +172,13 @@ def test_reports_render_inert(keys: list[str]) -> None:
     rows = [{"key": k, "requests": 10, "bytes": 1, "share": 0.1} for k in keys]
     rep = Report("2026-11-10", "2026-11-10", days=[{"date": "2026-11-10", "requests": 10, "bytes": 1, "visitors": 2}],
                  requests=10, bytes=1, sections={"path": rows, "referrer_host": rows}, min_group_size=1)  # fmt: skip
-    _assert_inert(render_report(rep, ReportFormat.table))
-    out = render_report(rep, ReportFormat.json)
-    assert [r["key"] for r in json.loads(out)["sections"]["path"]] == keys
-    _assert_inert(out)
+    for fmt in ReportFormat:
+        out = render_report(rep, fmt)
+        _assert_inert(out)
+        if fmt is ReportFormat.json:
+            assert [r["key"] for r in json.loads(out)["sections"]["path"]] == keys
+        if fmt is ReportFormat.csv:
+            assert not any(c.startswith(("=", "+", "-", "@")) for row in csv.reader(io.StringIO(out)) for c in row)
 
 
 def _assert_inert(out: str) -> None:

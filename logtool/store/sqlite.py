@@ -121,6 +121,13 @@ class Connection:
         except sqlite3.Error as e:
             raise translate(e, self.path) from None
 
+    def commit(self) -> None:
+        """A no-op in autocommit mode (transactions are explicit); kept for sqlite3's interface."""
+        try:
+            self.db.commit()
+        except sqlite3.Error as e:
+            raise translate(e, self.path) from None
+
     def close(self) -> None:
         with suppress(sqlite3.Error):
             self.db.close()
