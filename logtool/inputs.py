@@ -42,6 +42,9 @@ LONG_LINE_PREFIX = 4096
 #: Marks an overlong line: its prefix, NUL, its length (a NUL never survives in a line otherwise).
 _LONG_MARK = "\x00"
 
+#: First bytes the CSV reader would take for compressed data (gzip, zlib, bzip2, xz).
+_INFLATABLE = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"BZ", b"\xfd7")
+
 _BOMS = [
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -235,20 +238,21 @@ def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
     if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
         lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
         return pl.Series("line", lines, dtype=pl.String)
+    # A batch that starts like gzip, zlib or zstd data would be inflated by the CSV reader (it
+    # sniffs the first bytes): a leading newline (an empty first row, dropped) prevents that.
+    lead = 1 if data[:2] in _INFLATABLE or data[:4] == b"\x28\xb5\x2f\xfd" else 0
     try:
-        # The leading newline (an empty first row, dropped) keeps the reader from taking a
-        # line that starts like gzip or zstd data for a compressed stream and inflating it.
         df = pl.read_csv(
-            io.BytesIO(b"\n" + data),
+            io.BytesIO(b"\n" + data if lead else data),
             has_header=False,
             separator="\x00",
             quote_char=None,
             encoding="utf8-lossy",
             new_columns=["line"],
             infer_schema=False,
-            n_rows=n_lines + 1,
+            n_rows=n_lines + lead,
         )
-        s = df.get_column("line").slice(1).fill_null("")
+        s = df.get_column("line").slice(lead).fill_null("")
         if s.len() == n_lines:
             return s if keep_cr else s.str.strip_suffix("\r")
     except (pl.exceptions.PolarsError, OSError):

@@ -44,7 +44,7 @@ _EMAIL_PY = re.compile(EMAIL)
 _NETWORK_8 = re.compile(r"^\d{1,3}\.0\.0\.0$")
 #: Cheap vectorised test for "may contain an address" before the Python pass.
 _MAYBE_IP = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:"
-_ADDRESS_IN_KEPT = r"\d\.\d+\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}"
+_ADDRESS_IN_KEPT, _FREE_FORM = r"\d\.\d+\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}", {"vhost", "method_s", "lit"}
 _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "vhost", "lit",
          "time_naive_ms", "method_s"}  # fmt: skip
@@ -147,18 +147,18 @@ class LineAnonymizer:
             out = out.scatter(junk.arg_true(), self.free_text(redact(out.filter(junk), self.policy.sensitive_params)))
         return out
 
-    def kept(self, s: pl.Series) -> pl.Series:
-        """A field kept as logged (times, hosts, W3C columns), but fail closed: values holding
-        something address-like (a hostile Host header …) are masked as free text."""
-        maybe = s.str.contains(_ADDRESS_IN_KEPT).fill_null(False)
-        if not maybe.any():
+    def kept(self, s: pl.Series, name: str = "lit") -> pl.Series:
+        """A field kept as logged; free-form ones (hosts, W3C columns; not times and numbers) fail
+        closed: a value holding something address-like (a hostile Host header) is free text."""
+        maybe = s.str.contains(_ADDRESS_IN_KEPT).fill_null(False) if name in _FREE_FORM else None
+        if maybe is None or not maybe.any():
             return s
         return s.scatter(maybe.arg_true(), self.free_text(s.filter(maybe)))
 
     def field(self, name: str, s: pl.Series) -> pl.Series:
         """The masked values of one field (computed per distinct value, joined back)."""
         if name in _KEEP:
-            return self.kept(s)
+            return self.kept(s, name)
         if name in _PERSONAL_NAMES:
             return pl.repeat("-", s.len(), dtype=pl.String, eager=True)
         if name == "client":
@@ -189,7 +189,7 @@ class LineAnonymizer:
             name = kind.removeprefix("bare:")
             if name in _PERSONAL_NAMES:
                 return pl.select(pl.when(s == "null").then(s).otherwise(pl.lit('"-"'))).to_series()
-            return self.kept(s) if name in _KEEP else self.free_text(s)
+            return self.kept(s, name) if name in _KEEP else self.free_text(s)
         return self.field(kind, s)
 
     def _json_gap(self, s: pl.Series) -> pl.Series:
@@ -211,7 +211,7 @@ class LineAnonymizer:
         """A JSON string's text (escaped, without its quotes): unescaped, masked, and escaped
         again where masking changed it; empty strings stay empty."""
         if name in _KEEP:
-            return self.kept(s)
+            return self.kept(s, name)
         plain = unescape(s)
         masked = self.field(name, plain)
         changed = (masked != plain).fill_null(False) & (plain != "")

@@ -162,6 +162,8 @@ def _pipe_decoder(data: bytes, name: str) -> tuple[Callable[[bytes], bytes] | No
 
 def _unmark(lines: pl.Series) -> pl.Series:
     """Overlong lines (cut and marked by the reader) say so in the output."""
+    if not lines.str.contains("\x00", literal=True).any():  # the usual case: a cheap scan
+        return lines
     return lines.str.replace("\x00([0-9]+)$", f" [logtool: line of $1 bytes cut to {LONG_LINE_PREFIX} characters]")
 
 
