@@ -140,7 +140,8 @@ class Store:
     # locking ----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[Store]:
-        """Hold the writer lock; remove the debris of interrupted runs on entry. Re-entrant."""
+        """Hold the writer lock; remove the debris of interrupted runs on entry, and on the way
+        out the retired files a reader kept alive meanwhile (if it is gone). Re-entrant."""
         if self.readonly:
             raise StoreError(f"store {self.root} was opened read-only")
         if self._lock_fd is not None:
@@ -151,6 +152,8 @@ class Store:
         try:
             self._clean_debris()
             yield self
+            if self.catalog.pending.all():
+                self._clean_debris()
         finally:
             self._lock_fd = None
             guard.unlock(fd)
