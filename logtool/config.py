@@ -49,6 +49,11 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "mobile",
     "user",
     "username",
+    "*username",
+    "*_user",
+    "user_id",
+    "userid",
+    "uid",
     "login",
     "signature",
     "sig",
@@ -61,6 +66,38 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "cc",
     "jwt",
     "hash",
+    # where a visitor is, and which device: as identifying as an address
+    "lat",
+    "lon",
+    "lng",
+    "long",
+    "latitude",
+    "longitude",
+    "*_lat",
+    "*_lon",
+    "*_lng",
+    "geo",
+    "geo_*",
+    "geoloc*",
+    "gps",
+    "location",
+    "coords",
+    "position",
+    "device_id",
+    "deviceid",
+    "device-id",
+    "udid",
+    "imei",
+    "imsi",
+    "msisdn",
+    "idfa",
+    "idfv",
+    "gaid",
+    "adid",
+    "aaid",
+    "advertising_id",
+    "android_id",
+    "mac",
 )
 
 #: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
@@ -86,11 +123,15 @@ class Policy:
     geoip_db: str = ""
     #: A TOML file laid over the shipped review rules (thresholds, severities, crawler networks).
     review_rules: str = ""
+    #: ``logtool anonymize``: query parameters kept in request targets and referrers (glob
+    #: patterns); empty keeps every parameter (sensitive values redacted).
+    anonymize_query_allowlist: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["query_allowlist"] = list(self.query_allowlist)
         d["sensitive_params"] = list(self.sensitive_params)
+        d["anonymize_query_allowlist"] = list(self.anonymize_query_allowlist)
         return d
 
 
@@ -105,6 +146,7 @@ _DOCS = {
     "top_n": "keys kept per day and dimension in the aggregates",
     "geoip_db": "MaxMind-format country database (empty: embedded default)",
     "review_rules": "TOML file overriding the shipped review rules (empty: shipped rules only)",
+    "anonymize_query_allowlist": "anonymize: query parameters (glob patterns) kept; empty keeps all",
 }
 
 
@@ -165,6 +207,11 @@ POLICY_FLAGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
     "ipv6_prefix": (("--ipv6-prefix",), int, "IPv6 prefix kept on anonymisation (default 48)."),
     PRESET: (("--ip-preset",), None, "Prefix preset: default (/24, /48) or strict (/16, /32)."),
     "geoip_db": (("--geoip-db",), None, "MaxMind-format country database (GeoLite2, DB-IP)."),
+    "anonymize_query_allowlist": (
+        ("--query-allowlist",),
+        str,
+        "Keep only these query parameters (comma-separated globs, e.g. 'utm_*,page').",
+    ),
 }
 
 

@@ -116,7 +116,7 @@ def test_quarantine_masks_client_and_every_address(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     ingest(store, make_inputs([str(log)]), Policy(), datetime(2026, 11, 11, tzinfo=UTC), fmt=get_format("combined"))
     (line,) = store.read("quarantine").get_column("line").to_list()
-    assert line == "<client> broke <ip> and <ip> then <ip>"
+    assert line == "example.net broke <ip> and <ip> then <ip>"  # a hostname: its registrable domain
     store.close()
 
 

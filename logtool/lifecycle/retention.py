@@ -6,7 +6,8 @@ crash-safe :meth:`~logtool.store.Store.change`: the anonymised partition is writ
 fsynced, then one catalog transaction swaps the raw partitions for it; the raw files are
 unlinked only after that commit. Aggregates are never touched, except that a day leaving the
 raw stage adds what only the whole raw day can tell (unique visitors, behavioural findings).
-Running ``retain`` twice with the same ``now`` changes nothing the second time.
+Quarantined lines follow the raw window too (:mod:`logtool.lifecycle.quarantine`). Running
+``retain`` twice with the same ``now`` changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from logtool.anonymize.fields import anonymise_records
 from logtool.config import Policy
 from logtool.detect.findings import BEHAVIOURS, counts, review_frame
 from logtool.detect.rules import load_rules
+from logtool.lifecycle import quarantine
 from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors
 from logtool.lifecycle.holdmatch import active, held_mask, held_on_day, record_expiries
 from logtool.net import networks
@@ -45,6 +47,10 @@ class RetainResult:
     deleted_rows: int = 0
     #: Rows kept past their window because an active hold matches them.
     held_rows: int = 0
+    #: Quarantine days (and rows) deleted with the raw window; rows kept under a hold.
+    quarantine_days: list[str] = field(default_factory=list)
+    quarantine_rows: int = 0
+    quarantine_held_rows: int = 0
 
 
 def day_expired(day: str, now: datetime, keep_days: int) -> bool:
@@ -99,6 +105,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
             result.deleted_rows += rows - held
             if not dry_run:
                 _keep_held(store, day, parts, day_holds, now)
+        _retain_quarantine(store, policy, now, holds, result, dry_run)
         if not dry_run:  # salts of days that have no raw rows left and are past the window
             raw_days = {p.date for p in store.parts("raw")}
             salts = store.catalog.salts.days()
@@ -108,6 +115,24 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
                     ch.then(lambda cat: cat.salts.destroy(stale))
     result.deleted_days = sorted(set(result.deleted_days))
     return result
+
+
+def _retain_quarantine(
+    store: Store, policy: Policy, now: datetime, holds: list[Hold], result: RetainResult, dry_run: bool
+) -> None:
+    """Quarantined lines are raw data: a quarantine day past the raw window is deleted, except
+    the lines a hold keeps (:mod:`logtool.lifecycle.quarantine`)."""
+    for day, parts in _by_day(store.parts("quarantine")).items():
+        if not day_expired(day, now, policy.raw_days):
+            continue
+        day_holds, held = held_on_day(store, day, parts, "quarantine", holds)
+        result.quarantine_held_rows += held
+        if held == sum(p.rows for p in parts):
+            continue
+        result.quarantine_days.append(day)
+        result.quarantine_rows += sum(p.rows for p in parts) - held
+        if not dry_run:
+            quarantine.delete_day(store, day, parts, day_holds, now)
 
 
 def _swap_counts(ch: Change, old: list[Partition], salt_days: list[str]) -> None:

@@ -256,7 +256,7 @@ def _derived(fields: frozenset[str]) -> list[pl.Expr]:
 CADDY = JsonFormat(
     "caddy",
     {
-        "ts_epoch": ("ts",), "client_ip": ("client_ip", "remote_ip"), "remote_user": ("user_id",),
+        "ts_epoch": ("ts",), "ts": ("ts",), "client_ip": ("client_ip", "remote_ip"), "remote_user": ("user_id",),
         "method": ("method",), "uri": ("uri",), "protocol": ("proto",), "vhost": ("host",),
         "user_agent": ("User-Agent",), "referrer": ("Referer",), "status": ("status",), "bytes": ("size",),
         "request_time_s": ("duration",),

@@ -189,7 +189,9 @@ class Store:
             df = conform(pl.DataFrame(), schema)
             return df.select(columns) if columns else df
         try:
-            df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False)
+            # partitions written before a column was added to the stage get it as nulls
+            df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
+                                 schema=schema, missing_columns="insert")  # fmt: skip
         except (OSError, pl.exceptions.PolarsError) as e:
             raise StoreError(f"cannot read {stage} partitions: {e}") from None
         return df
@@ -206,7 +208,7 @@ class Store:
 
                 f = pq.ParquetFile(self.root / p.path)
                 for rb in f.iter_batches(batch_size=batch_rows):
-                    yield pl.from_arrow(rb)  # type: ignore[misc]
+                    yield conform(pl.from_arrow(rb), SCHEMAS[stage])  # type: ignore[arg-type]
             except OSError as e:
                 raise StoreError(f"cannot read {stage} partition {p.path}: {e}") from None
 
