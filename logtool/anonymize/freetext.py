@@ -25,13 +25,14 @@ from functools import lru_cache
 
 import polars as pl
 
-from logtool.anonymize.redact import EMAIL, PY_IPV4, PY_IPV6, is_version, redact, v6_glued_ok
+from logtool.anonymize.redact import EMAIL, PY_IPV4, PY_IPV6, decode_one, is_version, keep_escapes, redact, v6_glued_ok
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.net import UNKNOWN_HOST, fast_v6_network, host_network, parse_ip
 
 _EMAIL_PY = re.compile(EMAIL)
-#: Cheap vectorised test for "may contain an address or an e-mail" before the Python pass.
-MAYBE_PERSONAL = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:|@"
+#: Cheap vectorised test for "may contain an address or an e-mail" before the Python pass
+#: (also spelled with escapes: ``%2E``, ``%3A``, ``%40``).
+MAYBE_PERSONAL = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:|@|(?i)%(?:25)?(?:2E|3A|40)"
 #: A name of three labels or more (``www.example.org``), not part of a longer word or name.
 _HOSTNAME = re.compile(
     r"(?<![A-Za-z0-9_.-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){2,}[A-Za-z][A-Za-z0-9-]{0,62}"
@@ -65,7 +66,17 @@ def mask_address(text: str, v4: int, v6: int) -> str:
 
 def mask_free_text(text: str, v4: int, v6: int, versions: bool = False) -> str:
     """Every address → its network address; e-mails → ``<email>``. ``versions``: the text is a
-    user agent, where a dotted quad after a product token (``Name/``) is a version and stays."""
+    user agent, where a dotted quad after a product token (``Name/``) is a version and stays.
+    Escapes that can hide an address (``%2E``, ``%3A`` …) are decoded for matching; the text
+    keeps them where nothing was masked."""
+    decoded = decode_one(text)
+    if decoded != text:
+        masked = _mask_free_text(decoded, v4, v6, versions)
+        return text if masked == decoded else keep_escapes(text, decoded, masked)
+    return _mask_free_text(text, v4, v6, versions)
+
+
+def _mask_free_text(text: str, v4: int, v6: int, versions: bool) -> str:
 
     def six(m: re.Match[str]) -> str:
         tok = m.group(0)
@@ -129,8 +140,21 @@ def hostnames(s: pl.Series) -> pl.Series:
     return replace_some(s, cand, [reduce_hostnames(v) for v in cand.to_list()])
 
 
+def clf_users(lines: pl.Series) -> pl.Series:
+    """The ident and user of a CLF-like line (``client ident user [time]``) → ``-``."""
+    return lines.str.replace(_CLF_HEAD, "${1}${2} - - ${3}")
+
+
 def mask_lines(lines: pl.Series, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS) -> pl.Series:
-    """Whole lines of unknown shape (quarantined lines) with everything personal masked."""
-    out = redact(lines, sensitive, line=True)
-    out = out.str.replace(_CLF_HEAD, "${1}${2} - - ${3}")
-    return hostnames(out)
+    """Whole lines of unknown shape (quarantined lines) with everything personal masked:
+    addresses → ``<ip>``."""
+    return hostnames(clf_users(redact(lines, sensitive, line=True)))
+
+
+def mask_unknown(
+    lines: pl.Series, v4: int, v6: int, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS
+) -> pl.Series:
+    """The same for ``logtool anonymize`` (lines that fit no layout), but addresses → their
+    network address, as in the rest of its output."""
+    out = redact(free_text(lines, v4, v6), sensitive, line=True, addresses=False)
+    return hostnames(clf_users(out))

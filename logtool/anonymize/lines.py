@@ -27,7 +27,15 @@ import re
 import polars as pl
 
 from logtool.anonymize.fields import filter_url_query
-from logtool.anonymize.freetext import free_text, hostnames, mask_address, mask_free_text, per_distinct, replace_some
+from logtool.anonymize.freetext import (
+    clf_users,
+    free_text,
+    mask_address,
+    mask_free_text,
+    mask_unknown,
+    per_distinct,
+    replace_some,
+)
 from logtool.anonymize.redact import candidate_regex, redact
 from logtool.config import Policy
 from logtool.net import mask_distinct
@@ -116,7 +124,7 @@ class LineAnonymizer:
         """A virtual host that is an address → its network address (port kept); names kept."""
         uniq = s.drop_nulls().unique()
         cand = [v for v in uniq.to_list() if _VHOST_ADDRESS.match(v) and self.mask_address(v) != v.strip()]
-        fixed = [self.mask_address(m[1]) + m[2] for v in cand if (m := _VHOST_ADDRESS.match(v))]
+        fixed = [_bracketed(m[1], self.mask_address(m[1])) + m[2] for v in cand if (m := _VHOST_ADDRESS.match(v))]
         return replace_some(s, pl.Series(cand, dtype=pl.String), fixed)
 
     def xff(self, s: pl.Series) -> pl.Series:
@@ -247,8 +255,8 @@ class LineAnonymizer:
         )
 
     def _fallback(self, body: pl.Series) -> pl.Series:
-        """A line of no known layout: addresses and e-mails masked, hostnames reduced."""
-        return hostnames(self.free_text(body))
+        """A line of no known layout, masked as a whole (:func:`.freetext.mask_unknown`)."""
+        return mask_unknown(body, self.policy.ipv4_prefix, self.policy.ipv6_prefix, self.policy.sensitive_params)
 
     def _segmented(self, body: pl.Series, context: pl.Series | None) -> pl.Series:
         """Each layout's segments masked by kind and joined; the other lines masked as free text."""
@@ -336,22 +344,24 @@ class LineAnonymizer:
     def _fallback_known(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
         """A line of a known format that does not match it (truncated, garbled): a first token
         that looks like an address or a host name is most likely the client, so it is masked as
-        one; everything else as free text, hostnames reduced to their registrable domain (a JSON
-        or syslog message keeps its first word)."""
+        one; the rest is masked as a whole (ident and user too; a JSON or syslog message keeps
+        its first word)."""
+        body = clf_users(body)
         parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
         first = parts.get_column("field_0")
         client_like = first.str.contains(_CLIENT_LIKE).fill_null(False)
         client = masked_first if masked_first is not None else self.addresses(first)
-        rest = hostnames(
-            self.free_text(
-                pl.select(pl.when(client_like).then(parts.get_column("field_1")).otherwise(body)).to_series()
-            )
-        )
+        rest = pl.select(pl.when(client_like).then(parts.get_column("field_1")).otherwise(body)).to_series()
+        rest = self._fallback(rest)
         return (
             pl.DataFrame({"c": pl.select(pl.when(client_like).then(client)).to_series(), "r": rest})
             .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" ", ignore_nulls=True))
             .to_series()
         )
+
+
+def _bracketed(original: str, masked: str) -> str:
+    return f"[{masked}]" if original.startswith("[") else masked
 
 
 def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:

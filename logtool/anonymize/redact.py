@@ -77,8 +77,11 @@ IPV6_LONG = (
 #: Between IPv6 candidates and their surroundings, captured and put back.
 _V6_L, _V6_R = r"(^|[^0-9A-Za-z:.])", r"($|[^0-9A-Za-z:.])"
 _V6_GLUED_L, _V6_GLUED_R = r"(^|[^0-9A-Fa-f:.])", r"($|[^0-9A-Fa-f:.])"
-IPV6_EDGED = f"{_V6_L}(?:{IPV6}){_V6_R}"
-IPV6_GLUED = f"{_V6_GLUED_L}(?:{IPV6_LONG}){_V6_GLUED_R}"
+#: A load balancer's ADDRESS:PORT without brackets (HAProxy: ``2001:db8::1234:58430``); a port
+#: of up to four digits reads as one more group of the address.
+_V6_PORT = "(?::[0-9]{5})?"
+IPV6_EDGED = f"{_V6_L}(?:{IPV6}){_V6_PORT}{_V6_R}"
+IPV6_GLUED = f"{_V6_GLUED_L}(?:{IPV6_LONG}){_V6_PORT}{_V6_GLUED_R}"
 #: Any address by the rule above, for ``str.contains`` (``verify``'s scan).
 ADDRESS = f"(?:{IPV4})|(?:{IPV6_EDGED})|(?:{IPV6_GLUED})"
 
@@ -86,7 +89,7 @@ ADDRESS = f"(?:{IPV4})|(?:{IPV6_EDGED})|(?:{IPV6_GLUED})"
 #: paths that work line by line; candidates are checked with :func:`logtool.net.parse_ip`.
 PY_IPV4 = re.compile(rf"(?<![0-9])(?<![0-9]\.)(?:{IPV4_HOSTPART})(?![0-9])(?!\.[0-9])")
 PY_IPV6 = re.compile(r"(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?"
-                     r"(?![0-9A-Fa-f:.])")  # fmt: skip
+                     r"(?::[0-9]{5})?(?![0-9A-Fa-f:.])")  # fmt: skip
 _LETTER = re.compile(r"[G-Zg-z]")
 
 
@@ -99,14 +102,14 @@ def v6_glued_ok(text: str, start: int, end: int) -> bool:
     return sum(1 for g in re.split(r"[:.]", text[start:end]) if g) >= 3
 
 
-#: A version after a product token (``Firefox/3.6.13.1``, ``Chrome/13.0.782.112``) in a user
-#: agent: what free-text masking leaves alone. Never applied to URLs.
-_PRODUCT = re.compile(r"(?:^|[\s(;,\[])[A-Za-z][A-Za-z0-9_.+-]{0,63}/\Z")
+#: A version after a product token (``Firefox/3.6.13.1``, ``Chrome/13.0.782.112``) or Gecko's
+#: ``rv:`` in a user agent: what free-text masking leaves alone there. Never applied to URLs.
+_PRODUCT = re.compile(r"(?:^|[\s(;,\[])(?:[A-Za-z][A-Za-z0-9_.+-]{0,63}/|rv:)\Z")
 
 
 def is_version(text: str, start: int) -> bool:
-    """Does the dotted quad at ``text[start:]`` follow a product token (``Name/``)?"""
-    return start > 0 and text[start - 1] == "/" and _PRODUCT.search(text, max(0, start - 70), start) is not None
+    """Does the dotted quad at ``text[start:]`` follow a product token (``Name/``, ``rv:``)?"""
+    return start > 0 and text[start - 1] in "/:" and _PRODUCT.search(text, max(0, start - 70), start) is not None
 
 
 PHONE = r"(?:\+|%2B)[1-9](?:(?:[ ./+-]|%20)?[0-9]){7,14}\b"
@@ -177,8 +180,9 @@ def decode_expr(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(_DECODE, ascii_case_insensitive=True)
 
 
-def redact_expr(decoded: pl.Expr, sensitive: tuple[str, ...], line: bool = False) -> pl.Expr:
-    """All patterns over already-decoded text (order matters: JWTs contain dots, e-mails IPs)."""
+def redact_expr(decoded: pl.Expr, sensitive: tuple[str, ...], line: bool = False, addresses: bool = True) -> pl.Expr:
+    """All patterns over already-decoded text (order matters: JWTs contain dots, e-mails IPs).
+    ``addresses=False``: leave IP addresses to the caller (free text masks them to networks)."""
     out = decoded
     if sensitive:
         params = _param_regexes(sensitive, line)
@@ -187,13 +191,15 @@ def redact_expr(decoded: pl.Expr, sensitive: tuple[str, ...], line: bool = False
             out = out.str.replace_all(params[1], '${1}"<redacted>"')
     out = out.str.replace_all(JWT, "<token>").str.replace_all(EMAIL, "<email>")
     out = out.str.replace_all(UUID, "<token>")
-    out = ipv4_to_marker(ipv6_to_marker(out))
+    if addresses:
+        out = ipv4_to_marker(ipv6_to_marker(out))
     out = out.str.replace_all(PHONE, "<phone>").str.replace_all(PHONE_NATIONAL, "<phone>")
     out = out.str.replace_all(LONG_HEX, "<token>").str.replace_all(MIXED_TOKEN, "<token>")
     return out
 
 
-def _decode_one(text: str) -> str:
+def decode_one(text: str) -> str:
+    """:func:`decode_expr` for one string."""
     return _DECODE_PY.sub(lambda m: _DECODE[m.group(0).upper()], text)
 
 
@@ -220,16 +226,16 @@ def keep_escapes(original: str, decoded: str, redacted: str) -> str:
         else:
             out.append(redacted[r0:r1])
     text = "".join(out)
-    return text if _decode_one(text) == redacted else redacted
+    return text if decode_one(text) == redacted else redacted
 
 
-def _redact_unique(values: pl.Series, sensitive: tuple[str, ...], line: bool) -> pl.Series:
+def _redact_unique(values: pl.Series, sensitive: tuple[str, ...], line: bool, addresses: bool) -> pl.Series:
     """Decode, redact; where nothing was found return the value exactly as it came, where
     something was, keep the value's other escapes."""
     df = (
         pl.DataFrame({"v": values})
         .with_columns(decode_expr(pl.col("v")).alias("_d"))
-        .with_columns(redact_expr(pl.col("_d"), sensitive, line).alias("_r"))
+        .with_columns(redact_expr(pl.col("_d"), sensitive, line, addresses).alias("_r"))
     )
     out = df.select(
         pl.when(pl.col("_r") == pl.col("_d")).then(pl.col("v")).otherwise(pl.col("_r")).alias("o"),
@@ -244,16 +250,19 @@ def _redact_unique(values: pl.Series, sensitive: tuple[str, ...], line: bool) ->
     return result
 
 
-def redact(values: pl.Series, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS, line: bool = False) -> pl.Series:
+def redact(values: pl.Series, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS, line: bool = False,
+           addresses: bool = True) -> pl.Series:  # fmt: skip
     """Redact personal data in URL parts; same length and order, nulls stay null. ``line``:
     the values are whole lines of free text (a value after ``name=`` ends at a blank or quote,
-    and JSON ``"name": "value"`` pairs count as parameters)."""
+    and JSON ``"name": "value"`` pairs count as parameters). ``addresses=False``: IP addresses
+    are left to the caller."""
     name = values.name
     uniq = values.drop_nulls().unique()
     cand = uniq.filter(uniq.str.contains(candidate_regex(sensitive, line)))
     if cand.len() == 0:
         return values
-    mapping = pl.DataFrame({"v": cand, "r": _redact_unique(cand, sensitive, line)}).filter(pl.col("v") != pl.col("r"))
+    redacted = _redact_unique(cand, sensitive, line, addresses)
+    mapping = pl.DataFrame({"v": cand, "r": redacted}).filter(pl.col("v") != pl.col("r"))
     if mapping.height == 0:
         return values
     return (

@@ -37,6 +37,9 @@ MAX_TEMPLATES = 8
 #: Lines tried (in order) to learn the next layout from.
 LEARN_FROM = 16
 
+#: Fields of which an access-log entry has at least one.
+_REQUEST_FIELDS = ("client_ip", "request", "method", "status")
+
 #: Canonical field → the group name the CLF normaliser understands.
 TARGETS = {
     "ts": "time_iso", "time_local": "time", "ts_epoch": "msec", "client_ip": "client", "remote_user": "user",
@@ -194,11 +197,15 @@ class JsonFormat(Stateless):
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         fields = frozenset(TARGETS[c] for c in self.keys)
         present = [pl.col(TARGETS[c]).is_not_null() for c in self.required]
+        # a JSON message of the server itself (Caddy's "upstream unhealthy"): no request in it
+        request = [pl.col(TARGETS[c]).is_not_null() for c in _REQUEST_FIELDS if c in self.keys]
         reason = (
             pl.when(pl.col("line").str.len_bytes() == 0)
             .then(pl.lit("empty line"))
             .when(~pl.col("line").str.strip_chars_start().str.starts_with("{"))
             .then(pl.lit(f"not a JSON object (format {self.name})"))
+            .when(~pl.any_horizontal(request) if request else pl.lit(False))
+            .then(pl.lit(f"not an access-log line (a JSON message without a request, format {self.name})"))
             .when(~pl.all_horizontal(present))
             .then(pl.lit(f"missing {'/'.join(self.required)} (format {self.name})"))
             .when(pl.col("ts").is_null())
