@@ -7,23 +7,10 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from logtool.cli import cli
 
 from .conftest import write_days
-
-
-@pytest.fixture
-def run(tmp_path: Path):
-    runner = CliRunner()
-    store = tmp_path / "store"
-
-    def go(*args: str, env: dict[str, str] | None = None, input: bytes | None = None):
-        return runner.invoke(cli, ["--store", str(store), *args], env=env or {}, input=input, catch_exceptions=False)
-
-    go.store = store  # type: ignore[attr-defined]
-    return go
 
 
 def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

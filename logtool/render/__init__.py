@@ -14,6 +14,7 @@ import polars as pl
 
 from logtool.render import report_json, report_table
 from logtool.report import Report
+from logtool.schema import iso_times
 from logtool.store import Hold
 
 
@@ -36,7 +37,7 @@ def render_hold(hold: Hold, rows: pl.DataFrame, fmt: ReportFormat, now: datetime
     cols = ["ts", "client_ip", "xff", "method", "path", "query", "status", "bytes", "referrer", "user_agent", "vhost"]
     view = rows.select([c for c in cols if c in rows.columns])
     if fmt is ReportFormat.json:
-        doc = {"hold": hold.to_dict(now), "rows": view.height, "detail": view.to_dicts()}
+        doc = {"hold": hold.to_dict(now), "rows": view.height, "detail": iso_times(view).to_dicts()}
         return json.dumps(doc, indent=2, default=str) + "\n"
     if fmt is ReportFormat.table:
         return report_table.render_rows(f"Hold {hold.id}: {hold.reason}", view)
