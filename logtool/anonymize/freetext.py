@@ -104,6 +104,25 @@ def reduce_hostnames(text: str) -> str:
     return _HOSTNAME.sub(sub, text)
 
 
+#: A virtual host that is an address (and its port): ``[v6]:port``, ``v4:port``, a bare address.
+_VHOST_ADDRESS = re.compile(r"^\[([0-9A-Fa-f:.]+)\](:[0-9]+)?$|^([0-9.]+)(:[0-9]+)$|^([0-9A-Fa-f:.]+)()$")
+
+
+def vhosts(s: pl.Series, v4: int, v6: int) -> pl.Series:
+    """Virtual hosts that are addresses → their network address (brackets and port kept)."""
+    cand, fixed = [], []
+    for v in s.drop_nulls().unique().to_list():
+        m = _VHOST_ADDRESS.match(v)
+        if m is None:
+            continue
+        addr, port = next((m[i], m[i + 1] or "") for i in (1, 3, 5) if m[i] is not None)
+        if parse_ip(addr) is not None:
+            masked = mask_address(addr, v4, v6)
+            cand.append(v)
+            fixed.append((f"[{masked}]" if v.startswith("[") else masked) + port)
+    return replace_some(s, pl.Series(cand, dtype=pl.String), fixed)
+
+
 def replace_some(s: pl.Series, values: pl.Series, replacements: list[str]) -> pl.Series:
     """``s`` with each of the distinct ``values`` replaced by its replacement, the rest as is."""
     if values.len() == 0:

@@ -35,6 +35,7 @@ from logtool.anonymize.freetext import (
     mask_unknown,
     per_distinct,
     replace_some,
+    vhosts,
 )
 from logtool.anonymize.redact import candidate_regex, redact
 from logtool.config import Policy
@@ -49,8 +50,6 @@ _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
          "time_naive_ms", "method_s"}  # fmt: skip
 _URLS = {"target", "target_s", "referrer"}
-#: A virtual host that is an address, with its port: masked like a client (``vhost``).
-_VHOST_ADDRESS = re.compile(r"^(\[?[0-9A-Fa-f:.]+\]?)((?::[0-9]+)?)$")
 #: A first token that may be a client: ``-``, or address-like or name-like text with a dot or colon.
 _CLIENT_LIKE = r"^(?:-|[\[\]0-9A-Za-z_.:%-]*[.:][\[\]0-9A-Za-z_.:%-]*)$"
 #: A JSON string that starts like a URL and has a query or an ``@``; a JSON string.
@@ -122,10 +121,7 @@ class LineAnonymizer:
 
     def vhost(self, s: pl.Series) -> pl.Series:
         """A virtual host that is an address → its network address (port kept); names kept."""
-        uniq = s.drop_nulls().unique()
-        cand = [v for v in uniq.to_list() if _VHOST_ADDRESS.match(v) and self.mask_address(v) != v.strip()]
-        fixed = [_bracketed(m[1], self.mask_address(m[1])) + m[2] for v in cand if (m := _VHOST_ADDRESS.match(v))]
-        return replace_some(s, pl.Series(cand, dtype=pl.String), fixed)
+        return vhosts(s, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
 
     def xff(self, s: pl.Series) -> pl.Series:
         """Each element of an X-Forwarded-For list masked; ``-`` kept."""
@@ -358,10 +354,6 @@ class LineAnonymizer:
             .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" ", ignore_nulls=True))
             .to_series()
         )
-
-
-def _bracketed(original: str, masked: str) -> str:
-    return f"[{masked}]" if original.startswith("[") else masked
 
 
 def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:

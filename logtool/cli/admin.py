@@ -51,7 +51,8 @@ def status(obj: Ctx, fmt: TableFormat, now: datetime) -> None:
         span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
         click.echo(f"  {stage:<11} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
     over = st["overdue_rows"]
-    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows")
+    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows, "
+               f"{over['quarantine']:,} quarantined lines")  # fmt: skip
     click.echo(f"  files ingested: {st['files_ingested']:,} ({plural(st['lines_ingested'], 'line')})")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{visible(k)} {v:,}" for k, v in st["quarantine"].items()))

@@ -28,13 +28,14 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         }
     overdue_raw = sum(p.rows for p in store.parts("raw") if day_expired(p.date, now, policy.raw_days))
     overdue_anon = sum(p.rows for p in store.parts("anonymised") if day_expired(p.date, now, policy.anonymised_days))
+    overdue_quar = sum(p.rows for p in store.parts("quarantine") if day_expired(p.date, now, policy.raw_days))
     files = cat.files.all()
     return {
         "store": str(store.root),
         "now": now.isoformat(),
         "policy": {"raw_days": policy.raw_days, "anonymised_days": policy.anonymised_days},
         "stages": stages,
-        "overdue_rows": {"raw": overdue_raw, "anonymised": overdue_anon},
+        "overdue_rows": {"raw": overdue_raw, "anonymised": overdue_anon, "quarantine": overdue_quar},
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),

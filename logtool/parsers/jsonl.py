@@ -29,7 +29,7 @@ from logtool.parsers.normalise import normalise, timestamp
 #: Canonical field → what ``logtool anonymize`` does to it (the rest is kept as logged).
 ANON_FIELDS = {
     "client_ip": "client", "remote_user": "user", "request": "request", "uri": "target", "referrer": "referrer",
-    "user_agent": "ua", "xff": "xff",
+    "user_agent": "ua", "xff": "xff", "vhost": "vhost",
 }  # fmt: skip
 
 #: Layouts learned per batch before the remaining lines are searched key by key.
