@@ -26,9 +26,9 @@ COMBINED = f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 512 "-" "curl/7.1"'
 def test_ingest_counts_the_variants_it_read(store: Store) -> None:
     res = ingest(store, make_inputs([str(CASES / "combined" / "real-world.log")]), Policy(),
                  datetime(2026, 11, 25, tzinfo=UTC))[0]  # fmt: skip
-    assert res.format == "combined" and res.parsed == 11 and res.rejected == 5
+    assert res.format == "combined" and res.parsed == 12 and res.rejected == 5
     assert res.variants == {
-        "trailing fields": 2, "leading blank": 1, "raw quote in request": 2, "syslog prefix": 2,
+        "trailing fields": 3, "leading blank": 1, "raw quote in request": 2, "syslog prefix": 2,
         "syslog prefix, trailing fields": 1,
     }  # fmt: skip
     assert "_variant" not in store.read("raw").columns
