@@ -53,7 +53,7 @@ _ADJ = "(?:[A-Za-z][0-9]|[0-9][A-Za-z])"
 MIXED_TOKEN = _T + (_ADJ + _T) * 4 + "=*"
 #: An IPv4 address with a non-zero host part. ``N.0.0.0`` is a /8 network, not a host (and is
 #: how Chrome's reduced user agent writes its version, ``Chrome/131.0.0.0``): left alone.
-_NZ = "[0-9]*[1-9][0-9]*"
+_NZ = "(?:[1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9])"  # one to three digits, not all zero
 _O = "[0-9]{1,3}"
 IPV4_HOSTPART = rf"{_O}\.(?:{_NZ}\.{_O}\.{_O}|{_O}\.{_NZ}\.{_O}|{_O}\.{_O}\.{_NZ})"
 #: No digit before it, nor a digit and a dot; no digit after it, nor a dot and a digit.
