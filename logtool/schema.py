@@ -54,13 +54,16 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.String(),
 }
 
-#: Daily aggregates in long form: one row per (date, dimension, key).
+#: Daily aggregates in long form: one row per (date, dimension, key, vhost). ``vhost`` is null
+#: for requests logged without one, for counts that are not per vhost (behavioural findings), and
+#: in partitions written before the column existed (they count for "all vhosts" only).
 AGG_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "dimension": pl.String(),
     "key": pl.String(),
     "requests": pl.Int64(),
     "bytes": pl.Int64(),
+    "vhost": pl.String(),
 }
 
 STAGES = ("raw", "anonymised", "aggregates", "quarantine")

@@ -166,3 +166,6 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     rep = json.loads((reports / "demo-report.json").read_text())
     assert rep["period"]["days"] == 14 and rep["requests"] > 40_000
     assert "Access report" in (reports / "demo-report.txt").read_text()
+    assert r.stdout.strip() == str(reports / "demo-report.html")  # the dashboard's path, for scripts
+    html = (reports / "demo-report.html").read_text()
+    assert "Privacy and compliance" in html and "INC-DEMO-1" in html and len(html.encode()) < 1_500_000

@@ -108,6 +108,8 @@ def test_an_address_as_virtual_host_is_masked_and_verify_stays_satisfiable(store
     later = DAY0 + timedelta(days=30)
     retain(store, Policy(), later)
     assert sorted(store.read("anonymised").get_column("vhost").to_list()) == ["192.0.2.0/24", "www.example.org"]
+    # the per-vhost aggregates (kept for good) hold the network too, from ingest and from retain
+    assert set(store.read("aggregates").get_column("vhost").to_list()) == {"192.0.2.0/24", "www.example.org"}
     assert verify(store, Policy(), later) == []
     row = store.read("anonymised").head(1)
     plant(store, "anonymised", row.with_columns(pl.lit("192.0.2.10").alias("vhost")), "2026-11-24")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
+from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
@@ -92,7 +93,9 @@ def ingest_file(
                     rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                     rec = conform(rec, RAW_SCHEMA)
                     bg.submit(raw_w.write, rec)
-                    partial_aggs.append(aggregate.daily(rec, policy.sensitive_params, rules))
+                    # aggregates are kept for good: a virtual host that is an address as its network
+                    vhost = vhost_networks(rec.get_column("vhost"), policy.ipv4_prefix, policy.ipv6_prefix)
+                    partial_aggs.append(aggregate.daily(rec.with_columns(vhost), policy.sensitive_params, rules))
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                     parsed += rec.height

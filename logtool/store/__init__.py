@@ -189,7 +189,7 @@ class Store:
             df = conform(pl.DataFrame(), schema)
             return df.select(columns) if columns else df
         try:
-            # partitions written before a column was added to the stage get it as nulls
+            # Schemas only grow: a partition written before a column existed reads it as null.
             df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
                                  schema=schema, missing_columns="insert")  # fmt: skip
         except (OSError, pl.exceptions.PolarsError) as e:
