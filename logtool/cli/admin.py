@@ -51,7 +51,8 @@ def status(obj: Ctx, fmt: TableFormat, now: datetime) -> None:
         span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
         click.echo(f"  {stage:<15} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
     over, conv = st["overdue_rows"], st["overdue_conversation_records"]
-    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows; "
+    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows, "
+               f"{over['quarantine']:,} quarantined lines; "
                f"conversations {conv['conv_raw']:,} raw, {conv['conv_anonymised']:,} anonymised "
                f"(windows {policy.conversations_raw_days} and {policy.conversations_anonymised_days} days)")  # fmt: skip
     click.echo(f"  files ingested: {st['files_ingested']:,} ({plural(st['lines_ingested'], 'line')})")

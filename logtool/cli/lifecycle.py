@@ -54,6 +54,8 @@ def print_ingest(obj: Ctx, results: list[Any]) -> None:
                     f"{r.rejected:,} quarantined")  # fmt: skip
             for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
                 obj.say(f"    {n:>8,}  {visible(reason)}")
+            if r.variants:
+                obj.say("  read in a layout variant: " + ", ".join(f"{v} {n:,}" for v, n in sorted(r.variants.items())))
 
 
 def _span(days: list[str]) -> str:
@@ -67,14 +69,19 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.anonymised_days))  # fmt: skip
     obj.say(f"  delete:    {plural(len(res.deleted_days), 'day')}, {plural(res.deleted_rows, 'row')}"
             + _span(res.deleted_days))  # fmt: skip
-    if res.held_rows:
-        obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
+    if res.quarantine_rows:
+        obj.say(f"  quarantine: {plural(res.quarantine_rows, 'line')} deleted with the raw window"
+                + _span(res.quarantine_days))  # fmt: skip
+    if res.held_rows or res.quarantine_held_rows:
+        kept = plural(res.held_rows + res.quarantine_held_rows, "row")
+        obj.say(f"  kept:      {kept} past their window under active holds")
     conv = res.conversations
     if conv.anonymised_days or conv.deleted_days or conv.held_rows:
         obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
                 f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
                 f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
-    if not res.anonymised_days and not res.deleted_days and not conv.anonymised_days and not conv.deleted_days:
+    if not (res.anonymised_days or res.deleted_days or res.quarantine_days or conv.anonymised_days
+            or conv.deleted_days):  # fmt: skip
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -168,7 +175,7 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     help="Append to this file (reopened on SIGHUP) instead of writing to stdout.",
 )
 @line_format_options
-@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "anonymize_query_allowlist")
 @click.pass_obj
 def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, overrides: dict[str, Any]) -> None:
     """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.

@@ -55,6 +55,17 @@ register(
 )
 register(
     RegexFormat(
+        "host_combined",
+        compile_nginx(
+            '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"'
+        ),
+        "nginx: combined prefixed with $host (which may be empty)",
+        "www.example.org " + _C,
+    )
+)
+register(
+    RegexFormat(
         "combined",
         compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'),
         "Apache/nginx combined (the nginx default)",

@@ -208,7 +208,7 @@ class Store:
 
                 f = pq.ParquetFile(self.root / p.path)
                 for rb in f.iter_batches(batch_size=batch_rows):
-                    yield pl.from_arrow(rb)  # type: ignore[misc]
+                    yield conform(pl.from_arrow(rb), SCHEMAS[stage])  # type: ignore[arg-type]
             except OSError as e:
                 raise StoreError(f"cannot read {stage} partition {p.path}: {e}") from None
 
