@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --lines 1000000
 	$(BIN)/python bench/bench_formats.py --lines 200000
 	$(BIN)/python bench/bench_review.py --lines 1000000
+	$(BIN)/python bench/bench_conversations.py --sentences 1000000
 
 bench-10m: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers

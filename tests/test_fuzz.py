@@ -109,7 +109,8 @@ def test_anonymize_masks_a_planted_address_whatever_the_line(name: str | None, d
     i = data.draw(st.integers(0, len(base) - 1))
     line = base[i]
     at = data.draw(st.integers(0, len(line)))
-    sep = data.draw(st.sampled_from([" ", '"', "/", "=", ",", "[", "("]))
+    # not "/": in a user agent "Name/1.2.3.4" is a version, kept by design (freetext.mask_free_text)
+    sep = data.draw(st.sampled_from([" ", '"', "=", ",", "[", "(", ";"]))
     base[i] = line[:at] + sep + addr + sep + line[at:]
     lines = pl.Series([ln.replace("\n", " ").replace("\x00", "\\x00") for ln in base], dtype=pl.String)
     fmt = REGISTRY[name] if name else None

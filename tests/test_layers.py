@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "pipeline",
             "progress",
             "generate",
-        ),
+        )
+        + ("phones", "convgen"),
     ),
     ("input", ("inputs", "parsers")),
     ("transform", ("anonymize", "enrich", "detect")),

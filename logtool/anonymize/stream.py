@@ -32,6 +32,7 @@ from logtool.config import Policy
 from logtool.errors import InputError
 from logtool.inputs import LONG_LINE_PREFIX, MAX_LINE_BYTES, LogInput, _cut_long, iter_batches, long_line, sniff_text
 from logtool.parsers import LineFormat, detect_first
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 
 READ_SIZE = 1 << 20
@@ -263,6 +264,11 @@ def anonymize(
                     f"logtool anonymize: format of {name} not recognised; masking every IP-looking "
                     "token and e-mail address instead (pass --format or --log-format to keep fields)"
                 )
+        if is_conversation(chosen):
+            raise InputError(
+                f"{name} holds conversation records ({chosen.name}), not log lines: they are anonymised "  # type: ignore[union-attr]
+                "in the store ('logtool ingest', then 'logtool retain')"
+            )
         return LineAnonymizer(chosen, policy)
 
     return run(anonymizer_for, source, output)

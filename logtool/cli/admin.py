@@ -49,9 +49,12 @@ def status(obj: Ctx, fmt: TableFormat, now: datetime) -> None:
     click.echo(f"store {st['store']}  (raw_days={policy.raw_days}, anonymised_days={policy.anonymised_days})")
     for stage, s in st["stages"].items():
         span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
-        click.echo(f"  {stage:<11} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
-    over = st["overdue_rows"]
-    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows")
+        click.echo(f"  {stage:<15} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
+    over, conv = st["overdue_rows"], st["overdue_conversation_records"]
+    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows, "
+               f"{over['quarantine']:,} quarantined lines; "
+               f"conversations {conv['conv_raw']:,} raw, {conv['conv_anonymised']:,} anonymised "
+               f"(windows {policy.conversations_raw_days} and {policy.conversations_anonymised_days} days)")  # fmt: skip
     click.echo(f"  files ingested: {st['files_ingested']:,} ({plural(st['lines_ingested'], 'line')})")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{visible(k)} {v:,}" for k, v in st["quarantine"].items()))
@@ -210,10 +213,10 @@ def config_show(obj: Ctx, fmt: ConfigFormat, overrides: dict[str, Any]) -> None:
 
 @click.command()
 def formats() -> None:
-    """List the log formats logtool reads, with a sample line each."""
-    from logtool.parsers import REGISTRY
+    """List the log and conversation formats logtool reads, with a sample each."""
+    from logtool.parsers import CONV_REGISTRY, REGISTRY
 
-    for name, fmt in REGISTRY.items():
+    for name, fmt in [*REGISTRY.items(), *CONV_REGISTRY.items()]:
         click.echo(f"{name:<16} {fmt.description}")
         click.echo(f"{'':<16} {fmt.sample}")
 

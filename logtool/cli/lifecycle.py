@@ -17,11 +17,13 @@ from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
+#: Policy flags of the conversation windows, on the commands that apply retention.
+CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import REGISTRY, choose_format
+    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
@@ -36,7 +38,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
@@ -53,6 +55,8 @@ def print_ingest(obj: Ctx, results: list[Any]) -> None:
                     f"{r.rejected:,} quarantined{again}")  # fmt: skip
             for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
                 obj.say(f"    {n:>8,}  {visible(reason)}")
+            if r.variants:
+                obj.say("  read in a layout variant: " + ", ".join(f"{v} {n:,}" for v, n in sorted(r.variants.items())))
 
 
 def _span(days: list[str]) -> str:
@@ -66,12 +70,22 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.anonymised_days))  # fmt: skip
     obj.say(f"  delete:    {plural(len(res.deleted_days), 'day')}, {plural(res.deleted_rows, 'row')}"
             + _span(res.deleted_days))  # fmt: skip
-    if res.held_rows:
-        obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
+    if res.quarantine_rows:
+        obj.say(f"  quarantine: {plural(res.quarantine_rows, 'line')} deleted with the raw window"
+                + _span(res.quarantine_days))  # fmt: skip
+    if res.held_rows or res.quarantine_held_rows:
+        kept = plural(res.held_rows + res.quarantine_held_rows, "row")
+        obj.say(f"  kept:      {kept} past their window under active holds")
+    conv = res.conversations
+    if conv.anonymised_days or conv.deleted_days or conv.held_rows:
+        obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
+                f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
+                f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
     for where, path, why in res.damaged:
         err(f"logtool: error: {where} left as it is: partition {visible(path)} is damaged ({visible(why)}); "
             "run 'logtool verify', and 'logtool verify --repair' to set it aside")  # fmt: skip
-    if not res.anonymised_days and not res.deleted_days and not res.damaged:
+    if not (res.anonymised_days or res.deleted_days or res.quarantine_days or conv.anonymised_days
+            or conv.deleted_days or res.damaged):  # fmt: skip
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -104,7 +118,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
 @click.command()
 @now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
 def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> Any:
     """Anonymise raw days past raw_days; delete anonymised days past anonymised_days.
@@ -123,7 +137,9 @@ def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) ->
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @line_format_options
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@policy_options(
+    "raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db", *CONVERSATION_FLAGS
+)
 @now_option
 @click.option(
     "--fail-on",
@@ -171,7 +187,7 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     help="Append to this file (reopened on SIGHUP) instead of writing to stdout.",
 )
 @line_format_options
-@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "anonymize_query_allowlist")
 @click.pass_obj
 def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, overrides: dict[str, Any]) -> None:
     """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.

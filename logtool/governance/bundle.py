@@ -1,10 +1,11 @@
 """Evidence bundles: the rows of an incident hold, the hold record and a SHA-256 manifest.
 
 ``logtool hold export ID -o DIR`` writes ``rows.parquet``, ``rows.csv``, ``hold.json`` and
-``manifest.json``; ``logtool hold verify-bundle DIR`` recomputes every checksum and reports a
+``manifest.json`` (and ``conversations.parquet`` and ``.csv`` when the hold keeps chat-bot or
+call-bot records); ``logtool hold verify-bundle DIR`` recomputes every checksum and reports a
 changed, missing or extra file. The folder is owner-only (0700) and every file is created
-0600 whatever the umask; ``rows.csv`` cannot start a spreadsheet formula (values as in
-``rows.parquet`` otherwise).
+0600 whatever the umask; the CSV files cannot start a spreadsheet formula (values as in the
+Parquet files otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import BinaryIO
 from logtool import __version__
 from logtool.errors import ConfigError, InputError, OutputError
 from logtool.escape import csv_safe_frame
-from logtool.governance.holds import held_rows
+from logtool.governance.holds import held_evidence
 from logtool.schema import iso_times
 from logtool.store import Store
 from logtool.store.files import file_sha256
@@ -29,14 +30,16 @@ MANIFEST = "manifest.json"
 def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> dict[str, object]:
     if out_dir.exists() and any(out_dir.iterdir()):
         raise ConfigError(f"{out_dir} is not empty: choose a new folder for the evidence bundle")
-    h, rows = held_rows(store, hold_id, now, "hold-export", bundle=out_dir.name)
+    h, rows, conv = held_evidence(store, hold_id, now, "hold-export", bundle=out_dir.name)
+    tables = [("rows", rows)] + ([("conversations", conv)] if conv.height else [])
     try:
         out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(out_dir, 0o700)
-        with _private(out_dir / "rows.parquet") as f:
-            rows.write_parquet(f)
-        with _private(out_dir / "rows.csv") as f:
-            csv_safe_frame(iso_times(rows)).write_csv(f)
+        for name, df in tables:
+            with _private(out_dir / f"{name}.parquet") as f:
+                df.write_parquet(f)
+            with _private(out_dir / f"{name}.csv") as f:
+                csv_safe_frame(iso_times(df)).write_csv(f)
         with _private(out_dir / "hold.json") as f:
             f.write((json.dumps(h.to_dict(now), indent=2) + "\n").encode())
     except OSError as e:
@@ -46,6 +49,7 @@ def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> d
         "hold": h.id,
         "created_at": now.isoformat(),
         "rows": rows.height,
+        "conversation_records": conv.height,
         "logtool": __version__,
         "sha256": files,
     }

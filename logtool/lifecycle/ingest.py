@@ -17,7 +17,7 @@ from datetime import datetime
 
 import polars as pl
 
-from logtool.anonymize.fields import mask_ip_tokens
+from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
@@ -32,15 +32,18 @@ from logtool.inputs import (
     split_overlong,
 )
 from logtool.lifecycle import aggregate
+from logtool.lifecycle.conversations import ingest_conversations
 from logtool.lifecycle.forget import forget_record
+from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
 from logtool.parsers import LineFormat, detect_first
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
 
-#: Longest quarantined line kept (characters); the rest is cut with a marker.
-MAX_QUARANTINE_LINE = 4096
+__all__ = ["FileResult", "MAX_QUARANTINE_LINE", "ingest", "ingest_file", "quarantine_rows"]
+
 RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
 
 
@@ -57,15 +60,10 @@ class FileResult:
     reasons: dict[str, int] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
+    #: Lines read in a layout variant (syslog prefix, trailing fields …), per variant.
+    variants: dict[str, int] = field(default_factory=dict)
     #: An earlier ingest of the same content was forgotten first (``replace``).
     replaced: bool = False
-
-
-def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Rejected lines with the client field and every IP-looking token masked."""
-    line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
-    masked = mask_ip_tokens(line.str.replace(r"^\S+", "<client>"))
-    return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
 
 
 def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]:
@@ -110,6 +108,9 @@ def ingest_file(
     if fmt is None:
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
+    if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
+        return FileResult(**done)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     with store.change("ingest", now) as ch:
@@ -117,9 +118,9 @@ def ingest_file(
         bg, stack = BackgroundWriter(), ExitStack()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
+        variants: Counter[str] = Counter()
         parsed = 0
         first_ts = last_ts = None
-        today = now.date().isoformat()
         seen = 0
         try:
             ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
@@ -128,11 +129,15 @@ def ingest_file(
                 rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
                 if overlong.height and batch.height:
                     rej = pl.concat([rej, overlong])
+                if "_variant" in rec.columns:
+                    variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
                 if rec.height:
                     rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                     rec = conform(rec, RAW_SCHEMA)
                     bg.submit(raw_w.write, rec)
-                    partial_aggs.append(aggregate.daily(rec, policy.sensitive_params, rules))
+                    # aggregates are kept for good: a virtual host that is an address as its network
+                    vhost = vhost_networks(rec.get_column("vhost"), policy.ipv4_prefix, policy.ipv6_prefix)
+                    partial_aggs.append(aggregate.daily(rec.with_columns(vhost), policy.sensitive_params, rules))
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                     parsed += rec.height
@@ -141,7 +146,7 @@ def ingest_file(
                     last_ts = hi if last_ts is None or hi > last_ts else last_ts  # type: ignore[operator]
                 if rej.height:
                     reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write_day(today, quarantine_rows(rej, inp.name))
+                    quar_w.write(quarantine_rows(rej, inp.name, now, policy.sensitive_params))
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:
@@ -157,7 +162,7 @@ def ingest_file(
 
         ch.writer("aggregates").write(aggregate.merge(partial_aggs, policy.top_n), date_column="date")
         result = FileResult(inp.name, "ingested", fmt.name, inp.lines, parsed, sum(reasons.values()), dict(reasons),
-                            raw_w.days(), replaced=replaced)  # fmt: skip
+                            raw_w.days(), variants=dict(variants), replaced=replaced)  # fmt: skip
         ch.file_record = {
             "name": inp.name,
             "path": str(inp.path) if inp.path else None,
@@ -175,7 +180,7 @@ def ingest_file(
         ch.quarantine_counts = result.reasons
         ch.params = {"file": inp.name, "fingerprint": inp.sha256[:16], "format": result.format}
         ch.counts = {"lines": result.lines, "parsed": result.parsed, "quarantined": result.rejected,
-                     "days": result.days}  # fmt: skip
+                     "days": result.days, "variants": result.variants}  # fmt: skip
     return result
 
 

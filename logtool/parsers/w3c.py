@@ -33,13 +33,13 @@ FIELD_MAP = {
 W3C_ANON = {
     "c-ip": "client", "cs-username": "user", "cs(cookie)": "user", "cs-cookie": "user", "cs-uri-stem": "target",
     "cs-uri-query": "query", "cs(referer)": "referrer", "cs(user-agent)": "ua", "x-forwarded-for": "xff",
-    "cs(x-forwarded-for)": "xff",
+    "cs(x-forwarded-for)": "xff", "cs-host": "vhost", "cs(host)": "vhost", "x-host-header": "vhost",
 }  # fmt: skip
 W3C_KEEP = frozenset({
     "date", "time", "cs-method", "sc-status", "sc-substatus", "sc-win32-status", "sc-bytes", "cs-bytes", "time-taken",
-    "s-port", "c-port", "cs-version", "cs-protocol-version", "cs-protocol", "cs-host", "cs(host)", "x-host-header",
-    "s-sitename", "s-computername", "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end",
-    "ssl-protocol", "ssl-cipher", "time-to-first-byte",
+    "s-port", "c-port", "cs-version", "cs-protocol-version", "cs-protocol", "s-sitename", "s-computername",
+    "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end", "ssl-protocol", "ssl-cipher",
+    "time-to-first-byte",
 })  # fmt: skip
 
 

@@ -249,7 +249,7 @@ class Store:
                     raise self._damaged([p], stage, e) from None
                 if rb is None:
                     break
-                yield pl.from_arrow(rb)  # type: ignore[misc]
+                yield conform(pl.from_arrow(rb), SCHEMAS[stage])  # type: ignore[arg-type]
 
     # damage -----------------------------------------------------------------------------
     def damage(self, p: Partition, sha: bool = False) -> str | None:

@@ -160,7 +160,7 @@ def _inspect(root: Path, rel: str) -> tuple[Partition | None, str, dict[str, Any
         kv = f.metadata.metadata or {}
     except Exception as e:  # pyarrow raises several types for a broken file
         return None, f"not a readable Parquet file: {str(e).splitlines()[0] if str(e) else type(e).__name__}", None
-    if not names <= set(SCHEMAS[stage]) or not set(_KEY_COLUMNS[stage]) <= names:  # schemas only grow
+    if not names <= set(SCHEMAS[stage]) or not set(_KEY_COLUMNS.get(stage, ())) <= names:  # schemas only grow
         return None, f"its columns are not those of the {stage} stage", None
     record = None
     if INGEST_KEY.encode() in kv:
