@@ -50,6 +50,7 @@ _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
          "time_naive_ms", "method_s"}  # fmt: skip
 _URLS = {"target", "target_s", "referrer"}
+_ADDRESS_IN_KEPT, _FREE_FORM = r"\d\.\d+\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}", {"method_s", "lit"}
 #: A first token that may be a client: ``-``, or address-like or name-like text with a dot or colon.
 _CLIENT_LIKE = r"^(?:-|[\[\]0-9A-Za-z_.:%-]*[.:][\[\]0-9A-Za-z_.:%-]*)$"
 #: A JSON string that starts like a URL and has a query or an ``@``; a JSON string.
@@ -121,7 +122,7 @@ class LineAnonymizer:
 
     def vhost(self, s: pl.Series) -> pl.Series:
         """A virtual host that is an address → its network address (port kept); names kept."""
-        return vhosts(s, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
+        return self.kept(vhosts(s, self.policy.ipv4_prefix, self.policy.ipv6_prefix))  # and no address inside
 
     def xff(self, s: pl.Series) -> pl.Series:
         """Each element of an X-Forwarded-For list masked; ``-`` kept."""
@@ -153,10 +154,17 @@ class LineAnonymizer:
             out = out.scatter(junk.arg_true(), self.free_text(redact(out.filter(junk), self.policy.sensitive_params)))
         return out
 
+    def kept(self, s: pl.Series, name: str = "lit") -> pl.Series:
+        """A field kept as logged; free-form ones (W3C columns, a method) fail closed."""
+        maybe = s.str.contains(_ADDRESS_IN_KEPT).fill_null(False) if name in _FREE_FORM else None
+        if maybe is None or not maybe.any():
+            return s
+        return s.clone().scatter(maybe.arg_true(), self.free_text(s.filter(maybe)))  # scatter works in place
+
     def field(self, name: str, s: pl.Series) -> pl.Series:
         """The masked values of one field (computed per distinct value, joined back)."""
         if name in _KEEP:
-            return s
+            return self.kept(s, name)
         if name in _PERSONAL_NAMES:
             return pl.repeat("-", s.len(), dtype=pl.String, eager=True)
         if name == "client":
@@ -191,7 +199,7 @@ class LineAnonymizer:
             name = kind.removeprefix("bare:")
             if name in _PERSONAL_NAMES:
                 return pl.select(pl.when(s == "null").then(s).otherwise(pl.lit('"-"'))).to_series()
-            return s if name in _KEEP else self.free_text(s)
+            return self.kept(s, name) if name in _KEEP else self.free_text(s)
         return self.field(kind, s)
 
     def _json_gap(self, s: pl.Series) -> pl.Series:
@@ -213,7 +221,7 @@ class LineAnonymizer:
         """A JSON string's text (escaped, without its quotes): unescaped, masked, and escaped
         again where masking changed it; empty strings stay empty."""
         if name in _KEEP:
-            return s
+            return self.kept(s, name)
         plain = unescape(s)
         masked = self.field(name, plain)
         changed = (masked != plain).fill_null(False) & (plain != "")

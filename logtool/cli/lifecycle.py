@@ -50,8 +50,9 @@ def print_ingest(obj: Ctx, results: list[Any]) -> None:
         elif r.status == "empty":
             obj.say(f"{name}: empty; nothing to do")
         else:
+            again = " (the earlier ingest of this content was forgotten)" if r.replaced else ""
             obj.say(f"{name}: {plural(r.lines, 'line')} as {r.format}, {r.parsed:,} stored, "
-                    f"{r.rejected:,} quarantined")  # fmt: skip
+                    f"{r.rejected:,} quarantined{again}")  # fmt: skip
             for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
                 obj.say(f"    {n:>8,}  {visible(reason)}")
             if r.variants:
@@ -80,8 +81,11 @@ def print_retain(obj: Ctx, res: Any) -> None:
         obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
                 f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
                 f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
+    for where, path, why in res.damaged:
+        err(f"logtool: error: {where} left as it is: partition {visible(path)} is damaged ({visible(why)}); "
+            "run 'logtool verify', and 'logtool verify --repair' to set it aside")  # fmt: skip
     if not (res.anonymised_days or res.deleted_days or res.quarantine_days or conv.anonymised_days
-            or conv.deleted_days):  # fmt: skip
+            or conv.deleted_days or res.damaged):  # fmt: skip
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -90,11 +94,15 @@ def print_retain(obj: Ctx, res: Any) -> None:
 @line_format_options
 @policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
 @click.option("--no-geo", is_flag=True, help="Skip the country lookup.")
+@click.option("--replace", is_flag=True, help="Forget an earlier ingest of the same content first (audited).")
 @now_option
 @click.pass_obj
 def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], no_geo: bool,
-           now: datetime) -> None:  # fmt: skip
-    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store."""
+           replace: bool, now: datetime) -> None:  # fmt: skip
+    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store.
+
+    A file ingested before is skipped; --replace forgets that ingest first (e.g. after a wrong
+    --format), as 'logtool forget FILE' does."""
     from logtool.enrich.geo import GeoDB
     from logtool.inputs import make_inputs
     from logtool.lifecycle.ingest import ingest as do_ingest
@@ -103,7 +111,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
     geo = None if no_geo else GeoDB(policy.geoip_db or None)
     inputs = make_inputs(list(files))
     with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
-        results = do_ingest(store, inputs, policy, now, line_format, geo, tick)
+        results = do_ingest(store, inputs, policy, now, line_format, geo, tick, replace=replace)
     print_ingest(obj, results)
 
 
@@ -112,14 +120,18 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
-def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
-    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
+def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> Any:
+    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days.
+
+    A day with a damaged partition is left as it is and reported (exit 1); every other day is
+    processed."""
     from logtool.lifecycle.retention import retain as do_retain
 
     policy = obj.policy(**overrides).policy
     with obj.open_store(write=True) as store, obj.progress()("retaining") as tick:
         res = do_retain(store, policy, now, dry_run=dry_run, progress=tick)
     print_retain(obj, res)
+    return res
 
 
 @click.command()
