@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-10m clean
+.PHONY: demo test fuzz lint format bench bench-10m clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check logtool tests bench
 	$(BIN)/python -m pytest
+
+# The fuzz and property suites with fresh randomness and 20x the examples (a few minutes).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest tests/test_fuzz.py tests/test_privacy.py tests/test_anonymize.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check logtool tests bench

@@ -49,6 +49,11 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "mobile",
     "user",
     "username",
+    "*username",
+    "*_user",
+    "user_id",
+    "userid",
+    "uid",
     "login",
     "signature",
     "sig",
@@ -61,6 +66,38 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "cc",
     "jwt",
     "hash",
+    # where a visitor is, and which device: as identifying as an address
+    "lat",
+    "lon",
+    "lng",
+    "long",
+    "latitude",
+    "longitude",
+    "*_lat",
+    "*_lon",
+    "*_lng",
+    "geo",
+    "geo_*",
+    "geoloc*",
+    "gps",
+    "location",
+    "coords",
+    "position",
+    "device_id",
+    "deviceid",
+    "device-id",
+    "udid",
+    "imei",
+    "imsi",
+    "msisdn",
+    "idfa",
+    "idfv",
+    "gaid",
+    "adid",
+    "aaid",
+    "advertising_id",
+    "android_id",
+    "mac",
 )
 
 #: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
@@ -94,11 +131,15 @@ class Policy:
     conversation_text: str = "redact"
     #: Region (ISO 3166 code) for phone numbers written without a country code.
     phone_region: str = "DE"
+    #: ``logtool anonymize``: query parameters kept in request targets and referrers (glob
+    #: patterns); empty keeps every parameter (sensitive values redacted).
+    anonymize_query_allowlist: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["query_allowlist"] = list(self.query_allowlist)
         d["sensitive_params"] = list(self.sensitive_params)
+        d["anonymize_query_allowlist"] = list(self.anonymize_query_allowlist)
         return d
 
 
@@ -117,6 +158,7 @@ _DOCS = {
     "conversations_anonymised_days": "days an anonymised conversation record is kept before deletion",
     "conversation_text": "anonymised transcripts and chat text: redact (personal data marked) or drop",
     "phone_region": "region of phone numbers written without a country code (ISO 3166, e.g. DE)",
+    "anonymize_query_allowlist": "anonymize: query parameters (glob patterns) kept; empty keeps all",
 }
 
 #: Settings that take one of a few words.
@@ -193,6 +235,11 @@ POLICY_FLAGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
         "Days anonymised conversation records are kept (default 90).",
     ),
     "conversation_text": (("--conversation-text",), None, "Anonymised conversation text: redact or drop."),
+    "anonymize_query_allowlist": (
+        ("--query-allowlist",),
+        str,
+        "Keep only these query parameters (comma-separated globs, e.g. 'utm_*,page').",
+    ),
 }
 
 

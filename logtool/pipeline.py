@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import polars as pl
 
@@ -49,17 +49,26 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
 
     t = threading.Thread(target=run, name="logtool-reader", daemon=True)
     t.start()
+    done = False
     try:
         while True:
-            item = q.get()
+            try:  # a timeout: a signal (Ctrl-C) that another thread received is handled here
+                item = q.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if item is _DONE:
+                done = True
                 return
             if isinstance(item, BaseException):
+                done = True
                 raise item
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        t.join()
+        # At the end the reader has finished. Stopped early (an error, Ctrl-C), it may be blocked
+        # reading a pipe that nothing will ever write to: it is a daemon thread, left to stop by
+        # itself (at its next item) or with the process, instead of a join that never returns.
+        t.join(timeout=None if done else 0.2)
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 2) -> Iterator[tuple[T, R]]:
@@ -85,6 +94,29 @@ def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: 
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+class ReadAhead:
+    """A stream read ahead by a thread of its own, one block at a time (a decompressing stream:
+    inflating, and hashing what comes out, then overlap the splitting and parsing that follow;
+    zlib, ISA-L, bz2, lzma and zstd release the GIL). ``read`` returns the next block whatever
+    size is asked."""
+
+    def __init__(self, stream: BinaryIO, size: int, hasher: Any = None) -> None:
+        def blocks() -> Iterator[bytes]:
+            while block := stream.read(size):
+                if hasher is not None:
+                    hasher.update(block)
+                yield block
+
+        self._stream, self._blocks = stream, prefetch(blocks())
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self._blocks, b"")
+
+    def close(self) -> None:
+        self._blocks.close()  # type: ignore[attr-defined]
+        self._stream.close()
 
 
 class BackgroundWriter:

@@ -44,8 +44,10 @@ PERSONAL_COLUMNS = ("client_ip", "visitor_key", "remote_user", "xff", "user_agen
 #: The anonymised stage: the raw schema without the personal columns.
 ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in RAW_SCHEMA.items() if k not in PERSONAL_COLUMNS}
 
-#: Rejected lines, after masking every IP-looking token.
+#: Rejected lines, masked (:func:`logtool.anonymize.freetext.mask_lines`). ``ts``: the time
+#: the line names, else when it was ingested; the quarantine follows the raw window by it.
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "ts": TS,
     "source_file": pl.String(),
     "line_no": pl.Int64(),
     "reason": pl.String(),

@@ -27,7 +27,7 @@ WHERE = {
     "ingest": "lifecycle", "retain": "lifecycle", "nightly": "lifecycle", "anonymize": "lifecycle",
     "demo": "lifecycle", "report": "data", "export": "data", "review": "data", "hold": "holds",
     "subject": "subjects", "status": "admin", "verify": "admin", "audit": "admin", "config": "admin",
-    "formats": "admin", "detect": "admin",
+    "formats": "admin", "detect": "admin", "recover": "admin", "forget": "admin",
 }  # fmt: skip
 
 

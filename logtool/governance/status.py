@@ -21,7 +21,8 @@ def overdue_rows(store: Store, policy: Policy, now: datetime, stages: dict[str, 
     gives the conversation stages)."""
     holds = active(store, now)
     out = {}
-    for stage, keep in (stages or {"raw": policy.raw_days, "anonymised": policy.anonymised_days}).items():
+    default = {"raw": policy.raw_days, "anonymised": policy.anonymised_days, "quarantine": policy.raw_days}
+    for stage, keep in (stages or default).items():
         n = 0
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 from logtool.errors import ConfigError
+from logtool.escape import csv_safe_frame
 from logtool.governance import conv_subjects as conv
 from logtool.governance.disclosure import disclose
 from logtool.lifecycle.holdmatch import active, held_mask
@@ -193,7 +194,7 @@ def export(
                 table = pl.concat([rows.select(pl.lit("web_log").alias("dataset"), pl.all()),
                                    crows.select(pl.lit("conversation").alias("dataset"), pl.all())], how="diagonal_relaxed")  # fmt: skip
             buf = io.BytesIO()
-            iso_times(table).write_csv(buf)
+            csv_safe_frame(iso_times(table)).write_csv(buf)  # no cell a spreadsheet would run as a formula
             out.write(buf.getvalue())
         d.rows = rows.height + crows.height
     return rows.height + crows.height

@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import polars as pl
 
-from logtool.anonymize.fields import mask_ip_tokens
+from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.detect.signatures import SignatureMemo
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
-from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
+from logtool.inputs import (
+    DEFAULT_BATCH_BYTES,
+    LogInput,
+    disk_size,
+    file_digest,
+    is_regular,
+    iter_batches,
+    split_overlong,
+)
 from logtool.lifecycle import aggregate
+from logtool.lifecycle.forget import forget_record
+from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
 from logtool.parsers.conversations import is_conversation
@@ -32,8 +44,9 @@ from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
 
-#: Longest quarantined line kept (characters); the rest is cut with a marker.
-MAX_QUARANTINE_LINE = 4096
+__all__ = ["FileResult", "MAX_QUARANTINE_LINE", "ingest", "ingest_file", "quarantine_rows"]
+
+RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
 
 
 @dataclass
@@ -49,13 +62,21 @@ class FileResult:
     reasons: dict[str, int] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
+    #: Lines read in a layout variant (syslog prefix, trailing fields …), per variant.
+    variants: dict[str, int] = field(default_factory=dict)
+    #: An earlier ingest of the same content was forgotten first (``replace``).
+    replaced: bool = False
 
 
-def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Rejected lines with the client field and every IP-looking token masked."""
-    line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
-    masked = mask_ip_tokens(line.str.replace(r"^\S+", "<client>"))
-    return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
+def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]:
+    """The first batches, up to one with a line to detect the format from (an overlong line
+    comes as a batch of its own, and is never parsed)."""
+    out = []
+    for b in batches:
+        out.append(b)
+        if split_overlong(b)[0].height or len(out) >= most:
+            break
+    return out
 
 
 class _BatchWork:
@@ -69,13 +90,24 @@ class _BatchWork:
         self.memo = SignatureMemo()
 
     def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
-        rec, rej = self.parser.parse(item) if self.parser is not None else item  # type: ignore[union-attr,arg-type]
+        rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
         if rec.height == 0:
             return _Done(rec, rej, None, None, None)
         rec = self.enrich(rec)
-        agg = aggregate.daily(rec, self.policy.sensitive_params, self.rules, self.memo)
+        # aggregates are kept for good: a virtual host that is an address as its network
+        vhost = vhost_networks(rec.get_column("vhost"), self.policy.ipv4_prefix, self.policy.ipv6_prefix)
+        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules, self.memo)
         ts = rec.get_column("ts")
         return _Done(rec, rej, agg, ts.min(), ts.max())
+
+
+def parse(parser: Parser, whole: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A batch's records and rejects (overlong lines are rejects, never parsed)."""
+    batch, overlong = split_overlong(whole)
+    rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
+    if overlong.height and batch.height:
+        rej = pl.concat([rej, overlong])
+    return rec, rej
 
 
 @dataclass
@@ -96,25 +128,32 @@ def ingest_file(
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    replace: bool = False,
 ) -> FileResult:
-    """Ingest one input into ``store`` (the caller holds the writer lock)."""
-    cat = store.catalog
-    disk_sha = inp.disk_sha256 = file_digest(inp.path) if inp.path is not None else None
+    """Ingest one input into ``store`` (the caller holds the writer lock). ``replace``: an
+    earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
+    cat, replaced = store.catalog, False
+    # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
+    disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
-        return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        if not replace:
+            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        forget_record(store, prev, now)
+        replaced = True
 
     enrich = Enricher(policy, geo, cat.salts.get)
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
-    first = next(batches, None)
-    if first is None:
+    head = _head(batches)
+    if not head:
         return FileResult(inp.name, "empty")
     if fmt is None:
-        fmt, _ = detect_first(first.get_column("line"), inp.name)
+        sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
+        fmt, _ = detect_first(sample, inp.name)
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
         from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
 
-        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain([first], batches), geo, progress)
+        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
         return FileResult(**done)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
@@ -122,44 +161,53 @@ def ingest_file(
     work = _BatchWork(parser if stateless else None, policy, enrich, rules)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
-        bg = BackgroundWriter()
+        bg, stack = BackgroundWriter(), ExitStack()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
-        parsed = seen = 0
+        variants: Counter[str] = Counter()
+        parsed = 0
         first_ts = last_ts = None
-        today = now.date().isoformat()
+        seen = 0
 
         def write_raw(rec: pl.DataFrame, seeds: dict[date, int]) -> None:  # on the writer thread
             rec = enrich.visitor_keys(rec, seeds).with_columns(pl.lit(inp.name).alias("source_file"))
             raw_w.write(conform(rec, RAW_SCHEMA))
 
-        batches_in = itertools.chain([first], prefetch(batches))
-        items = batches_in if stateless else (parser.parse(b) for b in batches_in)  # stateful: in order, here
         try:  # two batches at a time on worker threads; reading and writing on threads of their own
+            ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
+            wholes = itertools.chain(head, ahead)
+            items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
             for done in in_order(work, items):
-                if done.rej.height:
-                    reasons.update(dict(done.rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write_day(today, quarantine_rows(done.rej, inp.name))
+                rec, rej = done.rec, done.rej
+                if "_variant" in rec.columns:
+                    variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
                 if done.agg is not None:
-                    bg.submit(write_raw, done.rec, enrich.seeds(done.rec))  # salts: read on this thread
+                    bg.submit(write_raw, rec, enrich.seeds(rec))  # salts: read on this thread
                     partial_aggs.append(done.agg)
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
-                    parsed += done.rec.height
+                    parsed += rec.height
                     first_ts = done.first if first_ts is None or done.first < first_ts else first_ts
                     last_ts = done.last if last_ts is None or done.last > last_ts else last_ts
+                if rej.height:
+                    reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
+                    quar_w.write(quarantine_rows(rej, inp.name, now, policy.sensitive_params))
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:
+            stack.close()
             bg.close()
 
         if prev := cat.files.by("fingerprint", inp.sha256):
-            ch.skip()
-            return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            if not replace:
+                ch.skip()
+                return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            forget_record(store, prev, now)  # its own change, committed before this one
+            replaced = True
 
         ch.writer("aggregates").write(aggregate.merge(partial_aggs, policy.top_n), date_column="date")
         result = FileResult(inp.name, "ingested", fmt.name, inp.lines, parsed, sum(reasons.values()), dict(reasons),
-                            raw_w.days())  # fmt: skip
+                            raw_w.days(), variants=dict(variants), replaced=replaced)  # fmt: skip
         ch.file_record = {
             "name": inp.name,
             "path": str(inp.path) if inp.path else None,
@@ -177,7 +225,7 @@ def ingest_file(
         ch.quarantine_counts = result.reasons
         ch.params = {"file": inp.name, "fingerprint": inp.sha256[:16], "format": result.format}
         ch.counts = {"lines": result.lines, "parsed": result.parsed, "quarantined": result.rejected,
-                     "days": result.days}  # fmt: skip
+                     "days": result.days, "variants": result.variants}  # fmt: skip
     return result
 
 
@@ -189,14 +237,16 @@ def ingest(
     fmt: LineFormat | None = None,
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
+    replace: bool = False,
 ) -> list[FileResult]:
     """Ingest several inputs under one writer lock; each input commits on its own. ``progress``
     counts bytes of the files on disk (its total is known when every input is a regular file)."""
+    load_rules(policy.review_rules)  # a bad rules file stops ingest before it starts
     sizes = [disk_size(inp) for inp in inputs]
     progress.total(None if None in sizes else sum(s or 0 for s in sizes), "bytes")
     results = []
     with store.writing():
         for inp, size in zip(inputs, sizes, strict=True):
-            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress))
+            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress, replace=replace))
             progress.advance(max(0, (size or 0) - inp.disk_read))  # a duplicate is not read
     return results

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from logtool.errors import ConfigError, InputError
-from logtool.inputs import LogInput, iter_batches
+from logtool.inputs import LogInput, check_complete, iter_batches
 from logtool.parsers.base import LineFormat, Parser, Rewriter
 
 __all__ = ["LineFormat", "Parser", "Rewriter", "REGISTRY", "choose_format", "detect", "detect_first", "detect_input",
@@ -51,6 +51,17 @@ register(
         ),
         "nginx 'main': combined plus a quoted X-Forwarded-For",
         _C + ' "198.51.100.4, 10.0.0.1"',
+    )
+)
+register(
+    RegexFormat(
+        "host_combined",
+        compile_nginx(
+            '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"'
+        ),
+        "nginx: combined prefixed with $host (which may be empty)",
+        "www.example.org " + _C,
     )
 )
 register(
@@ -176,9 +187,12 @@ class Detection:
 
 
 def detect_input(inp: LogInput) -> Detection:
-    """Detect the format of one input from its first lines (nothing is stored)."""
+    """Detect the format of one input from its first lines (nothing is stored). A compressed
+    file is read to its end: a truncated or corrupt one is an error, as ``ingest`` would find."""
     try:
         batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
+        if inp.compression != "none":
+            check_complete(inp)
     except InputError as e:
         return Detection(inp.name, error=e)
     if batch is None:

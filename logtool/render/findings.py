@@ -1,4 +1,8 @@
-"""Findings as text: a terminal table, JSON, CSV, Markdown, and the nightly one-screen summary."""
+"""Findings as text: a terminal table, JSON, CSV, Markdown, and the nightly one-screen summary.
+
+Clients, samples and the next step hold attacker text: tables take them as rich ``Text`` (never
+markup), every text output shows control characters escaped, CSV cells cannot start a formula.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,11 @@ from typing import assert_never
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from logtool.detect.findings import Finding
 from logtool.detect.rules import SEVERITIES
+from logtool.render.text import cell, csv_safe, visible
 
 
 class FindingFormat(enum.StrEnum):
@@ -30,7 +36,7 @@ COLUMNS = ("severity", "category", "detector", "client", "clients", "count", "di
 def _cells(f: Finding) -> list[str]:
     d = f.to_dict()
     d["samples"] = " | ".join(f.samples)
-    return [str(d[c]) for c in COLUMNS]
+    return [visible(d[c]) for c in COLUMNS]
 
 
 def _console(buf: io.StringIO, width: int) -> Console:
@@ -45,8 +51,9 @@ def _table(findings: list[Finding], width: int = 160) -> str:
         t.add_column(name, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in findings:
         client = f.client if f.clients == 1 else f"{f.client} ({f.clients} clients)"
-        t.add_row(f.severity, f.category, client, f"{f.count:,}", f"{f.distinct_paths:,}",
-                  f"{f.first_seen[:19]} … {f.last_seen[11:19]}", "\n".join(s[:80] for s in f.samples))  # fmt: skip
+        samples = Text("\n".join(visible(s)[:80] for s in f.samples))
+        t.add_row(cell(f.severity), cell(f.category), cell(client), f"{f.count:,}", f"{f.distinct_paths:,}",
+                  cell(f"{f.first_seen[:19]} … {f.last_seen[11:19]}"), samples)  # fmt: skip
     _console(buf, width).print(t)
     return buf.getvalue()
 
@@ -68,7 +75,7 @@ def render(findings: list[Finding], fmt: FindingFormat) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
-        w.writerows(_cells(f) for f in findings)
+        w.writerows([csv_safe(c) for c in _cells(f)] for f in findings)
         return buf.getvalue()
     if fmt is FindingFormat.md:
         return _markdown(findings)
@@ -84,7 +91,7 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     con = _console(buf, width)
     by_sev = Counter(f.severity for f in findings)
     sev_text = ", ".join(f"{by_sev[s]} {s}" for s in reversed(SEVERITIES))
-    con.print(f"Security review {period}: {len(findings)} findings ({sev_text})")
+    con.print(Text(f"Security review {visible(period)}: {len(findings)} findings ({sev_text})"))
     if not findings:
         return buf.getvalue()
     per_cat: dict[str, list[Finding]] = {}
@@ -94,12 +101,13 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     for name in ("category", "severity", "findings", "requests", "clients"):
         t.add_column(name, justify="left" if name in ("category", "severity") else "right")
     for cat, fs in sorted(per_cat.items(), key=lambda kv: (-SEVERITIES.index(kv[1][0].severity), -len(kv[1]))):
-        t.add_row(cat, fs[0].severity, f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
+        t.add_row(cell(cat), cell(fs[0].severity), f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
                   f"{sum(f.clients for f in fs):,}")  # fmt: skip
     con.print(t)
-    con.print(f"Top {min(top, len(findings))}:")
+    con.print(Text(f"Top {min(top, len(findings))}:"))
     for f in findings[:top]:
-        con.print(f"  {f.severity:<6} {f.category:<14} {f.client:<24} {f.count:>7,}x  {(f.samples or [''])[0][:40]}")
+        sample = visible((f.samples or [""])[0])[:40]
+        con.print(Text(f"  {f.severity:<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"))
     if len(findings) > top:
-        con.print(f"  … {len(findings) - top} more")
+        con.print(Text(f"  … {len(findings) - top} more"))
     return buf.getvalue()

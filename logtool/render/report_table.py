@@ -1,4 +1,7 @@
-"""Terminal renderer: readable tables (rich), also fine as plain text in a file."""
+"""Terminal renderer: readable tables (rich), also fine as plain text in a file.
+
+Keys (paths, referrer hosts, browsers), hold reasons and row values come from logs: they are
+rich ``Text`` with control characters escaped, never markup."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from logtool.render.text import cell
+from logtool.render.text import cell, visible
 from logtool.report import NOT_REQUESTS, SECTIONS, Report
 from logtool.report.conversations import TITLES as CONV_TITLES
 
@@ -40,9 +44,9 @@ def render(report: Report, width: int = 100) -> str:
     con.print(f"Groups under {report.min_group_size} requests are shown as (other).")
     for note in report.notes:
         con.print(cell(note))
-    con.print(_kpi_line(report))
+    con.print(cell(_kpi_line(report)))  # text, not markup: "[changes against …]" is shown as written
     if report.compliance is not None:
-        con.print(_compliance_lines(report))
+        con.print(Text(visible(_compliance_lines(report), newlines=True)))
     con.print()
     daily = Table(title="Requests per day", title_justify="left")
     daily.add_column("date")
