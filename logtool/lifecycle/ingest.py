@@ -24,6 +24,7 @@ from logtool.detect.rules import load_rules
 from logtool.detect.signatures import SignatureMemo
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
+from logtool.enrich.ua import warm_up
 from logtool.inputs import (
     DEFAULT_BATCH_BYTES,
     LogInput,
@@ -134,6 +135,7 @@ def ingest_file(
     earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
     cat, replaced = store.catalog, False
     # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
+    warm_up()  # the user-agent parser compiles while the input is hashed
     disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
         if not replace:
