@@ -46,7 +46,7 @@ class Enricher:
     """
 
     def __init__(self, policy: Policy, geo: GeoDB | None, salt_for: Callable[[str], bytes]) -> None:
-        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo))
+        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo), max_rows=250_000)
         self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
         self.salt_for = salt_for
 
