@@ -111,7 +111,11 @@ def escape(text: str) -> str:
 
 
 def line(value: str, position: str) -> str:
-    request, ref, ua = "GET /search?q=a HTTP/1.1", "-", "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    request, ref, ua = (
+        "GET /search?q=a HTTP/1.1",
+        "-",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    )
     if position == "path":
         request = f"GET /{value.lstrip('/')} HTTP/1.1"
     elif position == "query":
@@ -331,5 +335,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-
     main()

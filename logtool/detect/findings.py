@@ -130,22 +130,23 @@ def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | st
     return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
 
 
-def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str] = DETECTORS,
-             asn: Any = None, allow: Allow | None = None, context: pl.Series | None = None) -> pl.DataFrame:  # fmt: skip
-    """Partial aggregates of one piece of ``prepare``-d rows. ``context`` marks rows that only
-    give behavioural windows their history (the tail of the previous day): they are counted by
-    no per-request detector and are not part of a finding unless a window of this piece covers them."""
+def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str] = DETECTORS, asn: Any = None,
+             allow: Allow | None = None, seen: pl.DataFrame | None = None, verify: Any = None) -> pl.DataFrame:  # fmt: skip
+    """Partial aggregates of one piece of ``prepare``-d rows. Rows with ``_ctx`` true only give
+    behavioural windows their history (the tail of the previous day): no per-request detector
+    counts them, and a window counts them only if the previous day had not (``seen``: its last
+    flagged time per category and ``_key``)."""
     allow = allow or compile_allow(rules.get("allow"))
     out = [pl.DataFrame(schema=PARTIAL_SCHEMA)]
     if df.height == 0:
         return out[0]
+    ctx = df.get_column("_ctx") if "_ctx" in df.columns else pl.repeat(False, df.height, eager=True)
     quiet = allowed_rows(df, allow) if not allow.empty else pl.repeat(False, df.height, eager=True)
     if "requests" in detectors:
-        own = df if context is None else df.filter(~context)
-        own_quiet = quiet if context is None else quiet.filter(~context)
-        hits = request_hits(own, rules, asn)
+        own = df.filter(~ctx)
+        hits = request_hits(own, rules, asn, verify)
         if hits.height:
-            rows = own.with_row_index("_row").with_columns(own_quiet.alias("_quiet"))
+            rows = own.with_row_index("_row").with_columns(quiet.filter(~ctx).alias("_quiet"))
             joined = hits.join(rows, on="_row", how="left")
             detector = (
                 pl.when(pl.col("category").is_in(CATEGORIES))
@@ -155,10 +156,15 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
             out.append(_partial(joined, detector, pl.col("category"), pl.col("_quiet")))
     live = df.filter(~quiet) if not allow.empty else df
     for name in BEHAVIOURS:
-        if name in detectors:
-            rows = behaviour_rows(live, name, rules)
-            if rows.height:
-                out.append(_partial(rows, "behaviour", name, False))
+        if name not in detectors:
+            continue
+        rows = behaviour_rows(live, name, rules)
+        if rows.height and "_ctx" in rows.columns and seen is not None and seen.height:
+            last = seen.filter(pl.col("category") == name).group_by("_key").agg(pl.col("last").max().alias("_seen"))
+            rows = rows.join(last, on="_key", how="left")
+            rows = rows.filter(~pl.col("_ctx") | pl.col("_seen").is_null() | (pl.col("ts") > pl.col("_seen")))
+        if rows.height:
+            out.append(_partial(rows, "behaviour", name, False))
     return pl.concat(out)
 
 

@@ -67,7 +67,11 @@ def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
     kept = out.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
     joined = out.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
     out = pl.when(out.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined])).otherwise(out)
-    out = pl.when(out.str.contains("${", literal=True)).then(pl.concat_str([out, pl.lit("\n"), lookups(out)])).otherwise(out)
+    out = (
+        pl.when(out.str.contains("${", literal=True))
+        .then(pl.concat_str([out, pl.lit("\n"), lookups(out)]))
+        .otherwise(out)
+    )
     return out.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")
 
 

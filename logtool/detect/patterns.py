@@ -136,7 +136,10 @@ LOG4SHELL = [
 
 #: In a user agent ``; id)`` is a locale (Opera's ``U; id``): there a command needs a pipe, a
 #: backtick, ``$(``, ``&&`` or a line break before it.
-CMDI_UA = [rf"(?:[|`\n]|\$\(|\|\||&&)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n]|\$\{{?ifs)", *CMDI[1:]]
+CMDI_UA = [
+    rf"(?:[|`\n]|\$\(|\|\||&&)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n]|\$\{{?ifs)",
+    *CMDI[1:],
+]
 
 SHELLSHOCK = [r"\(\s*\)\s*\{"]
 

@@ -85,7 +85,7 @@ def categories(values: pl.Series, ua: bool = False) -> pl.DataFrame:
     return out.with_columns([out.get_column(c).scatter(idx, sub.get_column(c)) for c in cats])
 
 
-def _field_hits(values: pl.Series, field: str, cats: tuple[str, ...]) -> pl.DataFrame:
+def field_hits(values: pl.Series, field: str, cats: tuple[str, ...]) -> pl.DataFrame:
     """Long form ``_row``, ``category``, ``field``, ``excerpt`` of one field's matches."""
     empty = pl.DataFrame(schema={"_row": pl.UInt32, "category": pl.String, "field": pl.String, "excerpt": pl.String})
     table = classify(values, cats, field=field)
@@ -96,7 +96,9 @@ def _field_hits(values: pl.Series, field: str, cats: tuple[str, ...]) -> pl.Data
     parts = []
     for cat, group in long.group_by("category"):
         rx = _rx(field, str(cat[0]))
-        ex = group.with_columns(pl.col("n").str.extract(f"({rx})", 1).str.slice(0, MAX_EXCERPT).alias("excerpt"))
+        # the match and what follows it, for context
+        excerpt = pl.col("n").str.extract(f"((?:{rx})[^\n]{{0,24}})", 1).str.slice(0, MAX_EXCERPT)
+        ex = group.with_columns(excerpt.alias("excerpt"))
         if field == "request":  # where the match lies: the path, or else the query
             in_path = normalise(pl.col("v").str.extract(r"^([^?]*)", 1)).str.contains(rx).fill_null(False)
             ex = ex.with_columns(pl.when(in_path).then(pl.lit("path")).otherwise(pl.lit("query")).alias("field"))
@@ -123,9 +125,7 @@ def _missing_probes(df: pl.DataFrame, target: pl.Series) -> pl.DataFrame:
     mask = path.is_in(hits.get_column("v").implode()).fill_null(False) & status.is_in([400, 404, 410]).fill_null(False)
     idx = mask.arg_true()
     rows = pl.DataFrame({"_row": idx, "v": path.gather(idx)}).join(hits, on="v", how="left")
-    return rows.select(
-        "_row", pl.lit("sensitive_file").alias("category"), pl.lit("path").alias("field"), "excerpt"
-    )
+    return rows.select("_row", pl.lit("sensitive_file").alias("category"), pl.lit("path").alias("field"), "excerpt")
 
 
 def _col(df: pl.DataFrame, name: str) -> pl.Expr:
@@ -174,7 +174,7 @@ def _agent_column(df: pl.DataFrame) -> str:
     return "user_agent" if "user_agent" in df.columns else "ua_family"
 
 
-def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None) -> pl.DataFrame:
+def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verify: Any = None) -> pl.DataFrame:
     """Every per-request match of a raw- or anonymised-stage frame, long form: ``_row`` (row
     index), ``category``, ``field`` (where it matched) and ``excerpt`` (the matched text,
     normalised). A row may match several categories; per category its first field is kept."""
@@ -184,7 +184,7 @@ def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None) -> pl
         if column == "user_agent":
             column = _agent_column(df)
         if column in work.columns and work.get_column(column).null_count() < work.height:
-            parts.append(_field_hits(work.get_column(column), field, cats))
+            parts.append(field_hits(work.get_column(column), field, cats))
     if "_target" in work.columns:
         parts.append(_missing_probes(df, work.get_column("_target")))
     proto = protocol_anomalies(df, rules["protocol"]).arg_true()
@@ -193,7 +193,7 @@ def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None) -> pl
                                "excerpt": request.gather(proto).cast(pl.String).str.slice(0, MAX_EXCERPT)},
                               schema_overrides={"category": pl.String, "field": pl.String}))  # fmt: skip
     client = "client_ip" if "client_ip" in df.columns else "client_net"
-    bots = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers")).arg_true()
+    bots = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"), verify).arg_true()
     ua = df.get_column(_agent_column(df)) if _agent_column(df) in df.columns else pl.repeat(None, df.height, eager=True)
     parts.append(pl.DataFrame({"_row": bots, "category": "fake_bot", "field": "user_agent",
                                "excerpt": ua.gather(bots).cast(pl.String).str.slice(0, MAX_EXCERPT)},

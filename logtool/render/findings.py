@@ -1,4 +1,10 @@
-"""Findings as text: a terminal table, JSON, CSV, Markdown, and the nightly one-screen summary."""
+"""Findings as text: a terminal table, JSON, CSV, Markdown, and the nightly one-screen summary.
+
+The table is for a reviewer at an 80-column terminal: one summary line per category first, then
+one finding per row, most severe first, with full dates, where it matched and the excerpt.
+Every log-derived value goes through :mod:`logtool.render.text` (control characters visible,
+never markup, spreadsheet formulas neutralised in CSV).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from rich.table import Table
 
 from logtool.detect.findings import Finding
 from logtool.detect.rules import SEVERITIES
+from logtool.render.text import csv_safe, visible
 
 
 class FindingFormat(enum.StrEnum):
@@ -24,7 +31,15 @@ class FindingFormat(enum.StrEnum):
 
 
 COLUMNS = ("severity", "category", "detector", "client", "clients", "count", "distinct_paths", "first_seen",
-           "last_seen", "samples", "next_step")  # fmt: skip
+           "last_seen", "field", "excerpt", "samples", "next_step")  # fmt: skip
+
+
+def select(findings: list[Finding], min_severity: str | None = None, limit: int | None = None) -> list[Finding]:
+    """The findings at or above ``min_severity``, at most ``limit`` of them (0 or None: all)."""
+    if min_severity:
+        floor = SEVERITIES.index(min_severity)
+        findings = [f for f in findings if SEVERITIES.index(f.severity) >= floor]
+    return findings[:limit] if limit else findings
 
 
 def _cells(f: Finding) -> list[str]:
@@ -37,30 +52,58 @@ def _console(buf: io.StringIO, width: int) -> Console:
     return Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False)
 
 
-def _table(findings: list[Finding], width: int = 160) -> str:
+def _per_category(findings: list[Finding]) -> list[tuple[str, str, list[Finding]]]:
+    per: dict[str, list[Finding]] = {}
+    for f in findings:
+        per.setdefault(f.category, []).append(f)
+    rows = [(cat, max((f.severity for f in fs), key=SEVERITIES.index), fs) for cat, fs in per.items()]
+    return sorted(rows, key=lambda r: (-SEVERITIES.index(r[1]), -sum(f.count for f in r[2]), r[0]))
+
+
+def summary_lines(findings: list[Finding]) -> list[str]:
+    """One line per category: severity, findings, requests, clients."""
+    out = []
+    for cat, sev, fs in _per_category(findings):
+        n, req, cl = len(fs), sum(f.count for f in fs), sum(f.clients for f in fs)
+        out.append(f"{sev:<6} {cat:<15} {n:>5,} finding{'s' if n != 1 else ' '} {req:>9,} requests {cl:>7,} clients")
+    return out
+
+
+def _when(f: Finding) -> str:
+    first, last = f.first_seen[:19].replace("T", " "), f.last_seen[:19].replace("T", " ")
+    return first if first == last else f"{first}\n{last}"
+
+
+def _table(findings: list[Finding], width: int = 80) -> str:
     buf = io.StringIO()
-    t = Table(show_edge=False, pad_edge=False)
-    for name, just in (("severity", "left"), ("category", "left"), ("client", "left"), ("count", "right"),
-                       ("paths", "right"), ("first … last seen (UTC)", "left"), ("samples", "left")):  # fmt: skip
+    con = _console(buf, width)
+    for line in summary_lines(findings):
+        con.print(line, markup=False)
+    con.print()
+    t = Table(show_edge=False, pad_edge=False, expand=False)
+    for name, just in (("sev", "left"), ("finding / client", "left"), ("requests", "right"),
+                       ("seen (UTC)", "left"), ("matched", "left")):  # fmt: skip
         t.add_column(name, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in findings:
-        client = f.client if f.clients == 1 else f"{f.client} ({f.clients} clients)"
-        t.add_row(f.severity, f.category, client, f"{f.count:,}", f"{f.distinct_paths:,}",
-                  f"{f.first_seen[:19]} … {f.last_seen[11:19]}", "\n".join(s[:80] for s in f.samples))  # fmt: skip
-    _console(buf, width).print(t)
+        client = f.client if f.clients == 1 else f"{f.client} ({f.clients:,} clients)"
+        matched = f"{f.field}: {f.excerpt}" if f.field else (f.samples[0] if f.samples else "")
+        t.add_row(
+            f.severity, f"{visible(f.category)}\n{visible(client)}", f"{f.count:,}", _when(f), visible(matched[:70])
+        )
+    con.print(t)
     return buf.getvalue()
 
 
 def _markdown(findings: list[Finding]) -> str:
     def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+        return visible(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
 
     out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(esc(c) for c in _cells(f)) + " |" for f in findings]
     return "\n".join(out) + "\n"
 
 
-def render(findings: list[Finding], fmt: FindingFormat) -> str:
+def render(findings: list[Finding], fmt: FindingFormat, width: int = 80) -> str:
     """``findings`` in ``fmt``."""
     if fmt is FindingFormat.json:
         return json.dumps([f.to_dict() for f in findings], indent=2) + "\n"
@@ -68,12 +111,12 @@ def render(findings: list[Finding], fmt: FindingFormat) -> str:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
-        w.writerows(_cells(f) for f in findings)
+        w.writerows([csv_safe(c) for c in _cells(f)] for f in findings)
         return buf.getvalue()
     if fmt is FindingFormat.md:
         return _markdown(findings)
     if fmt is FindingFormat.table:
-        return _table(findings) if findings else ""
+        return _table(findings, width) if findings else ""
     assert_never(fmt)
 
 
@@ -87,19 +130,16 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     con.print(f"Security review {period}: {len(findings)} findings ({sev_text})")
     if not findings:
         return buf.getvalue()
-    per_cat: dict[str, list[Finding]] = {}
-    for f in findings:
-        per_cat.setdefault(f.category, []).append(f)
     t = Table(show_edge=False, pad_edge=False)
     for name in ("category", "severity", "findings", "requests", "clients"):
         t.add_column(name, justify="left" if name in ("category", "severity") else "right")
-    for cat, fs in sorted(per_cat.items(), key=lambda kv: (-SEVERITIES.index(kv[1][0].severity), -len(kv[1]))):
-        t.add_row(cat, fs[0].severity, f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
-                  f"{sum(f.clients for f in fs):,}")  # fmt: skip
+    for cat, sev, fs in _per_category(findings):
+        t.add_row(cat, sev, f"{len(fs):,}", f"{sum(f.count for f in fs):,}", f"{sum(f.clients for f in fs):,}")
     con.print(t)
     con.print(f"Top {min(top, len(findings))}:")
     for f in findings[:top]:
-        con.print(f"  {f.severity:<6} {f.category:<14} {f.client:<24} {f.count:>7,}x  {(f.samples or [''])[0][:40]}")
+        sample = visible((f.samples or [""])[0][:40])
+        con.print(f"  {f.severity:<6} {f.category:<14} {f.client:<24} {f.count:>7,}x  {sample}", markup=False)
     if len(findings) > top:
         con.print(f"  … {len(findings) - top} more")
     return buf.getvalue()
