@@ -17,7 +17,7 @@ from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.inputs import make_inputs
 from logtool.lifecycle.ingest import ingest
-from logtool.review import review, run_review, review_store
+from logtool.review import review, review_store, run_review
 from logtool.store import Store
 
 from .conftest import NOW

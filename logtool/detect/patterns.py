@@ -20,7 +20,7 @@ SQLI = [
     r"\bunion\s+(?:all\s+|distinct\s+)?\(*\s*select",
     r"\bselect\s+(?:\*|@@|null\b|distinct\b|top\s+\d|\d+\s*(?:,|\bfrom\b)|count\s*\(|case\s+when|\w+\s*\(|[\w.]+\s*,\s*[\w.]+.{0,80}\bfrom\b)",
     rf"\b(?:or|and|xor|having|where|when|not)\s*\(*\s*(?:['\"`]\s*\w*\s*['\"`]?|-?\d+(?:\.\d+)?|null|true|false|@@\w+|\w+\s*\([^)]*\))\s*{_CMP}",
-    rf"\b(?:or|and|xor|having|where)\s*\(*\s*\w+\s*(?:=|<>|!=|<=?|>=?)\s*(?:['\"`(]|-?\d|\w+\s*\()",
+    r"\b(?:or|and|xor|having|where)\s*\(*\s*\w+\s*(?:=|<>|!=|<=?|>=?)\s*(?:['\"`(]|-?\d|\w+\s*\()",
     r"['\"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|\|\||&&|\bdiv\b)",
     r"(?:^|=)\s*['\"`]\s*[-+&^*|%/]?\s*['\"`]\s*(?:$|&)",  # '-'  '^'  " " (authentication bypass)
     rf"\b{_STRONG_SQL_FN}\s*\(",
