@@ -49,7 +49,18 @@ def _windowed(df: pl.DataFrame, cond: pl.Expr, rule: dict[str, Any], distinct: s
     hits = df.filter(cond)
     if hits.height == 0:
         return hits
-    counted = _sliding(hits, rule, pl.col(distinct).n_unique() if distinct else pl.len())
+    # only a client with at least ``threshold`` of them in the whole piece can reach it in a window
+    total = pl.col(distinct).n_unique() if distinct else pl.len()
+    keys = hits.group_by("_key").agg(total.alias("_t")).filter(pl.col("_t") >= rule["threshold"])
+    hits = hits.filter(pl.col("_key").is_in(keys.get_column("_key").implode()))
+    if hits.height == 0:
+        return hits
+    if distinct:  # the same value within one second adds nothing to a distinct count
+        counted = _sliding(
+            hits.unique(["_key", distinct, pl.col("ts").dt.truncate("1s")]), rule, pl.col(distinct).n_unique()
+        )
+    else:
+        counted = _sliding(hits, rule, pl.len())
     bad = counted.filter(pl.col("_n") >= rule["threshold"])
     return _in_windows(hits, bad.select("_key", pl.col("ts").alias("_end")).unique(), rule)
 
@@ -60,11 +71,15 @@ def _floods(df: pl.DataFrame, rule: dict[str, Any]) -> pl.DataFrame:
     bucket = pl.col("ts").dt.truncate(f"{int(rule['window_seconds'])}s").alias("_w")
     per_bucket = df.group_by("_key", bucket).agg(pl.len().alias("_c"))
     medians = per_bucket.group_by("_w").agg(pl.col("_c").median().alias("_median"))
-    counted = _sliding(df.select("_key", "ts"), rule, pl.len()).with_columns(bucket)
+    busy = per_bucket.group_by("_key").agg(pl.col("_c").sum().alias("_t")).filter(pl.col("_t") >= rule["threshold"])
+    candidates = df.filter(pl.col("_key").is_in(busy.get_column("_key").implode()))
+    if candidates.height == 0:
+        return df.clear()
+    counted = _sliding(candidates.select("_key", "ts"), rule, pl.len()).with_columns(bucket)
     counted = counted.join(medians, on="_w", how="left")
     bad = (pl.col("_n") >= rule["threshold"]) & (pl.col("_n") >= rule["baseline_factor"] * pl.col("_median"))
     ends = counted.filter(bad).select("_key", pl.col("ts").alias("_end")).unique()
-    return _in_windows(df, ends, rule)
+    return _in_windows(candidates, ends, rule)
 
 
 def _error_spikes(df: pl.DataFrame, rule: dict[str, Any]) -> pl.DataFrame:

@@ -97,45 +97,47 @@ def _client_key(text: str, v6_prefix: int) -> str:
 
 def prepare(df: pl.DataFrame, policy: Policy, rules: dict[str, Any], full: bool) -> pl.DataFrame:
     """Add the review's working columns: ``_key`` (who a client is), ``_net`` (how findings name
-    it without a hold), ``_ip`` (the address, under a hold) and ``_sample``."""
+    it without a hold) and ``_ip`` (the address, under a hold)."""
     out = df.with_columns(client_keys(df, int(rules["clients"]["ipv6_prefix"])))
-    target = request_target() if "path" in df.columns else pl.lit(None, dtype=pl.String)
-    out = out.with_columns(target.alias("_target"))
-    if not full:
-        out = out.with_columns(redact(out.get_column("_target"), policy.sensitive_params).alias("_target"))
-    method = pl.col("method").fill_null("-") if "method" in df.columns else pl.lit("-")
     ip = pl.col("client_ip") if full and "client_ip" in df.columns else pl.lit(None, dtype=pl.String)
     net = pl.col("client_net") if "client_net" in df.columns else pl.lit(None, dtype=pl.String)
-    return out.with_columns(
-        pl.concat_str([method, pl.lit(" "), pl.col("_target").fill_null("-")]).alias("_sample"),
-        net.fill_null("(unknown)").alias("_net"),
-        ip.alias("_ip"),
-    )
+    return out.with_columns(net.fill_null("(unknown)").alias("_net"), ip.alias("_ip"))
 
 
-def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | str,
-             suppressed: pl.Expr | bool) -> pl.DataFrame:  # fmt: skip
+def _samples(agg: pl.DataFrame, sensitive: tuple[str, ...] | None) -> pl.Series:
+    """``METHOD path?query`` of each partial's first request; redacted unless ``sensitive`` is None."""
+    target = agg.select(request_target().fill_null("-")).to_series()
+    if sensitive is not None:
+        target = redact(target, sensitive)
+    return agg.select(pl.concat_str([pl.col("method").fill_null("-"), pl.lit(" "), pl.lit(target)])).to_series()
+
+
+def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | str, suppressed: pl.Expr | bool,
+             sensitive: tuple[str, ...] | None) -> pl.DataFrame:  # fmt: skip
     cat = pl.lit(category) if isinstance(category, str) else category
-    det = pl.lit(detector) if isinstance(detector, str) else detector
     sup = pl.lit(suppressed) if isinstance(suppressed, bool) else suppressed
+    det = pl.lit(detector) if isinstance(detector, str) else detector
     cols = rows.with_columns(cat.alias("category"), sup.alias("suppressed"), det.alias("detector"))
-    for c in ("field", "excerpt", "path"):
+    for c in ("field", "excerpt", "path", "query", "method"):
         if c not in cols.columns:
             cols = cols.with_columns(pl.lit(None, dtype=pl.String).alias(c))
     out = cols.sort("ts").group_by("detector", "category", "suppressed", "_key", "_net", "_ip", "path",
                                    maintain_order=True).agg(
         pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"), pl.len().cast(pl.UInt32).alias("count"),
-        pl.col("_sample").first().alias("sample"), pl.col("field").first(), pl.col("excerpt").first(),
+        pl.col("method").first(), pl.col("query").first(), pl.col("field").first(), pl.col("excerpt").first(),
     )  # fmt: skip
+    out = out.with_columns(_samples(out, sensitive).alias("sample"))
     return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
 
 
 def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str] = DETECTORS, asn: Any = None,
-             allow: Allow | None = None, seen: pl.DataFrame | None = None, verify: Any = None) -> pl.DataFrame:  # fmt: skip
+             allow: Allow | None = None, seen: pl.DataFrame | None = None, verify: Any = None,
+             sensitive: tuple[str, ...] | None = ()) -> pl.DataFrame:  # fmt: skip
     """Partial aggregates of one piece of ``prepare``-d rows. Rows with ``_ctx`` true only give
     behavioural windows their history (the tail of the previous day): no per-request detector
     counts them, and a window counts them only if the previous day had not (``seen``: its last
-    flagged time per category and ``_key``)."""
+    flagged time per category and ``_key``). Samples are redacted with ``sensitive`` (the
+    policy's sensitive parameters), or shown in full when it is None (under a hold)."""
     allow = allow or compile_allow(rules.get("allow"))
     out = [pl.DataFrame(schema=PARTIAL_SCHEMA)]
     if df.height == 0:
@@ -153,7 +155,7 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
                 .then(pl.lit("signature"))
                 .otherwise(pl.col("category").str.replace("_", "-"))
             )
-            out.append(_partial(joined, detector, pl.col("category"), pl.col("_quiet")))
+            out.append(_partial(joined, detector, pl.col("category"), pl.col("_quiet"), sensitive))
     live = df.filter(~quiet) if not allow.empty else df
     for name in BEHAVIOURS:
         if name not in detectors:
@@ -164,7 +166,7 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
             rows = rows.join(last, on="_key", how="left")
             rows = rows.filter(~pl.col("_ctx") | pl.col("_seen").is_null() | (pl.col("ts") > pl.col("_seen")))
         if rows.height:
-            out.append(_partial(rows, "behaviour", name, False))
+            out.append(_partial(rows, "behaviour", name, False, sensitive))
     return pl.concat(out)
 
 
@@ -222,7 +224,8 @@ def review_frame(df: pl.DataFrame, policy: Policy, rules: dict[str, Any], hold: 
     if df.height == 0:
         return []
     prepared = prepare(df, policy, rules, full=hold is not None)
-    return merge(partials(prepared, rules, detectors, asn), rules, hold)[0]
+    sensitive = None if hold is not None else policy.sensitive_params
+    return merge(partials(prepared, rules, detectors, asn, sensitive=sensitive), rules, hold)[0]
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:

@@ -38,6 +38,8 @@ FIELDS: list[tuple[str, str, tuple[str, ...]]] = [
 #: Order in which a row's fields are reported when several match the same category.
 FIELD_ORDER = ("path", "query", "referrer", "user_agent", "user", "xff", "host", "request")
 MAX_EXCERPT = 60
+#: Values made only of these characters need no decoding.
+_PLAIN = r"^[A-Za-z0-9/._~=&?,:-]*$"
 
 
 def _alternation(patterns: list[str]) -> str:
@@ -67,8 +69,12 @@ def classify(values: pl.Series, cats: tuple[str, ...] | None = None, ua: bool = 
     if ua:
         field = "user_agent"
     cats = cats or ((*INJECTION, "scanner") if field == "user_agent" else tuple(SIGNATURES))
-    uniq = values.drop_nulls().unique()
-    df = pl.DataFrame({"v": uniq}).with_columns(normalise(pl.col("v")).alias("n"))
+    uniq = pl.DataFrame({"v": values.drop_nulls().unique()})
+    # most values hold nothing to decode: lower case is their normal form
+    plain = pl.col("v").str.contains(_PLAIN) & ~pl.col("v").str.contains("0x", literal=True)
+    simple, rest = uniq.filter(plain), uniq.filter(~plain)
+    df = pl.concat([simple.with_columns(pl.col("v").str.to_lowercase().alias("n")),
+                    rest.with_columns(normalise(pl.col("v")).alias("n"))])  # fmt: skip
     return df.with_columns(pl.col("n").str.contains(_rx(field, c)).alias(c) for c in cats)
 
 
@@ -174,21 +180,37 @@ def _agent_column(df: pl.DataFrame) -> str:
     return "user_agent" if "user_agent" in df.columns else "ua_family"
 
 
+def _target_hits(df: pl.DataFrame) -> pl.DataFrame:
+    """:func:`field_hits` of the request target, built and classified per distinct (path, query)."""
+    query = df.get_column("query") if "query" in df.columns else pl.repeat(None, df.height, dtype=pl.String, eager=True)
+    pairs = pl.DataFrame({"path": df.get_column("path"), "query": query}).unique()
+    targets = pairs.select(request_target().alias("t")).to_series()
+    hits = field_hits(targets, "request", tuple(SIGNATURES))
+    if hits.height == 0:
+        return hits
+    flagged = pairs.with_row_index("_pair").join(hits.rename({"_row": "_pair"}), on="_pair").drop("_pair")
+    rows = pl.DataFrame({"path": df.get_column("path"), "query": query}).with_row_index("_row")
+    rows = rows.filter(pl.col("path").is_in(flagged.get_column("path").unique().implode()))
+    out = rows.join(flagged, on=["path", "query"], how="inner", nulls_equal=True)
+    return out.select("_row", "category", "field", "excerpt")
+
+
 def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verify: Any = None) -> pl.DataFrame:
     """Every per-request match of a raw- or anonymised-stage frame, long form: ``_row`` (row
     index), ``category``, ``field`` (where it matched) and ``excerpt`` (the matched text,
     normalised). A row may match several categories; per category its first field is kept."""
-    work = df.with_columns(request_target().alias("_target")) if "path" in df.columns else df
-    parts = []
-    for field, column, cats in FIELDS:
+    parts = [_target_hits(df)] if "path" in df.columns else []
+    for field, column, cats in FIELDS[1:]:
         if column == "user_agent":
             column = _agent_column(df)
-        if column in work.columns and work.get_column(column).null_count() < work.height:
-            parts.append(field_hits(work.get_column(column), field, cats))
-    if "_target" in work.columns:
-        parts.append(_missing_probes(df, work.get_column("_target")))
+        if column in df.columns and df.get_column(column).null_count() < df.height:
+            parts.append(field_hits(df.get_column(column), field, cats))
+    if "path" in df.columns:
+        parts.append(_missing_probes(df, df.get_column("path")))
     proto = protocol_anomalies(df, rules["protocol"]).arg_true()
-    request = work.get_column("_target") if "_target" in work.columns else pl.repeat(None, df.height, eager=True)
+    request = (
+        df.select(request_target()).to_series() if "path" in df.columns else pl.repeat(None, df.height, eager=True)
+    )
     parts.append(pl.DataFrame({"_row": proto, "category": "protocol", "field": "request",
                                "excerpt": request.gather(proto).cast(pl.String).str.slice(0, MAX_EXCERPT)},
                               schema_overrides={"category": pl.String, "field": pl.String}))  # fmt: skip

@@ -39,7 +39,7 @@ from logtool.store import Hold, Partition, Store
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Rows per piece: a day with more is split into shards of clients.
-SHARD_ROWS = 1_000_000
+SHARD_ROWS = 500_000
 _RAW_COLUMNS = ["ts", "client_ip", "client_net", "remote_user", "method", "path", "query", "protocol", "status",
                 "referrer", "user_agent", "vhost", "xff", "source_file", "line_no"]  # fmt: skip
 _ANON_COLUMNS = [c for c in _RAW_COLUMNS if c not in ("client_ip", "remote_user", "user_agent", "xff")] + ["ua_family"]
@@ -121,7 +121,9 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
             if tail is not None and tail.height and set(tail.columns) == set(prepared.columns):
                 ctx = _shard_of(tail, i, n).with_columns(pl.lit(True).alias("_ctx"))
                 prepared = pl.concat([ctx.select(prepared.columns), prepared])
-            part = partials(prepared, rules, seen=seen, verify=verify)
+            part = partials(
+                prepared, rules, seen=seen, verify=verify, sensitive=None if full else policy.sensitive_params
+            )
             out.append(part)
             end = prepared.get_column("ts").max()
             new_tail.append(prepared.filter(~pl.col("_ctx") & (pl.col("ts") > end - width)))  # type: ignore[operator]
