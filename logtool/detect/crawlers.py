@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -35,13 +36,18 @@ def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
     return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=64)
+def _networks(nets: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(n) for n in nets]
+
+
 def genuine(client: str, bot: dict[str, Any], asn: Any, verify: Verifier | None = None) -> bool:
     """Is ``client`` one of ``bot``'s operator's machines?"""
     if verify is not None and (answer := verify(client, list(bot.get("domains", [])))) is not None:
         return answer
     if asn is not None and bot.get("asns") and asn.lookup(client) in set(bot["asns"]):
         return True
-    return _in_any(client, [ipaddress.ip_network(n) for n in bot.get("networks", [])])
+    return _in_any(client, _networks(tuple(bot.get("networks", []))))
 
 
 def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip", asn: Any = None,

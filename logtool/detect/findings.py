@@ -15,10 +15,12 @@ so it covers every request of the finding (a hold's window is ``[from, to)``).
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -86,8 +88,15 @@ def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
     return joined.select(pl.coalesce("m", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
 
 
+@lru_cache(maxsize=262_144)
 def _client_key(text: str, v6_prefix: int) -> str:
-    addr = parse_ip(text)
+    addr: Any = None
+    if "." not in text and "[" not in text and "%" not in text:  # the common spelling: a plain IPv6 literal
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            addr = None
+    addr = addr or parse_ip(text)
     if addr is None:
         return text  # a hostname stays itself (it is only ever shown under a hold)
     if addr.version == 4:

@@ -27,6 +27,7 @@ for _c, _to in ((0x09, " "), (0x0A, "\n"), (0x0D, "\n"), (0x00, " "), (0x0B, " "
 #: Unicode look-alikes of ``.``, ``/`` and ``\\`` that path normalisers fold.
 _LOOKALIKE = {"%UFF0E": ".", "%U2215": "/", "%U2216": "\\", "%UFF0F": "/", "%UFF3C": "\\", "%U2044": "/",
               "%UEFC8": "/", "%UF025": "\\", "\u2032": "'", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\uff0e": ".", "\u2215": "/", "\u2216": "\\", "\uff0f": "/"}  # fmt: skip
+_NUMERIC = {60: "<", 62: ">", 34: '"', 39: "'", 40: "(", 41: ")", 58: ":", 59: ";", 47: "/", 61: "="}
 _HEX_LITERAL = {"0X2E": ".", "0X2F": "/", "0X5C": "\\"}
 _ENTITIES = {
     "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&#39;": "'", "&#x27;": "'", "&#34;": '"',
@@ -57,7 +58,10 @@ def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
     for _ in range(rounds):
         out = _decode_round(out)
     out = out.str.replace_many(_HEX_LITERAL, ascii_case_insensitive=True)
-    return out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
+    out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
+    for code, char in _NUMERIC.items():  # &#60 &#060; &#x3c &#X003C; (with or without the semicolon)
+        out = out.str.replace_all(rf"&#(?:0*{code}|x0*{code:x});?", char.replace("$", "$$"))
+    return out
 
 
 def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:

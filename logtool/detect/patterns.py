@@ -43,7 +43,7 @@ SQLI = [
 ]
 
 _TAGS = r"script|iframe|frame|frameset|object|embed|applet|svg|math|meta|link|style|base|form|isindex|xml|xss|body|html|img|image|video|audio|source|input|details|marquee|bgsound|layer|ilayer|table|td|div|a|p|b|i|u|br|span|title|textarea|keygen|button|select|option|h1|h2|li|ul|plaintext|xmp|noscript|animate|set|marguee|x|feimage|path|polyline|use|foreignobject|animatetransform|handler|listener|vmlframe|import|xsl|t:set|blink|dialog|portal|template|picture|track|canvas|noembed|noframes|menu|command|content|shadow|slot"
-_EVENTS = r"abort|activate|afterprint|animationend|animationiteration|animationstart|auxclick|beforeactivate|beforecopy|beforecut|beforedeactivate|beforepaste|beforeprint|beforescriptexecute|beforeunload|begin|blur|bounce|cancel|canplay|canplaythrough|change|click|close|contextmenu|copy|cuechange|cut|dblclick|deactivate|drag|dragend|dragenter|dragleave|dragover|dragstart|drop|durationchange|emptied|end|ended|error|finish|focus|focusin|focusout|formdata|fullscreenchange|hashchange|input|invalid|keydown|keypress|keyup|load|loadeddata|loadedmetadata|loadend|loadstart|message|mousedown|mouseenter|mouseleave|mousemove|mouseout|mouseover|mouseup|mousewheel|offline|online|pagehide|pageshow|paste|pause|play|playing|pointerdown|pointerenter|pointerleave|pointermove|pointerout|pointerover|pointerrawupdate|pointerup|popstate|progress|propertychange|ratechange|readystatechange|repeat|reset|resize|scroll|scrollend|search|seeked|seeking|select|selectionchange|selectstart|show|stalled|start|storage|submit|suspend|timeupdate|toggle|touchend|touchmove|touchstart|transitioncancel|transitionend|transitionrun|transitionstart|unhandledrejection|unload|volumechange|waiting|webkitanimationend|webkittransitionend|wheel|zoom|afterupdate|beforeeditfocus|beforeupdate|cellchange|controlselect|dataavailable|datasetchanged|datasetcomplete|dragdrop|errorupdate|filterchange|help|layoutcomplete|losecapture|mediacomplete|mediaerror|move|moveend|movestart|outofsync|resume|reverse|rowdelete|rowenter|rowexit|rowinserted|rowsdelete|rowsenter|rowsinserted|seek|stop|syncrestored|timeerror|trackchange|urlflip|beforeinput|securitypolicyviolation|slotchange|visibilitychange"
+_EVENTS = r"abort|activate|afterprint|animationend|animationiteration|animationstart|auxclick|beforeactivate|beforecopy|beforecut|beforedeactivate|beforepaste|beforeprint|beforescriptexecute|beforeunload|begin|blur|bounce|cancel|canplay|canplaythrough|change|click|close|contextmenu|copy|cuechange|cut|dblclick|deactivate|drag|dragend|dragenter|dragleave|dragover|dragstart|drop|durationchange|emptied|end|ended|error|finish|focus|focusin|focusout|formdata|fullscreenchange|hashchange|input|invalid|keydown|keypress|keyup|load|loadeddata|loadedmetadata|loadend|loadstart|message|mousedown|mouseenter|mouseleave|mousemove|mouseout|mouseover|mouseup|mousewheel|offline|online|pagehide|pageshow|paste|pause|play|playing|pointerdown|pointerenter|pointerleave|pointermove|pointerout|pointerover|pointerrawupdate|pointerup|popstate|progress|propertychange|ratechange|readystatechange|repeat|reset|resize|scroll|scrollend|search|seeked|seeking|select|selectionchange|selectstart|show|stalled|start|storage|submit|suspend|timeupdate|toggle|touchend|touchmove|touchstart|transitioncancel|transitionend|transitionrun|transitionstart|unhandledrejection|unload|volumechange|waiting|webkitanimationend|webkittransitionend|wheel|zoom|afterupdate|beforeeditfocus|beforeupdate|cellchange|controlselect|dataavailable|datasetchanged|datasetcomplete|dragdrop|errorupdate|filterchange|help|layoutcomplete|losecapture|mediacomplete|mediaerror|move|moveend|movestart|outofsync|resume|reverse|rowdelete|rowenter|rowexit|rowinserted|rowsdelete|rowsenter|rowsinserted|seek|stop|syncrestored|timeerror|trackchange|urlflip|beforeinput|securitypolicyviolation|slotchange|visibilitychange|beforetoggle|dragexit|contentvisibilityautostatechange|beforematch|pagereveal|pageswap|scrollsnapchange|scrollsnapchanging|fullscreenerror"
 
 XSS = [
     rf"<\s*/?\s*(?:{_TAGS})\b",
@@ -58,6 +58,7 @@ XSS = [
     r"\bdocument\s*\.\s*(?:cookie|location|write|domain|body|createelement|forms|getelementby|url\b|referrer)",
     r"\b(?:window|self|top|parent|this|frames|globalthis)\s*\[\s*['\"`\d/]",
     r"=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\bphn2zy|\bphnjcmlwd|<!attlist",
+    r"(?:^|[^a-z])on(?:moz|webkit|ms)[a-z]{4,}(?:$|[^a-z])|\badw-.{0,40}\bad4-",
     r"\b(?:window|self|top|parent)\s*\.\s*(?:location|name|eval|alert|open)\b",
     r"\blocation\s*(?:\.\s*(?:hash|href|search|replace|assign)|\s*=)",
     r"\.\s*tostring\s*\(\s*\d+\s*\)|\bconstructor\s*\(|\bnavigator\s*\.\s*\w+\s*\(",
@@ -102,7 +103,7 @@ CMDI = [
     rf"(?:[;|`\n&(]|\$\(|\|\||&&|^|[=\s'\"])\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_WITH_ARGS}(?:\.exe)?{_WS}{_ARG}",
     r"\$\([^)]*\)",
     r"`[^`]*[a-z][^`]*`",
-    r"(?:^|[\s;&|=(`'\"<>{,])/?(?:usr/(?:local/)?)?s?bin/[a-z][\w.-]*",
+    r"(?:^|[\s;&|=(`'\"<>{,])/*(?:usr/(?:local/)?)?s?bin/[a-z][\w.-]*",
     r"<!--\s*#\s*(?:exec|include|echo|config|printenv)\b",
     r"\b(?:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec|assert|create_function|call_user_func(?:_array)?|preg_replace|file_put_contents|file_get_contents|fwrite|eval)\s*\(\s*(?:['\"$`]|base64_decode|chr\s*\(|str_rot13|gzinflate|\$_|(?:id|whoami|ls|cat|uname)\b)",
     r"\b(?:phpinfo|base64_decode|gzinflate|str_rot13)\s*\(",
@@ -134,10 +135,11 @@ LOG4SHELL = [
     r"\$\{\s*(?:lower|upper|env|sys|java|::-|date|ctx|main|bundle|k8s|docker|spring|log4j|web|marker|event|sd|base64|script|url|dns)\s*:",
 ]
 
-#: In a user agent ``; id)`` is a locale (Opera's ``U; id``): there a command needs a pipe, a
-#: backtick, ``$(``, ``&&`` or a line break before it.
+#: In a user agent ``; id)`` and ``; id;`` are a locale (Opera's ``U; id``): there a command
+#: after ``;`` must not be followed by ``)`` or ``;``.
 CMDI_UA = [
-    rf"(?:[|`\n]|\$\(|\|\||&&)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n]|\$\{{?ifs)",
+    rf"(?:[|`\n&]|\$\(|\|\|)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n;]|\$\{{?ifs)",
+    rf";\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n]|\$\{{?ifs)",
     *CMDI[1:],
 ]
 

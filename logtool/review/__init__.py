@@ -39,7 +39,7 @@ from logtool.store import Hold, Partition, Store
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Rows per piece: a day with more is split into shards of clients.
-SHARD_ROWS = 500_000
+SHARD_ROWS = 250_000
 _RAW_COLUMNS = ["ts", "client_ip", "client_net", "remote_user", "method", "path", "query", "protocol", "status",
                 "referrer", "user_agent", "vhost", "xff", "source_file", "line_no"]  # fmt: skip
 _ANON_COLUMNS = [c for c in _RAW_COLUMNS if c not in ("client_ip", "remote_user", "user_agent", "xff")] + ["ua_family"]
