@@ -52,13 +52,16 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "line": pl.String(),
 }
 
-#: Daily aggregates in long form: one row per (date, dimension, key).
+#: Daily aggregates in long form: one row per (date, dimension, key, vhost). ``vhost`` is null
+#: for requests logged without one, for counts that are not per vhost (behavioural findings), and
+#: in partitions written before the column existed (they count for "all vhosts" only).
 AGG_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "dimension": pl.String(),
     "key": pl.String(),
     "requests": pl.Int64(),
     "bytes": pl.Int64(),
+    "vhost": pl.String(),
 }
 
 STAGES = ("raw", "anonymised", "aggregates", "quarantine")
@@ -81,3 +84,14 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
             for name, dtype in schema.items()
         ]
     )
+
+
+#: How times are written in every text output of rows (CSV, JSON, JSON lines): ISO 8601 with
+#: microseconds and the UTC offset, e.g. ``2026-11-10T01:02:03.456000+00:00``.
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S%.6f%:z"
+
+
+def iso_times(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with every datetime column as ISO 8601 text (:data:`ISO_FORMAT`)."""
+    times = [c for c, t in df.schema.items() if isinstance(t, pl.Datetime)]
+    return df.with_columns(pl.col(c).dt.strftime(ISO_FORMAT) for c in times) if times else df

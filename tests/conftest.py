@@ -37,6 +37,23 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
+def run(tmp_path: Path):
+    """The CLI, isolated: ``run(*args)`` invokes logtool on a store in ``tmp_path``."""
+    from click.testing import CliRunner
+
+    from logtool.cli import cli
+
+    runner = CliRunner()
+    store = tmp_path / "store"
+
+    def go(*args: str, env: dict[str, str] | None = None, input: bytes | None = None):
+        return runner.invoke(cli, ["--store", str(store), *args], env=env or {}, input=input, catch_exceptions=False)
+
+    go.store = store  # type: ignore[attr-defined]
+    return go
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "store")
     yield s

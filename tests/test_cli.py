@@ -7,23 +7,10 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from logtool.cli import cli
 
 from .conftest import write_days
-
-
-@pytest.fixture
-def run(tmp_path: Path):
-    runner = CliRunner()
-    store = tmp_path / "store"
-
-    def go(*args: str, env: dict[str, str] | None = None, input: bytes | None = None):
-        return runner.invoke(cli, ["--store", str(store), *args], env=env or {}, input=input, catch_exceptions=False)
-
-    go.store = store  # type: ignore[attr-defined]
-    return go
 
 
 def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -179,3 +166,6 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     rep = json.loads((reports / "demo-report.json").read_text())
     assert rep["period"]["days"] == 14 and rep["requests"] > 40_000
     assert "Access report" in (reports / "demo-report.txt").read_text()
+    assert r.stdout.strip() == str(reports / "demo-report.html")  # the dashboard's path, for scripts
+    html = (reports / "demo-report.html").read_text()
+    assert "Privacy and compliance" in html and "INC-DEMO-1" in html and len(html.encode()) < 1_500_000

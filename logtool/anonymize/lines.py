@@ -32,8 +32,8 @@ from logtool.anonymize.redact import EMAIL, candidate_regex, redact
 from logtool.config import Policy
 from logtool.net import UNKNOWN_HOST, fast_v6_network, host_network, mask_distinct, parse_ip
 from logtool.parsers import LineFormat
-from logtool.parsers.clf import split_request
 from logtool.parsers.jsonl import unescape
+from logtool.parsers.normalise import split_request
 from logtool.pipeline import LookupCache
 
 _V4_FREE = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.[0-9])")
@@ -60,9 +60,8 @@ class LineAnonymizer:
 
     def __init__(self, fmt: LineFormat | None, policy: Policy) -> None:
         self.fmt, self.policy = fmt, policy
-        compiled = getattr(fmt, "compiled", None)
-        # Formats without a rewrite template (fixed-layout AWS/proxy logs): fail-closed masking.
-        self.compiled = compiled if compiled is not None and compiled.rewrite_regex else None
+        self.rewriter = fmt.rewriter() if fmt is not None else None  # this input's own
+        self.compiled = self.rewriter.template if self.rewriter is not None else None
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
         # The fast path masks only the client field; formats with more address fields (an
         # X-Forwarded-For list may hold hostnames the trigger cannot see) take the full rewrite.
@@ -74,9 +73,7 @@ class LineAnonymizer:
         self._triggers = trigger_regex(policy.sensitive_params)
         # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
         # #Fields header from batch to batch (see ``context``).
-        self.layouts = getattr(fmt, "layouts", None) if self.compiled is None else None
-        self._headers = getattr(fmt, "headers", None) if self.layouts is not None else None
-        self._carried: str | None = None
+        self.layouts = self.rewriter.layouts if self.rewriter is not None and self.compiled is None else None
 
     # single values ----------------------------------------------------------------------
     def mask_address(self, text: str) -> str:
@@ -215,13 +212,10 @@ class LineAnonymizer:
         return pl.select(pl.when(changed).then(escaped).otherwise(s)).to_series()
 
     # batches ----------------------------------------------------------------------------
-    def context(self, lines: pl.Series) -> pl.Series | None:
+    def context(self, lines: pl.Series) -> object:
         """What a batch needs from the batches before it (W3C: the ``#Fields`` header of each
         line). Call in input order; the masking itself may then run on any thread."""
-        if self._headers is None:
-            return None
-        per_line, self._carried = self._headers(lines, self._carried)
-        return per_line
+        return self.rewriter.context(lines) if self.rewriter is not None else None
 
     def anonymize(self, lines: pl.Series, context: pl.Series | None = None) -> pl.Series:
         """Same number of lines, same order; CR line endings are kept. ``context``: from

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from logtool.cli.common import Ctx, err, format_option, now_option, plural, policy_options, time_option
+from logtool.cli.common import Ctx, err, format_option, now_option, plural, policy_options
 from logtool.config import describe
 from logtool.errors import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK
 from logtool.render.text import visible
@@ -93,13 +93,17 @@ def audit() -> None:
 
 
 @audit.command("list")
-@time_option("--since", "Only entries at or after this time (ISO 8601).")
+@click.option("--since", help="Only entries this recent: 24h, 2d, 90m, or an ISO time.")
 @format_option(TableFormat, TableFormat.table)
+@now_option
 @click.pass_obj
-def audit_list(obj: Ctx, since: datetime | None, fmt: TableFormat) -> None:
+def audit_list(obj: Ctx, since: str | None, fmt: TableFormat, now: datetime) -> None:
     """Show audit entries: time, OS user, action, parameters, counts."""
+    from logtool.timespec import parse_since
+
+    start = parse_since(since, now) if since else None
     with obj.open_store() as store:
-        entries = store.catalog.audit.entries(since.isoformat() if since else None)
+        entries = store.catalog.audit.entries(start.isoformat() if start else None)
     if fmt is TableFormat.json:
         click.echo(json.dumps(entries, indent=2))
         return

@@ -90,7 +90,7 @@ class LogtoolGroup(click.Group):
             code = e.exit_code
         except click.UsageError as e:
             where = f" (see '{e.ctx.command_path} --help')" if e.ctx is not None else ""
-            err(f"logtool: error: {e.format_message()}{where}")
+            err(f"logtool: error: {e.format_message().rstrip('.')}{where}")
             code = EXIT_USAGE
         except click.ClickException as e:
             err(f"logtool: error: {e.format_message()}")

@@ -15,6 +15,7 @@ from logtool.governance.export import ExportFormat
 from logtool.render import ReportFormat
 from logtool.render.blocklist import BlocklistStyle
 from logtool.render.findings import FindingFormat
+from logtool.report import COMPARE
 
 SEVERITY = click.Choice(["low", "medium", "high"])
 
@@ -33,27 +34,33 @@ class StageType(click.Choice):
 @period_options(month=True)
 @format_option(ReportFormat, ReportFormat.table)
 @output_option()
+@click.option("--vhost", help="Only this virtual host (as logged, any case).")
+@click.option("--compare", type=click.Choice(list(COMPARE)),
+              help="Each KPI with its change against the previous period of the same length.")  # fmt: skip
 @click.option("--hold", "hold_id", help="Row-level detail (full addresses, requests) of the rows this hold matches.")
 @now_option
 @click.pass_obj
 def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: ReportFormat, out_path: Path | None,
-           hold_id: str | None, now: datetime) -> None:  # fmt: skip
-    """Traffic report from the daily aggregates (no personal data), or a hold's rows."""
+           vhost: str | None, compare: str | None, hold_id: str | None, now: datetime) -> None:  # fmt: skip
+    """Traffic report from the daily aggregates (no personal data) with the store's privacy and
+    compliance state, or a hold's rows. --format html writes one self-contained page."""
     from logtool.render import render_hold, render_report
     from logtool.report import build, hold_detail
 
     policy = obj.policy().policy
     if hold_id:
+        if vhost or compare:
+            raise ConfigError("--hold shows the hold's rows: --vhost and --compare apply to aggregate reports")
         with obj.open_store(write=True) as store:
             hold, rows = hold_detail(store, hold_id, now)
         text = render_hold(hold, rows, fmt, now)
     else:
         with obj.open_store() as store:
-            text = render_report(build(store, policy, date_from, date_to), fmt)
+            text = render_report(build(store, policy, date_from, date_to, vhost=vhost, compare=compare, now=now), fmt)
     with output(out_path, private=hold_id is not None) as out:
         out.write(text)
     if out_path:
-        obj.say(f"report written to {out_path}")
+        obj.say(f"report written to {out_path}" + (" (personal data: keep it with the incident)" if hold_id else ""))
 
 
 @click.command()

@@ -118,11 +118,14 @@ def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) ->
     type=click.Choice(["low", "medium", "high"]),
     help="Exit 1 (after all work is saved) if the review finds something at least this severe.",
 )
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the HTML report of the days ingested here (logtool-report-DAY.html).")  # fmt: skip
+@click.option("--no-verify", is_flag=True, help="Skip verify and the audit-chain check (reports show the last result).")
 @click.pass_obj
 def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], now: datetime,
-            fail_on: str | None) -> Any:  # fmt: skip
-    """Ingest FILES, review the days they hold, apply retention, print a short summary
-    (for logrotate/systemd)."""
+            fail_on: str | None, report_dir: Path | None, no_verify: bool) -> Any:  # fmt: skip
+    """Ingest FILES, review the days they hold, apply retention, check the store, print a short
+    summary (for logrotate/systemd); optionally write the day's HTML report."""
     from logtool.enrich.geo import GeoDB
     from logtool.inputs import make_inputs
     from logtool.jobs.nightly import nightly as do_nightly
@@ -131,9 +134,15 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     inputs = make_inputs(list(files))
     with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
         res = do_nightly(store, inputs, policy, now, line_format, GeoDB(policy.geoip_db or None), fail_on, tick,
-                         clock=wall_clock)  # fmt: skip
+                         clock=wall_clock, check=not no_verify, report_dir=report_dir)  # fmt: skip
     print_ingest(obj, res.files)
     print_retain(obj, res.retained)
+    if res.checks is not None:
+        v, a = res.checks["verify"], res.checks["audit"]
+        obj.say(f"verify: {'no problems' if v['ok'] else plural(v['problems'], 'problem') + ' (run logtool verify)'}; "
+                f"audit chain: {'intact' if a['ok'] else 'BROKEN: ' + a['problem']}")  # fmt: skip
+    if res.report is not None:
+        obj.say(f"report written to {res.report}")
     if res.days:
         click.echo(summary(res.findings, res.period), nl=False)
         if res.findings:
@@ -193,8 +202,9 @@ def demo(obj: Ctx, reports_dir: Path, workdir: Path | None) -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="logtool-demo-") as tmp:
             res = run_demo(Path(tmp), reports_dir, say=err)
-    err(f"\nDone. Read {', '.join(str(p) for p in res.reports)}; "
+    err(f"\nDone. Open the dashboard in a browser: {res.reports[0]} (also {', '.join(str(p) for p in res.reports[1:])}); "
         "on your own logs: logtool ingest /var/log/nginx/access.log.1")  # fmt: skip
+    click.echo(res.reports[0])  # the HTML report's path, for scripts: xdg-open "$(logtool demo)"
 
 
 COMMANDS = [ingest, retain, nightly, anonymize, demo]

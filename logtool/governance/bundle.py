@@ -14,6 +14,7 @@ from pathlib import Path
 from logtool import __version__
 from logtool.errors import ConfigError, InputError
 from logtool.governance.holds import held_rows
+from logtool.schema import iso_times
 from logtool.store import Store
 from logtool.store.files import file_sha256
 
@@ -26,7 +27,7 @@ def export_bundle(store: Store, hold_id: str, out_dir: Path, now: datetime) -> d
     h, rows = held_rows(store, hold_id, now, "hold-export", bundle=out_dir.name)
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     rows.write_parquet(out_dir / "rows.parquet")
-    rows.write_csv(out_dir / "rows.csv")
+    iso_times(rows).write_csv(out_dir / "rows.csv")
     (out_dir / "hold.json").write_text(json.dumps(h.to_dict(now), indent=2) + "\n")
     files = {p.name: file_sha256(p) for p in sorted(out_dir.iterdir()) if p.name != MANIFEST}
     manifest = {

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from logtool.governance.disclosure import disclose
 from logtool.governance.holds import held_rows
 from logtool.governance.subjects import unrestricted
-from logtool.schema import SCHEMAS, conform
+from logtool.schema import SCHEMAS, conform, iso_times
 from logtool.store import Store
 
 
@@ -70,6 +70,7 @@ def export_hold(store: Store, hold_id: str, out: BinaryIO, now: datetime, fmt: E
 
 
 def _write_text(df: pl.DataFrame, out: BinaryIO, fmt: ExportFormat, header: bool) -> None:
+    df = iso_times(df)
     buf = io.BytesIO()
     if fmt is ExportFormat.csv:
         df.write_csv(buf, include_header=header)

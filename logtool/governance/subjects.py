@@ -23,6 +23,7 @@ from logtool.errors import ConfigError
 from logtool.governance.disclosure import disclose
 from logtool.lifecycle.holdmatch import active, held_mask
 from logtool.net import IPAddress, parse_ip
+from logtool.schema import iso_times
 from logtool.store import Partition, Store
 
 LEGAL_GROUND_HOLD = (
@@ -106,11 +107,11 @@ def export(store: Store, ip: str, out: BinaryIO, fmt: str, now: datetime) -> int
         frames = list(_subject_rows(store, addr, None, None))
         rows = pl.concat(frames) if frames else store.read_parts([], "raw")
         if fmt == "json":
-            doc = {"subject_ip": str(addr), "exported_at": now.isoformat(), "rows": rows.to_dicts()}
+            doc = {"subject_ip": str(addr), "exported_at": now.isoformat(), "rows": iso_times(rows).to_dicts()}
             out.write(json.dumps(doc, indent=2, default=str).encode())
         else:
             buf = io.BytesIO()
-            rows.write_csv(buf)
+            iso_times(rows).write_csv(buf)
             out.write(buf.getvalue())
         d.rows = rows.height
     return rows.height

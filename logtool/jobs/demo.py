@@ -3,7 +3,8 @@
 Fourteen days of traffic are generated (deterministic), written as rotated log files (some
 gzip'd, like logrotate leaves them) and run through the nightly job as of the day after the
 last log day with a short demo policy (raw 3 days, anonymised 10 days), so the store ends up
-with raw, anonymised and deleted days. The report goes to ``reports/``.
+with raw, anonymised and deleted days; an incident hold is placed on the most severe finding.
+The reports go to ``reports/``: ``demo-report.html`` (the dashboard), ``.txt`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from pathlib import Path
 
 from logtool import generate
 from logtool.config import Policy
+from logtool.detect.findings import Finding
 from logtool.enrich.geo import GeoDB
+from logtool.governance.holds import create
 from logtool.inputs import make_inputs
 from logtool.jobs.nightly import nightly
 from logtool.render import ReportFormat, render_report
@@ -27,6 +30,8 @@ from logtool.store import Store
 DEMO_DAYS = 14
 DEMO_LINES_PER_DAY = 3000
 DEMO_FIRST_DAY = datetime(2026, 11, 1, tzinfo=UTC)
+#: A short policy, so that 14 days end up raw, anonymised and deleted.
+DEMO_POLICY = replace(Policy(), raw_days=3, anonymised_days=10)
 
 
 @dataclass
@@ -57,7 +62,7 @@ def write_sample_logs(folder: Path, days: int = DEMO_DAYS, per_day: int = DEMO_L
 def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lambda _: None) -> DemoResult:
     """Run the demo in ``workdir`` (logs and store) and write reports to ``reports_dir``: the
     same :func:`~logtool.jobs.nightly.nightly` job the timer runs, as of the day after the logs."""
-    policy = replace(Policy(), raw_days=3, anonymised_days=10)
+    policy = DEMO_POLICY
     logs = write_sample_logs(workdir / "logs")
     say(
         f"1. Generated {len(logs)} days of sample access logs ({DEMO_LINES_PER_DAY:,} lines a day, "
@@ -89,12 +94,30 @@ def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lamb
         raw_days = sorted({p.date for p in store.parts("raw")})
         anon_days = sorted({p.date for p in store.parts("anonymised")})
         say(f"   raw stage now: {raw_days[0]} … {raw_days[-1]}; anonymised: {anon_days[0]} … {anon_days[-1]}")
-        report = build(store, policy)
+        hold = _demo_hold(store, run.findings, now)
+        if hold:
+            say(f"5. Placed incident hold {hold}: its rows stay raw as evidence past the policy's windows "
+                f"(see it with: logtool report --hold {hold} --format html)")  # fmt: skip
+        report = build(store, policy, now=now)
         reports_dir.mkdir(parents=True, exist_ok=True)
         paths = []
-        for fmt, ext in ((ReportFormat.table, "txt"), (ReportFormat.json, "json")):
+        for fmt, ext in ((ReportFormat.html, "html"), (ReportFormat.table, "txt"), (ReportFormat.json, "json")):
             p = reports_dir / f"demo-report.{ext}"
             p.write_text(render_report(report, fmt), encoding="utf-8")
             paths.append(p)
-        say(f"5. Wrote the aggregate report (no personal data) to {', '.join(str(p) for p in paths)}")
+        say(f"6. Wrote the aggregate report (no personal data) with the store's privacy state to "
+            f"{', '.join(str(p) for p in paths)}")  # fmt: skip
     return DemoResult(workdir / "store", logs, paths, now)
+
+
+def _demo_hold(store: Store, findings: list[Finding], now: datetime) -> str | None:
+    """A hold on the network of the most severe finding still in the raw stage, as a reviewer
+    would place one (so the report shows a hold and its rows can be looked at)."""
+    raw_days = {p.date for p in store.parts("raw")}
+    for f in findings:  # most severe first
+        start = datetime.fromisoformat(f.first_seen)
+        if start.date().isoformat() in raw_days and "/" in f.client:
+            create(store, "INC-DEMO-1", f"{f.category} from one network ({f.detector}); evidence for the incident file",
+                   start, now, end=datetime.fromisoformat(f.last_seen) + timedelta(seconds=1), networks=[f.client])  # fmt: skip
+            return "INC-DEMO-1"
+    return None

@@ -4,6 +4,11 @@ They hold no personal data: paths are stripped of their query and PII, referrers
 their host, clients appear only as a country. Stored in long form so that partial aggregates
 of several ingests simply add up; high-cardinality dimensions keep their ``top_n`` keys per
 day and fold the rest into ``(other)``.
+
+Every row is per vhost as logged (``vhost`` null when the log has none); a report over all
+vhosts adds them up, which is exact for every dimension because visitor keys already include
+the vhost. Only the ``TOP_VHOSTS`` busiest vhosts of a day keep their own rows (the Host header
+is client text: a scanner can send thousands); the rest count as vhost ``(other)``.
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ from logtool.anonymize.fields import referrer_host
 from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.detect.signatures import request_flags
-from logtool.schema import AGG_SCHEMA
+from logtool.schema import AGG_SCHEMA, conform
 
 if TYPE_CHECKING:
     from logtool.store import Partition, Store
 
 OTHER = "(other)"
+#: Busiest vhosts per day that keep their own rows.
+TOP_VHOSTS = 50
+#: The aggregates' grouping columns besides the counts.
+GROUP = ["date", "vhost", "dimension", "key"]
 #: Dimension holding the exact daily unique-visitor count, written when a day leaves raw.
 VISITORS = "visitors"
 UNKNOWN = "(unknown)"
 
 _RT_BUCKETS = [(0.1, "<0.1s"), (0.5, "0.1-0.5s"), (1.0, "0.5-1s"), (5.0, "1-5s")]
+#: Response-time buckets from fast to slow (the order reports show them in).
+RT_ORDER = (*(label for _, label in _RT_BUCKETS), ">=5s", UNKNOWN)
 
 
 def _rt_bucket() -> pl.Expr:
@@ -65,26 +76,46 @@ DIMENSIONS: dict[str, tuple[pl.Expr, KeyFn]] = {
     "country": (pl.col("country"), _text),
     "hour": (pl.col("ts").dt.hour(), _expr(lambda c: c.cast(pl.String).str.zfill(2))),
     "response_time": (_rt_bucket(), _text),
+    "not_found": (
+        pl.when(pl.col("status") == 404).then(pl.col("path")),
+        lambda s, sens: redact(s.cast(pl.String), sens),
+    ),
 }
+#: Dimensions that count only some requests: a null value is not counted (not ``(unknown)``).
+SPARSE = {"not_found"}
 
 #: Dimensions whose keys can be unbounded; they are capped at ``top_n`` per day.
-CAPPED = {"path", "referrer_host", "browser", "os", "country", "status"}
+CAPPED = {"path", "referrer_host", "browser", "os", "country", "status", "not_found"}
 
 
 #: Requests per attack category (signatures, protocol anomalies, fake crawlers), per day.
 ATTACKS = "attack"
+#: Requests flagged in at least one attack category (key ``requests``): a request can be in several.
+ATTACKED = "attacked"
 #: Behavioural findings per category, written once when a day leaves the raw stage.
 FINDINGS = "findings"
 
 
 def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
-    """Flagged requests per (day, category): attack trends without personal data."""
-    flags = request_flags(records, rules).with_columns(records.get_column("ts").dt.date().alias("date"))
-    long = flags.unpivot(index="date", variable_name="key", value_name="hit").filter(pl.col("hit"))
-    return (
-        long.group_by("date", "key")
-        .agg(pl.len().cast(pl.Int64).alias("requests"))
-        .select("date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", pl.lit(0, dtype=pl.Int64).alias("bytes"))
+    """Flagged requests per (day, vhost, category), and per (day, vhost) flagged at all: attack
+    trends without personal data."""
+    flags = request_flags(records, rules)
+    flags = flags.with_columns(
+        pl.any_horizontal(pl.all()).alias("_any"), records.get_column("ts").dt.date().alias("date"),
+        records.get_column("vhost"),
+    )  # fmt: skip
+    index = ["date", "vhost"]
+    long = flags.drop("_any").unpivot(index=index, variable_name="key", value_name="hit").filter(pl.col("hit"))
+    zero = pl.lit(0, dtype=pl.Int64).alias("bytes")
+    per_key = long.group_by(*index, "key").agg(pl.len().cast(pl.Int64).alias("requests"))
+    any_hit = flags.filter(pl.col("_any")).group_by(index).agg(pl.len().cast(pl.Int64).alias("requests"))
+    return pl.concat(
+        [
+            per_key.select("date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", zero, "vhost"),
+            any_hit.select(
+                "date", pl.lit(ATTACKED).alias("dimension"), pl.lit("requests").alias("key"), "requests", zero, "vhost"
+            ),  # fmt: skip
+        ]
     )
 
 
@@ -98,7 +129,7 @@ def daily(
     base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
     firsts = pl.collect_all(
         [
-            base.group_by("date", row_expr.alias("v")).agg(
+            base.group_by("date", "vhost", row_expr.alias("v")).agg(
                 pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)
             )
             for row_expr, _ in DIMENSIONS.values()
@@ -106,11 +137,13 @@ def daily(
     )
     out = []
     for (name, (_, key_fn)), first in zip(DIMENSIONS.items(), firsts, strict=True):
+        if name in SPARSE:
+            first = first.filter(pl.col("v").is_not_null())
         keyed = first.with_columns(key_fn(first.get_column("v"), sensitive).fill_null(UNKNOWN).alias("key"))
         out.append(
-            keyed.group_by("date", "key")
+            keyed.group_by("date", "vhost", "key")
             .agg(pl.col("requests").sum(), pl.col("bytes").sum())
-            .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes")
+            .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes", "vhost")
         )
     if rules is not None:
         out.append(attacks(records, rules))
@@ -122,20 +155,32 @@ def merge(frames: list[pl.DataFrame], top_n: int | None = None) -> pl.DataFrame:
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame(schema=AGG_SCHEMA)
-    out = pl.concat(frames).group_by("date", "dimension", "key").agg(pl.col("requests").sum(), pl.col("bytes").sum())
+    out = merge_plain(*frames)
     if top_n is not None:
-        out = cap(out, top_n)
-    return out.sort("date", "dimension", "requests", "key", descending=[False, False, True, False])
+        out = cap(fold_vhosts(out), top_n)
+    return out.sort("date", "dimension", "vhost", "requests", "key", descending=[False, False, False, True, False],
+                    nulls_last=False)  # fmt: skip
+
+
+def fold_vhosts(df: pl.DataFrame, keep: int = TOP_VHOSTS) -> pl.DataFrame:
+    """Count the vhosts of a day beyond its ``keep`` busiest as vhost ``(other)``."""
+    day_total = pl.col("requests").filter(pl.col("dimension") == "total").sum().over("date", "vhost")
+    rank = pl.struct(-day_total, pl.col("vhost")).rank("dense").over("date")
+    fold = pl.col("vhost").is_not_null() & (rank > keep)
+    if not df.select(fold.any()).item():
+        return df
+    return merge_plain(df.with_columns(pl.when(fold).then(pl.lit(OTHER)).otherwise(pl.col("vhost")).alias("vhost")))
 
 
 def cap(df: pl.DataFrame, top_n: int) -> pl.DataFrame:
-    """Keep the ``top_n`` keys of each capped (date, dimension); sum the rest into ``(other)``."""
-    ranked = df.with_columns(pl.col("requests").rank("ordinal", descending=True).over("date", "dimension").alias("_r"))
+    """Keep the ``top_n`` keys of each capped (date, vhost, dimension); sum the rest into ``(other)``."""
+    over = ("date", "vhost", "dimension")
+    ranked = df.with_columns(pl.col("requests").rank("ordinal", descending=True).over(over).alias("_r"))
     fold = pl.col("dimension").is_in(list(CAPPED)) & (pl.col("_r") > top_n)
     kept = ranked.filter(~fold).drop("_r")
     folded = (
         ranked.filter(fold)
-        .group_by("date", "dimension")
+        .group_by(over)
         .agg(pl.lit(OTHER).alias("key"), pl.col("requests").sum(), pl.col("bytes").sum())
         .select(kept.columns)
     )
@@ -143,11 +188,17 @@ def cap(df: pl.DataFrame, top_n: int) -> pl.DataFrame:
 
 
 def merge_plain(*frames: pl.DataFrame) -> pl.DataFrame:
+    """Frames of aggregates (a missing ``vhost`` column is null: all vhosts) summed per key."""
     return (
-        pl.concat([f.select(list(AGG_SCHEMA)).cast(AGG_SCHEMA) for f in frames])  # type: ignore[arg-type]
-        .group_by("date", "dimension", "key")
+        pl.concat([conform(f, AGG_SCHEMA) for f in frames])
+        .group_by(GROUP)
         .agg(pl.col("requests").sum(), pl.col("bytes").sum())
+        .select(list(AGG_SCHEMA))
     )
+
+
+#: Dimensions whose keys are fixed categories: never folded into ``(other)``.
+UNFOLDED = ("total", "hour", "status_class", "bot", "response_time", ATTACKS, ATTACKED, FINDINGS, VISITORS)
 
 
 def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
@@ -156,7 +207,7 @@ def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
     Dimensions whose keys are fixed categories (total, hour, status class, bot, attack and
     finding categories) are never folded: their counts name nobody.
     """
-    keep_all = pl.col("dimension").is_in(["total", "hour", "status_class", "bot", ATTACKS, FINDINGS])
+    keep_all = pl.col("dimension").is_in(list(UNFOLDED))
     small = ~keep_all & (pl.col("requests") < min_count)
     renamed = df.with_columns(pl.when(small).then(pl.lit(OTHER)).otherwise(pl.col("key")).alias("key"))
     group = [c for c in df.columns if c not in ("requests", "bytes")]
@@ -165,7 +216,13 @@ def fold_small(df: pl.DataFrame, min_count: int) -> pl.DataFrame:
 
 def unique_visitors(store: Store, parts: list[Partition]) -> int:
     """Distinct visitor keys in raw partitions (streamed by polars)."""
+    return sum(unique_visitors_by_vhost(store, parts).values())
+
+
+def unique_visitors_by_vhost(store: Store, parts: list[Partition]) -> dict[str | None, int]:
+    """Distinct visitor keys per vhost in raw partitions (keys include the vhost, so the counts
+    add up to the distinct keys of all vhosts)."""
     if not parts:
-        return 0
-    lf = store.scan(parts)
-    return int(lf.select(pl.col("visitor_key").drop_nulls().n_unique()).collect(engine="streaming").item())
+        return {}
+    lf = store.scan(parts).group_by("vhost").agg(pl.col("visitor_key").drop_nulls().n_unique().alias("n"))
+    return {v: int(n) for v, n in lf.collect(engine="streaming").iter_rows()}

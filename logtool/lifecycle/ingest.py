@@ -79,8 +79,7 @@ def ingest_file(
     if fmt is None:
         fmt, _ = detect_first(first.get_column("line"), inp.name)
 
-    if hasattr(fmt, "start_file"):  # formats with per-file state (W3C #Fields headers)
-        fmt.start_file()
+    parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
         bg = BackgroundWriter()
@@ -92,7 +91,7 @@ def ingest_file(
         seen = 0
         try:
             for batch in itertools.chain([first], prefetch(batches)):
-                rec, rej = fmt.parse(batch)
+                rec, rej = parser.parse(batch)
                 if rec.height:
                     rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                     rec = conform(rec, RAW_SCHEMA)

@@ -21,7 +21,7 @@ from logtool.anonymize.fields import anonymise_records
 from logtool.config import Policy
 from logtool.detect.findings import BEHAVIOURS, counts, review_frame
 from logtool.detect.rules import load_rules
-from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors
+from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors, unique_visitors_by_vhost  # noqa: F401
 from logtool.lifecycle.holdmatch import active, held_mask, held_on_day, record_expiries
 from logtool.net import networks
 from logtool.progress import SILENT, Tick
@@ -176,10 +176,13 @@ def _day_aggregates(store: Store, ch: Change, policy: Policy, day: str, parts: l
     """What only the whole raw day can tell, as an aggregates partition of the change: its exact
     unique-visitor count and its behavioural findings per category."""
     found = behaviour_counts(store, parts, policy, load_rules(policy.review_rules))
-    rows = [(VISITORS, "unique", unique_visitors(store, parts))] + [(FINDINGS, c, n) for c, n in found.items()]
+    visitors = unique_visitors_by_vhost(store, parts) or {None: 0}
+    rows = [(VISITORS, "unique", n, vhost) for vhost, n in visitors.items()]
+    rows += [(FINDINGS, c, n, None) for c, n in found.items()]  # findings are per client, not per vhost
     df = pl.DataFrame(
-        [(date.fromisoformat(day), dim, key, n, 0) for dim, key, n in rows], schema=AGG_SCHEMA, orient="row"
-    )
+        [(date.fromisoformat(day), dim, key, n, 0, vhost) for dim, key, n, vhost in rows], schema=AGG_SCHEMA,
+        orient="row",
+    )  # fmt: skip
     ch.writer("aggregates").write(df, date_column="date")
 
 

@@ -1,32 +1,25 @@
 """Log formats: a registry of named formats, user format strings, and auto-detection.
 
-A format is anything with ``name``, ``match_rate(lines)`` and ``parse(batch)``; the CLF family
-lives in :mod:`logtool.parsers.clf`. Later families (JSON, W3C, cloud load balancers) register
-here the same way.
+A format follows :class:`~logtool.parsers.base.LineFormat`: ``match_rate(lines)`` for
+detection, ``parser()`` and ``rewriter()`` build what works on one input. Families: the CLF
+family and single-regex formats (:mod:`.clf`, :mod:`.more`), JSON lines (:mod:`.jsonl`), W3C
+extended logs (:mod:`.w3c`); all end in the shared normaliser (:mod:`.normalise`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import polars as pl
 
 from logtool.errors import ConfigError, InputError
 from logtool.inputs import LogInput, iter_batches
+from logtool.parsers.base import LineFormat, Parser, Rewriter
+
+__all__ = ["LineFormat", "Parser", "Rewriter", "REGISTRY", "choose_format", "detect", "detect_first", "detect_input",
+           "get_format", "custom_format", "register", "Detection"]  # fmt: skip
 from logtool.parsers.clf import RegexFormat
 from logtool.parsers.formatstr import compile_apache, compile_nginx
-
-
-class LineFormat(Protocol):
-    name: str
-    description: str
-    sample: str
-
-    def match_rate(self, lines: pl.Series) -> float: ...
-
-    def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]: ...
-
 
 _S = '203.0.113.7 - - [24/Nov/2026:10:00:00 +0100] "GET /index.html HTTP/1.1" 200 512'
 _C = _S + ' "https://example.org/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"'

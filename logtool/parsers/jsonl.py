@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from logtool.errors import ConfigError
-from logtool.parsers.clf import _normalise, _timestamp
+from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.jsontpl import Template, learn
 from logtool.parsers.layout import Layout
+from logtool.parsers.normalise import normalise, timestamp
 
 #: Canonical field → what ``logtool anonymize`` does to it (the rest is kept as logged).
 ANON_FIELDS = {
@@ -85,7 +86,7 @@ def _clean(raw: pl.Series) -> pl.Series:
 
 
 @dataclass(frozen=True)
-class JsonFormat:
+class JsonFormat(Stateless):
     """A JSON-lines format: canonical field → candidate keys (first found wins)."""
 
     name: str
@@ -151,7 +152,10 @@ class JsonFormat:
             out = out.with_columns(unescape(out[c]) for c in cols[2:])
         return out.sort("line_no") if len(parts) > 1 else out
 
-    def layouts(self, lines: pl.Series, context: object = None) -> tuple[list[Layout], pl.Series]:
+    def rewriter(self) -> Rewriter:
+        return LayoutRewriter(self.cut)
+
+    def cut(self, lines: pl.Series) -> tuple[list[Layout], pl.Series]:
         """``logtool anonymize``: the lines of each learned key layout cut into segments (values
         as the anonymiser's fields, the rest as gaps), and the positions of the other lines."""
         frame = pl.DataFrame({"_i": pl.int_range(lines.len(), dtype=pl.UInt32, eager=True), "line": lines})
@@ -204,7 +208,7 @@ class JsonFormat:
         durations = {"rt_s", "rt_ns", "latency"} & fields
         norm_fields = (fields - {"rt_ns", "latency"}) | ({"rt_s"} if durations else set())
         lf = lf.with_columns(_any_timestamp(fields)).with_columns(reason.alias("_reason"))
-        out = _normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
+        out = normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
                          norm_fields | ({"referrer"} if "ua_referrer" in fields else set()), unescaped=True)  # fmt: skip
         out = out.collect(engine="streaming")
         ok = pl.col("_reason").is_null()
@@ -223,7 +227,7 @@ def _search(frame: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
 
 def _any_timestamp(fields: frozenset[str]) -> list[pl.Expr]:
     """``ts`` and ``tz_offset_min`` from whichever time field a line has (ISO, CLF, epoch)."""
-    sources = [_timestamp(frozenset({f})) for f in ("time_iso", "time", "msec") if f in fields]
+    sources = [timestamp(frozenset({f})) for f in ("time_iso", "time", "msec") if f in fields]
     return [
         pl.coalesce([s[0] for s in sources]).alias("ts"),
         pl.coalesce([s[1] for s in sources]).alias("tz_offset_min"),

@@ -9,12 +9,12 @@ IIS writes ``+`` for spaces in the user agent; CloudFront URL-encodes it twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
-from logtool.parsers.clf import _normalise, _timestamp
 from logtool.parsers.layout import Layout
+from logtool.parsers.normalise import normalise, timestamp
 
 #: W3C field → the group name of the CLF normaliser.
 FIELD_MAP = {
@@ -40,7 +40,7 @@ W3C_KEEP = frozenset({
 })  # fmt: skip
 
 
-@dataclass
+@dataclass(frozen=True)
 class W3CFormat:
     name: str
     separator: str
@@ -50,11 +50,13 @@ class W3CFormat:
     description: str = ""
     exclude: str = ""  # a header containing this belongs to another W3C format
     sample: str = ""
-    _header: str | None = field(default=None, repr=False)
 
-    def start_file(self) -> None:
-        """Forget the header carried from the previous input."""
-        self._header = None
+    def parser(self) -> W3CParser:
+        """A parser for one input: it carries the ``#Fields`` header from batch to batch."""
+        return W3CParser(self)
+
+    def rewriter(self) -> W3CRewriter:
+        return W3CRewriter(self)
 
     def match_rate(self, lines: pl.Series) -> float:
         lines = lines.filter(lines.str.len_bytes() > 0)
@@ -74,8 +76,15 @@ class W3CFormat:
         return float(((counts == n).sum() + lines.len() - data.len()) / lines.len())
 
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Parse one batch on its own (an input's later batches: :class:`W3CParser`)."""
+        rec, rej, _ = self.parse_batch(batch, None)
+        return rec, rej
+
+    def parse_batch(self, batch: pl.DataFrame, carried: str | None) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+        """Parse a batch whose lines before its first ``#Fields`` follow ``carried``; also return
+        the header in force after it."""
         line = pl.col("line").str.strip_suffix("\r")
-        per_line, self._header = self.headers(batch.get_column("line"), self._header)
+        per_line, after = self.headers(batch.get_column("line"), carried)
         df = batch.with_columns(per_line.alias("_h"))
         # other directives (#Software, #Version, #Date) carry no records
         data = df.filter(~line.str.starts_with("#") & (pl.col("line").str.len_bytes() > 0))
@@ -98,8 +107,8 @@ class W3CFormat:
             rejects.append(rej)
         out_rec = pl.concat(records) if records else None
         if out_rec is None:
-            return self._empty(batch), pl.concat(rejects)
-        return out_rec.sort("line_no"), pl.concat(rejects).sort("line_no")
+            return self._empty(batch), pl.concat(rejects), after
+        return out_rec.sort("line_no"), pl.concat(rejects).sort("line_no"), after
 
     def headers(self, lines: pl.Series, carried: str | None) -> tuple[pl.Series, str | None]:
         """The ``#Fields`` header in force on each line (``carried`` from the batch before), and
@@ -111,10 +120,10 @@ class W3CFormat:
         per_line = own.forward_fill().fill_null(pl.lit(carried, dtype=pl.String))
         return per_line, (per_line[-1] if per_line.len() else carried)
 
-    def layouts(self, lines: pl.Series, context: object = None) -> tuple[list[Layout], pl.Series]:
-        """``logtool anonymize``: the data lines of each header cut into columns (masked by the
-        column's name) and separators; directives and lines without a header are the rest."""
-        headers = context if isinstance(context, pl.Series) else self.headers(lines, None)[0]
+    def layouts(self, lines: pl.Series, headers: pl.Series) -> tuple[list[Layout], pl.Series]:
+        """``logtool anonymize``: the data lines of each header (``headers``: the one in force on
+        each line) cut into columns (masked by the column's name) and separators; directives and
+        lines without a header are the rest."""
         frame = pl.DataFrame(
             {"_i": pl.int_range(lines.len(), dtype=pl.UInt32, eager=True), "line": lines, "_h": headers}
         )
@@ -173,8 +182,8 @@ class W3CFormat:
             .when(pl.col("ts").is_null())
             .then(pl.lit("unreadable date/time"))
         )
-        lf = lf.with_columns(_timestamp(fields)).with_columns(reason.alias("_reason"))
-        out = _normalise(lf, fields).collect(engine="streaming")
+        lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
+        out = normalise(lf, fields).collect(engine="streaming")
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         return out.filter(ok).drop("line", "_reason"), rejects
@@ -205,6 +214,34 @@ def _w3c_values(present: set[str], ua_decode: str) -> list[pl.Expr]:
             target = pl.concat_str([target, pl.lit(" ") + pl.col("proto")], ignore_nulls=True)
         out.append(target.alias("target_s"))
     return out
+
+
+class W3CParser:
+    """One input's parser: the ``#Fields`` header in force at the end of a batch carries over."""
+
+    def __init__(self, fmt: W3CFormat) -> None:
+        self.fmt, self.header = fmt, None
+
+    def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        rec, rej, self.header = self.fmt.parse_batch(batch, self.header)
+        return rec, rej
+
+
+class W3CRewriter:
+    """One input's rewriter: lines cut by the header in force on each (carried across batches)."""
+
+    template = None
+
+    def __init__(self, fmt: W3CFormat) -> None:
+        self.fmt, self.header = fmt, None
+
+    def context(self, lines: pl.Series) -> pl.Series:
+        per_line, self.header = self.fmt.headers(lines, self.header)
+        return per_line
+
+    def layouts(self, lines: pl.Series, context: object) -> tuple[list[Layout], pl.Series]:
+        headers = context if isinstance(context, pl.Series) else self.fmt.headers(lines, None)[0]
+        return self.fmt.layouts(lines, headers)
 
 
 IIS = W3CFormat(

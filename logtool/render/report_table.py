@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from logtool.render.text import cell
 from logtool.report import NOT_REQUESTS, SECTIONS, Report
 
 
@@ -30,7 +31,15 @@ def render(report: Report, width: int = 100) -> str:
         f"({len(report.days)} days, {report.requests:,} requests, {human_bytes(report.bytes)}, "
         f"bots {report.bot_share:.1%})"
     )
-    con.print(f"Groups under {report.min_group_size} requests are shown as (other).\n")
+    if report.vhost:
+        con.print(cell(f"vhost: {report.vhost}"))
+    con.print(f"Groups under {report.min_group_size} requests are shown as (other).")
+    for note in report.notes:
+        con.print(cell(note))
+    con.print(_kpi_line(report))
+    if report.compliance is not None:
+        con.print(_compliance_lines(report))
+    con.print()
     daily = Table(title="Requests per day", title_justify="left")
     daily.add_column("date")
     daily.add_column("requests", justify="right")
@@ -50,21 +59,58 @@ def render(report: Report, width: int = 100) -> str:
         t.add_column("share", justify="right")
         for r in rows:
             share = "-" if r["share"] is None else f"{r['share']:.1%}"
-            t.add_row(str(r["key"]), f"{r['requests']:,}", share)
+            t.add_row(cell(r["key"]), f"{r['requests']:,}", share)
         con.print(t)
     return buf.getvalue()
+
+
+def _kpi_line(report: Report) -> str:
+    parts = []
+    for k in report.kpis:
+        if k.value is None:
+            value = "-"
+        else:
+            value = (
+                human_bytes(k.value)
+                if k.kind == "bytes"
+                else f"{k.value:.1%}"
+                if k.kind == "share"
+                else f"{k.value:,.0f}"
+            )
+        c = k.change
+        if c is not None:
+            value += f" ({c * 100:+.1f} pp)" if k.kind == "share" else f" ({c:+.1%})"
+        parts.append(f"{k.label}: {value}")
+    prev = f"  [changes against {report.previous['from']} … {report.previous['to']}]" if report.previous else ""
+    return " · ".join(parts) + prev
+
+
+def _compliance_lines(report: Report) -> str:
+    c = report.compliance
+    assert c is not None
+    dc = c.day_counts
+    v = c.last_verify
+    verify = "never recorded" if v is None else "no problems" if v["ok"] else f"{v['problems']} problems"
+    lines = [
+        f"Privacy and compliance ({'all checks pass' if c.ok else 'needs attention'}): days of this report "
+        + ", ".join(f"{s} {n}" for s, n in dc.items())
+        + f"; overdue rows: raw {c.overdue_rows['raw']:,}, anonymised {c.overdue_rows['anonymised']:,}",
+        f"  active holds {len(c.holds)}, restricted subjects {c.restricted_subjects}, last verify: {verify}, "
+        f"audit chain: {'intact' if c.audit['ok'] else 'BROKEN'} ({c.audit['entries']:,} entries)",
+    ]
+    return "\n".join(lines)
 
 
 def render_rows(title: str, rows: Any, width: int = 160) -> str:
     """A plain table of rows (hold reports), at most 1,000 of them with a note when cut."""
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
-    con.print(f"[bold]{title}[/bold]  ({rows.height:,} rows)")
+    con.print(cell(title), f"({rows.height:,} rows)")
     table = Table()
     for c in rows.columns:
         table.add_column(c, overflow="fold")
     for r in rows.head(1000).iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in r])
+        table.add_row(*[cell("" if v is None else v) for v in r])
     con.print(table)
     if rows.height > 1000:
         con.print("… first 1,000 rows; 'logtool export --hold' or 'logtool hold export' give all of them")

@@ -189,7 +189,9 @@ class Store:
             df = conform(pl.DataFrame(), schema)
             return df.select(columns) if columns else df
         try:
-            df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False)
+            # Schemas only grow: a partition written before a column existed reads it as null.
+            df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
+                                 schema=schema, missing_columns="insert")  # fmt: skip
         except (OSError, pl.exceptions.PolarsError) as e:
             raise StoreError(f"cannot read {stage} partitions: {e}") from None
         return df
