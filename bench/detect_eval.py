@@ -179,7 +179,7 @@ def labelled(args: argparse.Namespace, rules: dict) -> dict[str, float]:
         per = "  ".join(f"{d} {tally[k][0] / tally[k][1]:.1%}" for k in sorted(tally) if len(k) == 2 and k[0] == cat
                         for d in [k[1]])  # fmt: skip
         mark = ("ok" if hit / n >= target else "BELOW") if target else "(any detector; not a category)"
-        print(f"{cat:<12} {hit / n:>8.1%} {target or 0:>7.0%}  {per}  {mark}")
+        print(f"{cat:<12} {hit / n:>8.2%} {target or 0:>7.0%}  {per}  {mark}")
     print("\nper source (recall, values x 8 lines):")
     for k in sorted(tally):
         if len(k) == 3 and k[0] != "benign":

@@ -38,9 +38,9 @@ def line(ip: str, ts: str, req: str, status: int = 200, ua: str = "Mozilla/5.0",
 
 def test_probes_the_public_suites_expect(store: Store, tmp_path: Path) -> None:
     """Derived from fail2ban's and CrowdSec's access-log tests (documentation addresses): each
-    client of ``probes.log`` sent one kind of probe, ``probes.expected`` names its category."""
+    client of ``probes.txt`` sent one kind of probe, ``probes.expected`` names its category."""
     expected = dict(r.split("\t") for r in (CASES / "probes.expected").read_text().splitlines() if r and r[0] != "#")
-    load(store, tmp_path, (CASES / "probes.log").read_text().splitlines())
+    load(store, tmp_path, (CASES / "probes.txt").read_text().splitlines())
     rules = load_rules()
     rules["clients"]["ipv6_prefix"] = 64
     found = review(store, Policy(), NOW, hold_id=None)

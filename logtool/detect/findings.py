@@ -194,6 +194,30 @@ def _next_step(detector: str, category: str, client: str, first: datetime, last:
     return f"logtool hold create INC-<id> --reason '{category} from {client}' {_window(first, last)} --network {client}"
 
 
+_PART_KEY = ["detector", "category", "suppressed", "_key", "_net", "_ip", "path"]
+
+
+def compact(parts: pl.DataFrame) -> pl.DataFrame:
+    """Partials of several pieces folded into one per (detector, category, client, path): what
+    the review keeps between days, so it grows with the distinct attacks, not with the days."""
+    if parts.height == 0:
+        return parts
+    return (
+        parts.sort("first")
+        .group_by(_PART_KEY, maintain_order=True)
+        .agg(
+            pl.col("first").min(),
+            pl.col("last").max(),
+            pl.col("count").sum(),
+            pl.col("sample").first(),
+            pl.col("field").drop_nulls().first(),
+            pl.col("excerpt").drop_nulls().first(),
+        )  # fmt: skip
+        .select(list(PARTIAL_SCHEMA))
+        .cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
 def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -> tuple[list[Finding], int]:
     """Findings (most severe first) from the partials of every piece, and how many findings the
     allow-list suppressed."""

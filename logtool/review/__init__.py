@@ -26,7 +26,7 @@ import polars as pl
 from logtool.config import Policy
 from logtool.detect.allow import compile_allow
 from logtool.detect.behaviour import BEHAVIOURS
-from logtool.detect.findings import PARTIAL_SCHEMA, Finding, at_least, merge, partials, prepare
+from logtool.detect.findings import PARTIAL_SCHEMA, Finding, at_least, compact, merge, partials, prepare
 from logtool.detect.rules import load_rules
 from logtool.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from logtool.governance.disclosure import disclose
@@ -129,6 +129,7 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
             new_tail.append(prepared.filter(~pl.col("_ctx") & (pl.col("ts") > end - width)))  # type: ignore[operator]
             new_seen.append(part.filter(pl.col("detector") == "behaviour").select("category", "_key", "last"))
             progress.advance(piece.height)
+        out = [compact(pl.concat(out))]  # what is kept between days: one partial per client, category, path
         tail = pl.concat(new_tail, how="diagonal_relaxed") if new_tail else None
         seen = pl.concat(new_seen) if new_seen else pl.DataFrame()
     quarantined = 0
