@@ -39,7 +39,7 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 PARTIAL_SCHEMA = {
     "detector": pl.String, "category": pl.String, "_key": pl.String, "_net": pl.String, "_ip": pl.String,
-    "path": pl.String, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"), "count": pl.UInt32,
+    "path": pl.UInt64, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"), "count": pl.UInt32,
     "sample": pl.String, "field": pl.String, "excerpt": pl.String, "suppressed": pl.Boolean,
 }  # fmt: skip
 
@@ -135,7 +135,11 @@ def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | st
         pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"), pl.len().cast(pl.UInt32).alias("count"),
         pl.col("method").first(), pl.col("query").first(), pl.col("field").first(), pl.col("excerpt").first(),
     )  # fmt: skip
-    out = out.with_columns(_samples(out, sensitive).alias("sample"))
+    # a partial keeps its path only as a hash (enough to count distinct paths) and its sample text
+    out = out.with_columns(
+        _samples(out, sensitive).alias("sample"),
+        pl.when(pl.col("path").is_not_null()).then(pl.col("path").hash(seed=3)).alias("path"),
+    )
     return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -202,7 +206,7 @@ def compact(parts: pl.DataFrame) -> pl.DataFrame:
     the review keeps between days, so it grows with the distinct attacks, not with the days."""
     if parts.height == 0:
         return parts
-    return (
+    out = (
         parts.sort("first")
         .group_by(_PART_KEY, maintain_order=True)
         .agg(
@@ -213,9 +217,16 @@ def compact(parts: pl.DataFrame) -> pl.DataFrame:
             pl.col("field").drop_nulls().first(),
             pl.col("excerpt").drop_nulls().first(),
         )  # fmt: skip
-        .select(list(PARTIAL_SCHEMA))
-        .cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+        .sort("first")
     )
+    # texts are kept only where a finding can show them: its first samples, its first match
+    rank = pl.int_range(pl.len()).over(_PART_KEY[:-1])
+    out = out.with_columns(
+        pl.when(rank < MAX_SAMPLES).then(pl.col("sample")).alias("sample"),
+        pl.when(rank < 1).then(pl.col("field")).alias("field"),
+        pl.when(rank < 1).then(pl.col("excerpt")).alias("excerpt"),
+    )
+    return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
 
 
 def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -> tuple[list[Finding], int]:
@@ -235,7 +246,7 @@ def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -
         .group_by("detector", "category", "suppressed", "_client", maintain_order=True)
         .agg(
             pl.col("first").min(), pl.col("last").max(), pl.col("count").sum(), pl.col("path").drop_nulls().n_unique(),
-            pl.col("sample").unique(maintain_order=True).head(MAX_SAMPLES), pl.col("_key").n_unique(),
+            pl.col("sample").drop_nulls().unique(maintain_order=True).head(MAX_SAMPLES), pl.col("_key").n_unique(),
             pl.col("field").drop_nulls().first(), pl.col("excerpt").drop_nulls().first(),
         )
     )  # fmt: skip

@@ -54,6 +54,6 @@ def quarantine_partials(store: Store, policy: Policy, rules: dict[str, Any], dat
             )  # fmt: skip
             out.append(agg.with_columns(
                 pl.lit("malformed").alias("detector"), pl.col("_key").alias("_net"), pl.col("_key").alias("_ip"),
-                pl.lit(None, dtype=pl.String).alias("path"), pl.lit(False).alias("suppressed"),
+                pl.lit(None, dtype=pl.UInt64).alias("path"), pl.lit(False).alias("suppressed"),
             ).select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA))  # type: ignore[arg-type]  # fmt: skip
     return pl.concat(out), lines
