@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench bench-10m clean
+.PHONY: demo test fuzz lint format bench bench-10m clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(STAMP)
 	$(BIN)/ruff check logtool tests bench
 	$(BIN)/python -m pytest
 
+# The fuzz and property suites with fresh randomness and 20x the examples (a few minutes).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest tests/test_fuzz.py tests/test_privacy.py tests/test_anonymize.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check logtool tests bench
 	$(BIN)/ruff format --check logtool tests bench
@@ -34,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --lines 1000000
 	$(BIN)/python bench/bench_formats.py --lines 200000
 	$(BIN)/python bench/bench_review.py --lines 1000000
+	$(BIN)/python bench/bench_conversations.py --sentences 1000000
 
 bench-10m: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers

@@ -49,6 +49,11 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "mobile",
     "user",
     "username",
+    "*username",
+    "*_user",
+    "user_id",
+    "userid",
+    "uid",
     "login",
     "signature",
     "sig",
@@ -61,6 +66,38 @@ DEFAULT_SENSITIVE_PARAMS: tuple[str, ...] = (
     "cc",
     "jwt",
     "hash",
+    # where a visitor is, and which device: as identifying as an address
+    "lat",
+    "lon",
+    "lng",
+    "long",
+    "latitude",
+    "longitude",
+    "*_lat",
+    "*_lon",
+    "*_lng",
+    "geo",
+    "geo_*",
+    "geoloc*",
+    "gps",
+    "location",
+    "coords",
+    "position",
+    "device_id",
+    "deviceid",
+    "device-id",
+    "udid",
+    "imei",
+    "imsi",
+    "msisdn",
+    "idfa",
+    "idfv",
+    "gaid",
+    "adid",
+    "aaid",
+    "advertising_id",
+    "android_id",
+    "mac",
 )
 
 #: Named IP truncation presets: (IPv4 prefix, IPv6 prefix).
@@ -86,11 +123,23 @@ class Policy:
     geoip_db: str = ""
     #: A TOML file laid over the shipped review rules (thresholds, severities, crawler networks).
     review_rules: str = ""
+    #: Days a conversation record (chat, call, transcript) keeps full detail.
+    conversations_raw_days: int = 30
+    #: Days an anonymised conversation record is kept, counted from its time.
+    conversations_anonymised_days: int = 90
+    #: What the anonymised stage keeps of transcripts and chat text: "redact" or "drop".
+    conversation_text: str = "redact"
+    #: Region (ISO 3166 code) for phone numbers written without a country code.
+    phone_region: str = "DE"
+    #: ``logtool anonymize``: query parameters kept in request targets and referrers (glob
+    #: patterns); empty keeps every parameter (sensitive values redacted).
+    anonymize_query_allowlist: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["query_allowlist"] = list(self.query_allowlist)
         d["sensitive_params"] = list(self.sensitive_params)
+        d["anonymize_query_allowlist"] = list(self.anonymize_query_allowlist)
         return d
 
 
@@ -105,7 +154,15 @@ _DOCS = {
     "top_n": "keys kept per day and dimension in the aggregates",
     "geoip_db": "MaxMind-format country database (empty: embedded default)",
     "review_rules": "TOML file overriding the shipped review rules (empty: shipped rules only)",
+    "conversations_raw_days": "days a conversation record (chat, call, transcript) keeps full detail",
+    "conversations_anonymised_days": "days an anonymised conversation record is kept before deletion",
+    "conversation_text": "anonymised transcripts and chat text: redact (personal data marked) or drop",
+    "phone_region": "region of phone numbers written without a country code (ISO 3166, e.g. DE)",
+    "anonymize_query_allowlist": "anonymize: query parameters (glob patterns) kept; empty keeps all",
 }
+
+#: Settings that take one of a few words.
+CHOICES: dict[str, tuple[str, ...]] = {"conversation_text": ("redact", "drop")}
 
 
 def describe() -> dict[str, str]:
@@ -137,7 +194,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(default, str):
             if not isinstance(value, str):
                 raise TypeError
-            return value
+            if name in CHOICES and value not in CHOICES[name]:
+                raise ConfigError(f"{source}: {name} must be one of {', '.join(CHOICES[name])}, got {value!r}")
+            if name == "phone_region" and not (len(value) == 2 and value.isalpha()):
+                raise ConfigError(f"{source}: phone_region must be a two-letter region code, got {value!r}")
+            return value.upper() if name == "phone_region" else value
     except (TypeError, ValueError):
         pass
     kind = type(default).__name__ if not isinstance(default, tuple) else "list of strings"
@@ -152,6 +213,8 @@ RANGES: dict[str, tuple[int, int]] = {
     "ipv6_prefix": (0, 128),
     "min_group_size": (1, 1_000_000),
     "top_n": (1, 1_000_000),
+    "conversations_raw_days": (0, 36_500),
+    "conversations_anonymised_days": (0, 36_500),
 }
 #: Other spellings accepted for a setting (American English).
 ALIASES = {"anonymized_days": "anonymised_days"}
@@ -165,6 +228,18 @@ POLICY_FLAGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
     "ipv6_prefix": (("--ipv6-prefix",), int, "IPv6 prefix kept on anonymisation (default 48)."),
     PRESET: (("--ip-preset",), None, "Prefix preset: default (/24, /48) or strict (/16, /32)."),
     "geoip_db": (("--geoip-db",), None, "MaxMind-format country database (GeoLite2, DB-IP)."),
+    "conversations_raw_days": (("--conversations-raw-days",), int, "Days of full conversation detail (default 30)."),
+    "conversations_anonymised_days": (
+        ("--conversations-anonymised-days",),
+        int,
+        "Days anonymised conversation records are kept (default 90).",
+    ),
+    "conversation_text": (("--conversation-text",), None, "Anonymised conversation text: redact or drop."),
+    "anonymize_query_allowlist": (
+        ("--query-allowlist",),
+        str,
+        "Keep only these query parameters (comma-separated globs, e.g. 'utm_*,page').",
+    ),
 }
 
 

@@ -10,6 +10,8 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_STORE = 4
+#: An unexpected error (a bug): one line, never a traceback unless LOGTOOL_DEBUG=1 (sysexits EX_SOFTWARE).
+EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 
@@ -45,3 +47,14 @@ class StoreError(LogtoolError):
 
 class StoreBusyError(StoreError):
     """Another logtool process holds the store's writer lock."""
+
+
+class DamagedPartitionError(StoreError):
+    """A committed partition is missing, truncated or unreadable; ``path`` names it."""
+
+    def __init__(self, stage: str, path: str, why: str) -> None:
+        self.stage, self.path, self.why = stage, path, why
+        super().__init__(
+            f"{stage} partition {path} is damaged ({why}); run 'logtool verify', and 'logtool verify --repair' "
+            "to set it aside"
+        )

@@ -3,16 +3,26 @@
 Compression is recognised by magic bytes, not by file name. Lines are decoded as UTF-8 with
 replacement characters for invalid bytes (never a crash), CR before LF is dropped, and every
 line keeps its 1-based line number. While reading, a SHA-256 of the decompressed content is
-computed: the file's fingerprint, independent of its name.
+computed: the file's fingerprint, independent of its name. Pipes, FIFOs and process
+substitutions are read exactly once (the fingerprint is taken while parsing).
+
+Text with a byte-order mark is decoded (UTF-8, UTF-16 and UTF-32, either byte order); text that
+looks like UTF-16/32 without one is refused (:class:`InputError`), never read as UTF-8 — its
+addresses would not look like addresses. A line longer than :data:`MAX_LINE_BYTES` is not
+parsed: it comes out cut to :data:`LONG_LINE_PREFIX` characters with a marker
+(:func:`split_overlong`), and memory stays bounded however long it is.
 """
 
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import hashlib
 import io
 import lzma
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +35,23 @@ from logtool.errors import InputError
 
 #: Bytes of decompressed input per batch; bounds memory whatever the file size.
 DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+#: Longest line parsed (bytes): longer lines are quarantined ("line longer than …"), not parsed.
+MAX_LINE_BYTES = 64 * 1024
+#: Characters of an overlong line kept (for the quarantine and ``anonymize``).
+LONG_LINE_PREFIX = 4096
+#: Marks an overlong line: its prefix, NUL, its length (a NUL never survives in a line otherwise).
+_LONG_MARK = "\x00"
+
+#: First bytes the CSV reader would take for compressed data (gzip, zlib, bzip2, xz).
+_INFLATABLE = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"BZ", b"\xfd7")
+
+_BOMS = [
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xef\xbb\xbf", "utf-8"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+]
 
 _MAGIC = [
     (b"\x1f\x8b", "gzip"),
@@ -53,6 +80,62 @@ class LogInput:
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
+def sniff_text(head: bytes, name: str) -> tuple[str | None, int]:
+    """The encoding a byte-order mark at the start of ``head`` announces (None: UTF-8 without
+    one) and the mark's length. Text that looks like UTF-16/32 without a mark is refused."""
+    for bom, enc in _BOMS:
+        if head.startswith(bom):
+            return (None if enc == "utf-8" else enc), len(bom)
+    sample = head[:4096]
+    if len(sample) >= 16 and sample.count(0) * 4 >= len(sample):
+        raise InputError(
+            f"{name}: looks like UTF-16 or UTF-32 text without a byte-order mark; convert it to UTF-8 first "
+            "(e.g. iconv -f UTF-16LE -t UTF-8)"
+        )
+    return None, 0
+
+
+class _Decoded(io.RawIOBase):
+    """``head`` and the rest of ``stream`` as UTF-8 bytes: decoded from ``encoding`` (None: as
+    they are), a byte-order mark of ``skip`` bytes dropped."""
+
+    def __init__(self, stream: BinaryIO, head: bytes, encoding: str | None, skip: int) -> None:
+        self._stream, self._head = stream, head[skip:]
+        self._decoder = codecs.getincrementaldecoder(encoding)("replace") if encoding else None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        while True:
+            if self._head:
+                cut = len(self._head) if n < 0 else n
+                data, self._head = self._head[:cut], self._head[cut:]
+                if n > len(data):
+                    data += self._stream.read(n - len(data)) or b""
+            else:
+                data = self._stream.read(n)
+            if self._decoder is None:
+                return data
+            out = self._decoder.decode(data, final=not data).encode("utf-8")
+            if out or not data:  # a chunk that ends inside a character decodes to nothing yet
+                return out
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def is_regular(path: Path | None) -> bool:
+    """True for a regular file (a pipe, FIFO, ``/dev/stdin`` or terminal can be read only once)."""
+    if path is None:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _open_raw(path: Path | None) -> BinaryIO:
     if path is None:
         return sys.stdin.buffer
@@ -68,7 +151,7 @@ def _open_raw(path: Path | None) -> BinaryIO:
 
 def open_decompressed(path: Path | None) -> tuple[BinaryIO, str]:
     """Open ``path`` (None = stdin) and transparently decompress it by its magic bytes."""
-    stream, kind, _ = _open_decompressed(path)
+    stream, kind, _ = _open_decompressed(path, str(path or "<stdin>"))
     return stream, kind
 
 
@@ -85,7 +168,17 @@ def disk_size(inp: LogInput) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def _open_decompressed(path: Path | None) -> tuple[BinaryIO, str, BinaryIO]:
+def _open_decompressed(path: Path | None, name: str = "input") -> tuple[BinaryIO, str, BinaryIO]:
+    stream, kind, raw = _decompressed(path)
+    try:
+        head = stream.read(4096)
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise InputError(f"{name}: corrupt or truncated {kind} data: {e}") from None
+    encoding, skip = sniff_text(head, name)
+    return _Decoded(stream, head, encoding, skip), kind, raw  # type: ignore[return-value]
+
+
+def _decompressed(path: Path | None) -> tuple[BinaryIO, str, BinaryIO]:
     raw = _open_raw(path)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     head = buffered.peek(8)[:8]
@@ -102,6 +195,24 @@ def _open_decompressed(path: Path | None) -> tuple[BinaryIO, str, BinaryIO]:
             zst = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
             return zst, kind, raw  # type: ignore[return-value]
     return buffered, "none", raw
+
+
+def check_complete(inp: LogInput) -> None:
+    """Decompress ``inp`` to its end (discarding the text): an :class:`InputError` if it is
+    truncated or corrupt."""
+    stream, kind, _ = _decompressed(inp.path)
+    try:
+        while stream.read(4 * 1024 * 1024):
+            pass
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise InputError(f"{inp.name}: corrupt or truncated {kind} data: {e}") from None
+    except Exception as e:  # zstandard raises its own error type
+        if type(e).__name__ == "ZstdError":
+            raise InputError(f"{inp.name}: corrupt zstd data: {e}") from None
+        raise
+    finally:
+        if inp.path is not None:
+            stream.close()
 
 
 def file_digest(path: Path) -> str:
@@ -127,21 +238,24 @@ def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
     if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
         lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
         return pl.Series("line", lines, dtype=pl.String)
+    # A batch that starts like gzip, zlib or zstd data would be inflated by the CSV reader (it
+    # sniffs the first bytes): a leading newline (an empty first row, dropped) prevents that.
+    lead = 1 if data[:2] in _INFLATABLE or data[:4] == b"\x28\xb5\x2f\xfd" else 0
     try:
         df = pl.read_csv(
-            io.BytesIO(data),
+            io.BytesIO(b"\n" + data if lead else data),
             has_header=False,
             separator="\x00",
             quote_char=None,
             encoding="utf8-lossy",
             new_columns=["line"],
             infer_schema=False,
-            n_rows=n_lines,
+            n_rows=n_lines + lead,
         )
-        s = df.get_column("line").fill_null("")
+        s = df.get_column("line").slice(lead).fill_null("")
         if s.len() == n_lines:
             return s if keep_cr else s.str.strip_suffix("\r")
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
         pass
     # Slow path for inputs the CSV reader splits differently (lone CRs and the like).
     lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
@@ -149,13 +263,48 @@ def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
     return s if keep_cr else s.str.strip_suffix("\r")
 
 
+def split_overlong(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``batch`` without its overlong lines, and those lines (``line_no``, ``line`` cut to
+    :data:`LONG_LINE_PREFIX` characters, ``reason``)."""
+    mark = pl.col("line").str.contains(_LONG_MARK, literal=True)
+    if not batch.select(mark.any()).item():
+        return batch, batch.head(0).with_columns(pl.lit(None, pl.String).alias("reason"))
+    parts = pl.col("line").str.splitn(_LONG_MARK, 2)
+    size = parts.struct.field("field_1").cast(pl.Int64, strict=False)
+    long = batch.filter(mark).with_columns(
+        parts.struct.field("field_0").alias("line"),
+        pl.format("line longer than {} bytes ({} bytes): not parsed", pl.lit(MAX_LINE_BYTES), size).alias("reason"),
+    )
+    return batch.filter(~mark), long
+
+
+def _cut_long(s: pl.Series) -> pl.Series:
+    """Lines over :data:`MAX_LINE_BYTES` as their prefix and a marker (see :func:`split_overlong`)."""
+    n = s.str.len_bytes()
+    if not (n > MAX_LINE_BYTES).any():
+        return s
+    cut = pl.concat_str([pl.col("l").str.slice(0, LONG_LINE_PREFIX), pl.lit(_LONG_MARK), pl.col("n").cast(pl.String)])
+    frame = pl.DataFrame({"l": s, "n": n})
+    return frame.select(
+        pl.when(pl.col("n") > MAX_LINE_BYTES).then(cut).otherwise(pl.col("l")).alias(s.name)
+    ).to_series()
+
+
+def long_line(prefix: bytes, size: int) -> str:
+    """An overlong line's marked form, from the first bytes of the line and its length."""
+    text = prefix.decode("utf-8", "replace").replace("\r", "")[:LONG_LINE_PREFIX]
+    return text.replace("\x00", "\\x00") + _LONG_MARK + str(size)
+
+
 def iter_batches(
     inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False
 ) -> Iterator[pl.DataFrame]:
-    """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``."""
-    stream, inp.compression, raw = _open_decompressed(inp.path)
+    """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``.
+    Overlong lines come marked (see :func:`split_overlong`); memory stays bounded for them."""
+    stream, inp.compression, raw = _open_decompressed(inp.path, inp.name)
     reuse_disk_hash = (inp.compression == "none" and inp.disk_sha256 is not None) or not inp.hash_content
     carry = b""
+    skipped = 0  # bytes of an overlong line dropped so far (the line has no newline yet)
     line_no = 1
     try:
         while True:
@@ -176,17 +325,34 @@ def iter_batches(
             if not reuse_disk_hash:
                 inp._hash.update(block)
             inp.size += len(block)
+            if skipped:  # inside an overlong line: drop bytes up to its end, then emit it marked
+                end = block.find(b"\n")
+                if end < 0:
+                    skipped += len(block)
+                    continue
+                yield _frame(pl.Series("line", [long_line(carry, len(carry) + skipped + end)]), line_no)
+                line_no += 1
+                carry, skipped, block = b"", 0, block[end + 1 :]
+                if not block:
+                    continue
             data = carry + block if carry else block
             n = data.count(b"\n")
             if n == 0:
                 carry = data
+                if len(carry) > MAX_LINE_BYTES:  # keep the prefix only, skip to the line's end
+                    skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
                 continue
             carry = data[data.rfind(b"\n") + 1 :]
-            s = _split_lines(data, n, keep_cr)
+            s = _cut_long(_split_lines(data, n, keep_cr))
             yield _frame(s, line_no)
             line_no += s.len()
-        if carry:
-            s = _split_lines(carry + b"\n", 1, keep_cr)
+            if len(carry) > MAX_LINE_BYTES:
+                skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
+        if skipped:
+            yield _frame(pl.Series("line", [long_line(carry, len(carry) + skipped)]), line_no)
+            line_no += 1
+        elif carry:
+            s = _cut_long(_split_lines(carry + b"\n", 1, keep_cr))
             yield _frame(s, line_no)
             line_no += s.len()
     finally:

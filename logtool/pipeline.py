@@ -43,17 +43,26 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
 
     t = threading.Thread(target=run, name="logtool-reader", daemon=True)
     t.start()
+    done = False
     try:
         while True:
-            item = q.get()
+            try:  # a timeout: a signal (Ctrl-C) that another thread received is handled here
+                item = q.get(timeout=0.2)
+            except queue.Empty:
+                continue
             if item is _DONE:
+                done = True
                 return
             if isinstance(item, BaseException):
+                done = True
                 raise item
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        t.join()
+        # At the end the reader has finished. Stopped early (an error, Ctrl-C), it may be blocked
+        # reading a pipe that nothing will ever write to: it is a daemon thread, left to stop by
+        # itself (at its next item) or with the process, instead of a join that never returns.
+        t.join(timeout=None if done else 0.2)
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 2) -> Iterator[tuple[T, R]]:

@@ -44,8 +44,10 @@ PERSONAL_COLUMNS = ("client_ip", "visitor_key", "remote_user", "xff", "user_agen
 #: The anonymised stage: the raw schema without the personal columns.
 ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in RAW_SCHEMA.items() if k not in PERSONAL_COLUMNS}
 
-#: Rejected lines, after masking every IP-looking token.
+#: Rejected lines, masked (:func:`logtool.anonymize.freetext.mask_lines`). ``ts``: the time
+#: the line names, else when it was ingested; the quarantine follows the raw window by it.
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "ts": TS,
     "source_file": pl.String(),
     "line_no": pl.Int64(),
     "reason": pl.String(),
@@ -64,13 +66,83 @@ AGG_SCHEMA: dict[str, pl.DataType] = {
     "vhost": pl.String(),
 }
 
-STAGES = ("raw", "anonymised", "aggregates", "quarantine")
+# Conversations (chat bot, call bot) ----------------------------------------------------------
+#: One row per conversation record: a call (Twilio Call resource), a sentence of a call's
+#: transcript, or a chat message. ``conversation_id`` ties them together (the call SID, the
+#: chat session id); ``kind`` says which record a row is. Numbers are stored as given and, next
+#: to them, reduced to country + area (``from_area``: ``+49 30``) at ingest.
+CONV_RAW_SCHEMA: dict[str, pl.DataType] = {
+    "ts": TS,  # call start (else creation), sentence start, message time
+    "kind": pl.String(),  # call | utterance | message
+    "channel": pl.String(),  # voice | chat
+    "conversation_id": pl.String(),
+    "parent_id": pl.String(),  # parent_call_sid
+    "record_id": pl.String(),  # sentence SID, message id
+    "seq": pl.Int32(),  # sentence_index, message order
+    "role": pl.String(),  # utterances: the speaker (agent, customer, channel-N); messages: user | bot
+    "direction": pl.String(),
+    "status": pl.String(),  # call status; chat outcome
+    "answered_by": pl.String(),
+    "duration_s": pl.Float64(),
+    "end_ts": TS,
+    "price": pl.Float64(),
+    "price_unit": pl.String(),
+    "from_number": pl.String(),
+    "to_number": pl.String(),
+    "forwarded_from": pl.String(),
+    "caller_name": pl.String(),
+    "from_area": pl.String(),
+    "to_area": pl.String(),
+    "forwarded_area": pl.String(),
+    "country": pl.String(),  # of the other party's number (calls), of the client address (chats)
+    "client_ip": pl.String(),
+    "client_net": pl.String(),
+    "user_agent": pl.String(),
+    "ua_family": pl.String(),
+    "device": pl.String(),
+    "page": pl.String(),
+    "contact_name": pl.String(),
+    "contact_email": pl.String(),
+    "contact_phone": pl.String(),
+    "text": pl.String(),
+    "summary": pl.String(),
+    "functions": pl.String(),  # functions (tools) the bot used, comma-separated
+    "language": pl.String(),
+    "source_file": pl.String(),
+    "line_no": pl.Int64(),
+}
+
+#: Columns of a conversation record that identify a person and never leave ``conv_raw``.
+CONV_PERSONAL_COLUMNS = (
+    "from_number", "to_number", "forwarded_from", "caller_name", "client_ip", "user_agent",
+    "contact_name", "contact_email", "contact_phone",
+)  # fmt: skip
+
+#: The anonymised conversation stage: no personal columns; text, summary and page redacted.
+CONV_ANON_SCHEMA: dict[str, pl.DataType] = {k: v for k, v in CONV_RAW_SCHEMA.items() if k not in CONV_PERSONAL_COLUMNS}
+
+#: Daily conversation aggregates in long form: conversations (or records) and seconds per key.
+CONV_AGG_SCHEMA: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "dimension": pl.String(),
+    "key": pl.String(),
+    "count": pl.Int64(),
+    "seconds": pl.Float64(),
+}
+
+#: The conversation family of stages (their own windows; see ``conversations_*`` in the policy).
+CONV_STAGES = ("conv_raw", "conv_anonymised", "conv_aggregates")
+
+STAGES = ("raw", "anonymised", "aggregates", "quarantine", *CONV_STAGES)
 
 SCHEMAS = {
     "raw": RAW_SCHEMA,
     "anonymised": ANON_SCHEMA,
     "aggregates": AGG_SCHEMA,
     "quarantine": QUARANTINE_SCHEMA,
+    "conv_raw": CONV_RAW_SCHEMA,
+    "conv_anonymised": CONV_ANON_SCHEMA,
+    "conv_aggregates": CONV_AGG_SCHEMA,
 }
 
 

@@ -66,7 +66,7 @@ def test_nightly_ingests_retains_and_is_recorded(run, tmp_path: Path) -> None:
     assert "retain as of 2026-11-25T03:00+00:00 (applied)" in r.stderr
     st = json.loads(run("status", "--format", "json", "--now", "2026-11-25T03:00:00Z").stdout)
     assert st["stages"]["raw"]["rows"] == 0 and st["stages"]["anonymised"]["rows"] > 0
-    assert st["overdue_rows"] == {"raw": 0, "anonymised": 0}
+    assert st["overdue_rows"] == {"raw": 0, "anonymised": 0, "quarantine": 0}
     assert st["last_nightly"] is not None
 
 
@@ -169,3 +169,5 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     assert r.stdout.strip() == str(reports / "demo-report.html")  # the dashboard's path, for scripts
     html = (reports / "demo-report.html").read_text()
     assert "Privacy and compliance" in html and "INC-DEMO-1" in html and len(html.encode()) < 1_500_000
+    # the day of generated calls and chats next to the web logs, shown from its aggregates
+    assert rep["conversations"]["calls"] == 120 and "Conversations per day" in (reports / "demo-report.txt").read_text()

@@ -191,10 +191,10 @@ def _format_options() -> list[tuple[str, click.Option]]:
 
 @pytest.mark.parametrize("name,option", _format_options(), ids=lambda x: x if isinstance(x, str) else "")
 def test_every_format_option_offers_exactly_its_enum(name: str, option: click.Option) -> None:
-    if name in ("ingest", "nightly", "anonymize"):  # --format there names a log format (the registry)
-        from logtool.parsers import REGISTRY
+    if name in ("ingest", "nightly", "anonymize"):  # --format there names a log or conversation format
+        from logtool.parsers import CONV_REGISTRY, REGISTRY
 
-        assert list(option.type.choices) == list(REGISTRY)  # type: ignore[attr-defined]
+        assert list(option.type.choices) == [*REGISTRY, *CONV_REGISTRY]  # type: ignore[attr-defined]
         return
     members = option.callback(None, option, option.default)  # type: ignore[misc]
     enum_type = type(members)

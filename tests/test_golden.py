@@ -26,7 +26,8 @@ def parse_file(fmt_name: str, path: Path) -> list[dict]:
     for batch in iter_batches(make_inputs([str(path)])[0], batch_bytes=256):
         rec, rej = parser.parse(batch)
         rec = rec.with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        out += [{"kind": "record", **r} for r in rec.to_dicts()]
+        # a recovered variant is named (``_variant``); lines read as written leave it out
+        out += [{"kind": "record", **{k: v for k, v in r.items() if k != "_variant" or v}} for r in rec.to_dicts()]
         out += [{"kind": "reject", **r} for r in rej.select("line_no", "reason").to_dicts()]
     return sorted(out, key=lambda r: r["line_no"])
 

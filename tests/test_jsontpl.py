@@ -59,7 +59,7 @@ def log_line(draw: st.DrawFn) -> str:
     return json.dumps(obj, separators=sep, ensure_ascii=draw(st.booleans()))
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(log_line(), min_size=1, max_size=12))
 def test_templates_find_what_the_key_search_finds(lines: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # a key logged once per line has one right answer; both paths must give it

@@ -15,7 +15,20 @@ PACKAGE = Path(__file__).parents[1] / "logtool"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     (
         "foundation",
-        ("logtool", "data", "errors", "config", "schema", "timespec", "net", "pipeline", "progress", "generate"),
+        (
+            "logtool",
+            "data",
+            "errors",
+            "escape",
+            "config",
+            "schema",
+            "timespec",
+            "net",
+            "pipeline",
+            "progress",
+            "generate",
+        )
+        + ("phones", "convgen"),
     ),
     ("input", ("inputs", "parsers")),
     ("transform", ("anonymize", "enrich", "detect")),

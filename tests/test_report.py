@@ -161,7 +161,7 @@ def test_compliance_state(site: Store) -> None:
     assert c is not None
     assert [d["stage"] for d in c.timeline] == ["anonymised", "raw + anonymised"]  # INC-9 keeps rows raw
     assert c.day_counts == {"raw": 0, "raw + anonymised": 1, "anonymised": 1, "deleted": 0}
-    assert c.overdue_rows == {"raw": 0, "anonymised": 0}
+    assert c.overdue_rows == {"raw": 0, "anonymised": 0, "quarantine": 0}
     assert [(h["id"], h["reason"], h["networks"]) for h in c.holds] == [("INC-9", "traversal from <ip>", 1)]
     assert c.restricted_subjects == 1
     assert c.last_verify is not None and c.last_verify["ok"] and c.last_verify["at"] == NOW.isoformat()

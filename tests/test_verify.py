@@ -84,3 +84,33 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert bad.exit_code == 1
     assert '"kind": "overdue"' in bad.stdout
     store.close()
+
+
+def test_the_scan_uses_the_address_rule_of_redaction(store: Store, tmp_path: Path) -> None:
+    """Addresses glued to ``_`` or letters, or spelled with ``%2F``/``%2E``, are found; names
+    with ``::`` and versions that are no addresses are not."""
+    loaded(store, tmp_path)
+    row = store.read("anonymised").head(1)
+    for day, path in (("2026-11-10", "/user_198.51.100.23_x"), ("2026-11-11", "/a%2F198%2E51%2E100%2E23")):
+        plant(store, "anonymised", row.with_columns(pl.lit(path).alias("path")), day)
+    clean = ["/std::vector", "/Data::Dumper", "/v/131.0.0.0", "/v/1.2.3.4.5", "/user_<ip>_x"]
+    plant(store, "anonymised", pl.concat([row] * len(clean)).with_columns(pl.Series("path", clean)), "2026-11-10")
+    problems = verify(store, Policy(), LATER)
+    assert kinds(problems) == [("full-ip", "anonymised/2026-11-10/path"), ("full-ip", "anonymised/2026-11-11/path")]
+    assert "1 values" in problems[0].detail and "198.51.100.23" not in str(problems)
+
+
+def test_an_address_as_virtual_host_is_masked_and_verify_stays_satisfiable(store: Store) -> None:
+    """vhost_combined logs the server's own address as ``%v``: anonymised as its network, which
+    verify accepts; an unmasked address there is still reported."""
+    log = Path(__file__).parent / "cases" / "vhost_combined" / "ip-vhost.log"
+    ingest(store, make_inputs([str(log)]), Policy(), NOW)
+    later = DAY0 + timedelta(days=30)
+    retain(store, Policy(), later)
+    assert sorted(store.read("anonymised").get_column("vhost").to_list()) == ["192.0.2.0/24", "www.example.org"]
+    # the per-vhost aggregates (kept for good) hold the network too, from ingest and from retain
+    assert set(store.read("aggregates").get_column("vhost").to_list()) == {"192.0.2.0/24", "www.example.org"}
+    assert verify(store, Policy(), later) == []
+    row = store.read("anonymised").head(1)
+    plant(store, "anonymised", row.with_columns(pl.lit("192.0.2.10").alias("vhost")), "2026-11-24")
+    assert kinds(verify(store, Policy(), later)) == [("full-ip", "anonymised/2026-11-24/vhost")]

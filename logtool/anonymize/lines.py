@@ -23,31 +23,36 @@ twice gives the same line. Work is vectorised per batch, on distinct values.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import lru_cache
 
 import polars as pl
 
-from logtool.anonymize.redact import EMAIL, candidate_regex, redact
+from logtool.anonymize.fields import filter_url_query
+from logtool.anonymize.freetext import (
+    clf_users,
+    free_text,
+    mask_address,
+    mask_free_text,
+    mask_unknown,
+    per_distinct,
+    replace_some,
+    vhosts,
+)
+from logtool.anonymize.redact import candidate_regex, redact
 from logtool.config import Policy
-from logtool.net import UNKNOWN_HOST, fast_v6_network, host_network, mask_distinct, parse_ip
+from logtool.net import mask_distinct
 from logtool.parsers import LineFormat
 from logtool.parsers.jsonl import unescape
 from logtool.parsers.normalise import split_request
+from logtool.parsers.variants import SYSLOG_PREFIX
 from logtool.pipeline import LookupCache
 
-_V4_FREE = re.compile(r"(?<![0-9.])\d{1,3}(?:\.\d{1,3}){3}(?![0-9]|\.[0-9])")
-_V6_FREE = re.compile(
-    r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?(?![0-9A-Za-z:.])"
-)
-_EMAIL_PY = re.compile(EMAIL)
-_NETWORK_8 = re.compile(r"^\d{1,3}\.0\.0\.0$")
-#: Cheap vectorised test for "may contain an address" before the Python pass.
-_MAYBE_IP = r"\d\.\d+\.\d|:[0-9A-Fa-f]*:"
 _PERSONAL_NAMES = {"user", "ident"}
-_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "vhost", "lit",
+_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
          "time_naive_ms", "method_s"}  # fmt: skip
 _URLS = {"target", "target_s", "referrer"}
+_ADDRESS_IN_KEPT, _FREE_FORM = r"\d\.\d+\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}", {"method_s", "lit"}
+#: A first token that may be a client: ``-``, or address-like or name-like text with a dot or colon.
+_CLIENT_LIKE = r"^(?:-|[\[\]0-9A-Za-z_.:%-]*[.:][\[\]0-9A-Za-z_.:%-]*)$"
 #: A JSON string that starts like a URL and has a query or an ``@``; a JSON string.
 _JSON_URL_HINT = r'"(?:https?:/|/)[^"]*[?@%]'
 #: A JSON string in value position (after ``:``, ``[`` or ``,``): a gap starts with the closing
@@ -71,6 +76,8 @@ class LineAnonymizer:
             and "xff" not in self.compiled.fields
         )
         self._triggers = trigger_regex(policy.sensitive_params)
+        if policy.anonymize_query_allowlist:  # every query is then filtered: no fast path for it
+            self._triggers += r"|\?"
         # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
         # #Fields header from batch to batch (see ``context``).
         self.layouts = self.rewriter.layouts if self.rewriter is not None and self.compiled is None else None
@@ -78,21 +85,11 @@ class LineAnonymizer:
     # single values ----------------------------------------------------------------------
     def mask_address(self, text: str) -> str:
         """One client/XFF value → its network address, ``-`` kept, anything else a token."""
-        return _mask_address(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
+        return mask_address(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
 
     def mask_free_text(self, text: str) -> str:
-        """Every IP-looking token → its network address; e-mail addresses → ``<email>``."""
-        text = _V6_FREE.sub(lambda m: self._maybe_v6(m.group(0)), text)
-        text = _V4_FREE.sub(lambda m: self._maybe_v4(m.group(0)), text)
-        return _EMAIL_PY.sub("<email>", text)
-
-    def _maybe_v6(self, tok: str) -> str:
-        return self.mask_address(tok) if parse_ip(tok) is not None else tok
-
-    def _maybe_v4(self, tok: str) -> str:
-        if _NETWORK_8.match(tok):  # N.0.0.0: a network (or a version number), never a host
-            return tok
-        return self.mask_address(tok) if parse_ip(tok) is not None else "<ip>"
+        """Every address → its network address; e-mail addresses → ``<email>``."""
+        return mask_free_text(text, self.policy.ipv4_prefix, self.policy.ipv6_prefix)
 
     # vectorised pieces ------------------------------------------------------------------
     def _slow_address_table(self, values: pl.Series) -> pl.DataFrame:
@@ -110,11 +107,22 @@ class LineAnonymizer:
         table = mask_distinct(s.drop_nulls().unique(), self.policy.ipv4_prefix, careful, suffix=False)
         return pl.DataFrame({"v": s}).join(table, on="v", how="left", maintain_order="left").get_column("m")
 
-    def free_text(self, s: pl.Series) -> pl.Series:
-        """Mask IPs and e-mails in free text, Python only on values that may contain one."""
-        uniq = s.drop_nulls().unique()
-        cand = uniq.filter(uniq.str.contains(_MAYBE_IP) | uniq.str.contains("@"))
-        return _replace_some(s, cand, [self.mask_free_text(v) for v in cand.to_list()])
+    def free_text(self, s: pl.Series, versions: bool = False) -> pl.Series:
+        """Mask IPs and e-mails in free text, Python only on values that may contain one;
+        ``versions``: a user agent (versions after a product token stay)."""
+        return free_text(s, self.policy.ipv4_prefix, self.policy.ipv6_prefix, versions)
+
+    def url(self, s: pl.Series) -> pl.Series:
+        """A URL (request target, referrer): personal data redacted; with an allow-list
+        (``anonymize_query_allowlist``), only the allowed query parameters kept."""
+        out = redact(s, self.policy.sensitive_params)
+        if self.policy.anonymize_query_allowlist:
+            out = filter_url_query(out, self.policy.anonymize_query_allowlist)
+        return out
+
+    def vhost(self, s: pl.Series) -> pl.Series:
+        """A virtual host that is an address → its network address (port kept); names kept."""
+        return self.kept(vhosts(s, self.policy.ipv4_prefix, self.policy.ipv6_prefix))  # and no address inside
 
     def xff(self, s: pl.Series) -> pl.Series:
         """Each element of an X-Forwarded-For list masked; ``-`` kept."""
@@ -129,7 +137,7 @@ class LineAnonymizer:
     def request(self, s: pl.Series) -> pl.Series:
         """``METHOD target PROTOCOL`` with the target redacted; junk masked as free text."""
         df = pl.DataFrame({"r": s}).with_columns(split_request(pl.col("r")))
-        target = redact(df.get_column("target"), self.policy.sensitive_params)
+        target = self.url(df.get_column("target"))
         rebuilt = df.with_columns(target.alias("target")).select(
             pl.when(pl.col("method").is_null())
             .then(pl.col("r"))
@@ -146,15 +154,22 @@ class LineAnonymizer:
             out = out.scatter(junk.arg_true(), self.free_text(redact(out.filter(junk), self.policy.sensitive_params)))
         return out
 
+    def kept(self, s: pl.Series, name: str = "lit") -> pl.Series:
+        """A field kept as logged; free-form ones (W3C columns, a method) fail closed."""
+        maybe = s.str.contains(_ADDRESS_IN_KEPT).fill_null(False) if name in _FREE_FORM else None
+        if maybe is None or not maybe.any():
+            return s
+        return s.clone().scatter(maybe.arg_true(), self.free_text(s.filter(maybe)))  # scatter works in place
+
     def field(self, name: str, s: pl.Series) -> pl.Series:
         """The masked values of one field (computed per distinct value, joined back)."""
         if name in _KEEP:
-            return s
+            return self.kept(s, name)
         if name in _PERSONAL_NAMES:
             return pl.repeat("-", s.len(), dtype=pl.String, eager=True)
         if name == "client":
             return self.addresses(s)
-        return _per_distinct(s, lambda u: self._field_distinct(name, u))
+        return per_distinct(s, lambda u: self._field_distinct(name, u))
 
     def _field_distinct(self, name: str, u: pl.Series) -> pl.Series:
         if name == "xff":
@@ -162,11 +177,15 @@ class LineAnonymizer:
         if name == "request":
             return self.request(u)
         if name in _URLS:
-            return self.free_text(redact(u, self.policy.sensitive_params))
+            return self.free_text(self.url(u))
+        if name == "vhost":
+            return self.vhost(u)
         if name == "query":  # a query string logged apart from its path (W3C)
-            redacted = redact("/?" + u, self.policy.sensitive_params).str.strip_prefix("/?")
+            url = self.url("/?" + u)
+            redacted = pl.select(pl.when(url == "/").then(pl.lit("-")).otherwise(url.str.strip_prefix("/?")))
+            redacted = redacted.to_series()
             return pl.select(pl.when(u.is_in(["-", ""])).then(u).otherwise(self.free_text(redacted))).to_series()
-        return self.free_text(u)  # user agent and unknown fields
+        return self.free_text(u, versions=name == "ua")  # user agent and unknown fields
 
     def segment(self, kind: str, s: pl.Series) -> pl.Series:
         """One segment of a :class:`~logtool.parsers.layout.Layout`, masked by its kind."""
@@ -180,7 +199,7 @@ class LineAnonymizer:
             name = kind.removeprefix("bare:")
             if name in _PERSONAL_NAMES:
                 return pl.select(pl.when(s == "null").then(s).otherwise(pl.lit('"-"'))).to_series()
-            return s if name in _KEEP else self.free_text(s)
+            return self.kept(s, name) if name in _KEEP else self.free_text(s)
         return self.field(kind, s)
 
     def _json_gap(self, s: pl.Series) -> pl.Series:
@@ -196,13 +215,13 @@ class LineAnonymizer:
         urls = urls.filter(urls.str.contains(r"^(?:https?://|/)")).unique()
         masked = dict(zip(urls.to_list(), self._json_text("referrer", urls).to_list(), strict=True))
         fixed = [_JSON_STRING.sub(lambda m: f'{m[1]}"{masked.get(m[2], m[2])}"', v) for v in cand.to_list()]
-        return _replace_some(s, cand, fixed)
+        return replace_some(s, cand, fixed)
 
     def _json_text(self, name: str, s: pl.Series) -> pl.Series:
         """A JSON string's text (escaped, without its quotes): unescaped, masked, and escaped
         again where masking changed it; empty strings stay empty."""
         if name in _KEEP:
-            return s
+            return self.kept(s, name)
         plain = unescape(s)
         masked = self.field(name, plain)
         changed = (masked != plain).fill_null(False) & (plain != "")
@@ -240,7 +259,8 @@ class LineAnonymizer:
         )
 
     def _fallback(self, body: pl.Series) -> pl.Series:
-        return self.free_text(body)
+        """A line of no known layout, masked as a whole (:func:`.freetext.mask_unknown`)."""
+        return mask_unknown(body, self.policy.ipv4_prefix, self.policy.ipv6_prefix, self.policy.sensitive_params)
 
     def _segmented(self, body: pl.Series, context: pl.Series | None) -> pl.Series:
         """Each layout's segments masked by kind and joined; the other lines masked as free text."""
@@ -275,14 +295,17 @@ class LineAnonymizer:
         slow = (~simple).arg_true()
         return fast.scatter(slow, self._rewrite(body.gather(slow), masked_clients.gather(slow)))
 
-    def _rewrite(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
+    def _rewrite(self, body: pl.Series, masked_first: pl.Series | None = None, loose: bool = False,
+                 prefixed: bool = False) -> pl.Series:  # fmt: skip
         """Rebuild each line from its fields. ``masked_first``: the first token of each line,
-        already masked as a client (by the fast path), reused instead of computed again."""
+        already masked as a client (by the fast path), reused instead of computed again.
+        ``loose``: with the template's variants (leading blanks, trailing fields, a raw quote in
+        the request); ``prefixed``: the lines are what followed a syslog prefix."""
         assert self.compiled is not None
-        g = _extract_parallel(body, self.compiled.rewrite_regex)
+        g = _extract_parallel(body, self.compiled.loose_rewrite_regex if loose else self.compiled.rewrite_regex)
         matched = g.get_column("tail").is_not_null()
-        pieces: list[pl.Expr] = []
-        cols: dict[str, pl.Series] = {}
+        pieces: list[pl.Expr] = [pl.col("lead")] if loose else []
+        cols: dict[str, pl.Series] = {"lead": g.get_column("lead")} if loose else {}
         n = 0
         for kind, value in self.compiled.pieces:
             if kind == "lit":
@@ -292,23 +315,50 @@ class LineAnonymizer:
                 cols[f"f{n}"] = masked_first if reuse else self.field(value, g.get_column(f"f{n}"))  # type: ignore[assignment]
                 pieces.append(pl.col(f"f{n}"))
                 n += 1
+        if loose:  # unknown trailing fields: free text
+            pieces.append(pl.col("extra"))
+            cols["extra"] = self.free_text(g.get_column("extra"))
         pieces.append(pl.col("tail"))
         cols["tail"] = g.get_column("tail")
         out = pl.DataFrame([s.rename(k) for k, s in cols.items()]).select(pl.concat_str(pieces)).to_series()
         if not matched.all():
             bad = (~matched).arg_true()
             first = masked_first.gather(bad) if masked_first is not None else None
-            out = out.scatter(bad, self._fallback_known(body.gather(bad), first))
+            out = out.scatter(bad, self._unmatched(body.gather(bad), first, loose, prefixed))
+        return out
+
+    def _unmatched(self, body: pl.Series, first: pl.Series | None, loose: bool, prefixed: bool) -> pl.Series:
+        """Lines the template does not fit: read loosely, then after a syslog prefix (masked as
+        free text), else masked as garbled lines of the format."""
+        assert self.compiled is not None
+        if not loose and self.compiled.loose_rewrite_regex:
+            return self._rewrite(body, None, loose=True, prefixed=prefixed)
+        out = self._fallback_known(body, first)
+        if prefixed:
+            return out
+        split = pl.DataFrame({"b": body}).select(pl.col("b").str.extract_groups(f"(?P<p>{SYSLOG_PREFIX})(?P<r>.*)$"))
+        split = split.unnest("b")
+        has = split.get_column("p").is_not_null()
+        if has.any():
+            prefix = self.free_text(split.get_column("p").filter(has))
+            rest = self._rewrite(split.get_column("r").filter(has), prefixed=True)
+            out = out.scatter(has.arg_true(), prefix + rest)
         return out
 
     def _fallback_known(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
-        """A line of a known format that does not match it (truncated, garbled): its first token
-        is most likely the client, so it is masked as one; the rest as free text."""
+        """A line of a known format that does not match it (truncated, garbled): a first token
+        that looks like an address or a host name is most likely the client, so it is masked as
+        one; the rest is masked as a whole (ident and user too; a JSON or syslog message keeps
+        its first word)."""
+        body = clf_users(body)
         parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
-        client = masked_first if masked_first is not None else self.addresses(parts.get_column("field_0"))
-        rest = self.free_text(parts.get_column("field_1"))
+        first = parts.get_column("field_0")
+        client_like = first.str.contains(_CLIENT_LIKE).fill_null(False)
+        client = masked_first if masked_first is not None else self.addresses(first)
+        rest = pl.select(pl.when(client_like).then(parts.get_column("field_1")).otherwise(body)).to_series()
+        rest = self._fallback(rest)
         return (
-            pl.DataFrame({"c": client, "r": rest})
+            pl.DataFrame({"c": pl.select(pl.when(client_like).then(client)).to_series(), "r": rest})
             .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" ", ignore_nulls=True))
             .to_series()
         )
@@ -348,44 +398,3 @@ def _contains_parallel(s: pl.Series, regex: str, parts: int = 2) -> pl.Series:
         df.slice(i, step).lazy().select(pl.col("s").str.contains(regex)) for i in range(0, max(df.height, 1), step)
     ]
     return pl.concat(pl.collect_all(frames)).to_series()
-
-
-def _replace_some(s: pl.Series, values: pl.Series, replacements: list[str]) -> pl.Series:
-    """``s`` with each of the distinct ``values`` replaced by its replacement, the rest as is."""
-    if values.len() == 0:
-        return s
-    mapping = pl.DataFrame({"v": values, "r": pl.Series(replacements, dtype=pl.String)})
-    return (
-        pl.DataFrame({"v": s})
-        .join(mapping, on="v", how="left", maintain_order="left")
-        .select(pl.coalesce("r", "v"))
-        .to_series()
-    )
-
-
-def _per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """Apply ``fn`` to the distinct non-null values of ``s`` only, and map the results back."""
-    uniq = s.drop_nulls().unique()
-    if uniq.len() == 0:
-        return s
-    mapping = pl.DataFrame({"v": uniq, "r": fn(uniq)})
-    return pl.DataFrame({"v": s}).join(mapping, on="v", how="left", maintain_order="left").get_column("r")
-
-
-@lru_cache(maxsize=200_000)
-def _mask_address(text: str, v4: int, v6: int) -> str:
-    t = text.strip()
-    if t in ("", "-", UNKNOWN_HOST):
-        return t
-    if (fast := fast_v6_network(t, v6)) is not None:
-        return fast
-    addr = parse_ip(t)
-    if addr is None:
-        return host_network(t)
-    import ipaddress
-
-    if addr.version == 4:
-        host = 32 - v4
-        return str(ipaddress.IPv4Address(int(addr) >> host << host))
-    host = 128 - v6
-    return str(ipaddress.IPv6Address(int(addr) >> host << host))

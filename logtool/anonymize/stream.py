@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import itertools
 import os
@@ -29,8 +30,9 @@ import polars as pl
 from logtool.anonymize.lines import LineAnonymizer
 from logtool.config import Policy
 from logtool.errors import InputError
-from logtool.inputs import LogInput, iter_batches
+from logtool.inputs import LONG_LINE_PREFIX, MAX_LINE_BYTES, LogInput, _cut_long, iter_batches, long_line, sniff_text
 from logtool.parsers import LineFormat, detect_first
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, ordered_map, prefetch
 
 READ_SIZE = 1 << 20
@@ -103,9 +105,12 @@ def _encode(lines: pl.Series, final_newline: bool = True) -> bytes | memoryview:
     return data if final_newline else data[:-1]
 
 
-def _pipe_chunks(fd: int, sig: Signals) -> Iterator[tuple[pl.Series, bool]]:
-    """Complete lines as they arrive: (lines, ends_with_newline)."""
-    carry = b""
+def _pipe_chunks(fd: int, sig: Signals, name: str) -> Iterator[tuple[pl.Series, bool]]:
+    """Complete lines as they arrive: (lines, ends_with_newline). Text with a byte-order mark
+    is decoded; a line over ``MAX_LINE_BYTES`` comes out cut and marked, in bounded memory."""
+    carry, skipped = b"", 0
+    decoder: Callable[[bytes], bytes] | None = None
+    first = True
     while not sig.stop:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if not ready:
@@ -116,16 +121,51 @@ def _pipe_chunks(fd: int, sig: Signals) -> Iterator[tuple[pl.Series, bool]]:
             continue
         if not data:
             break
+        if first:
+            decoder, data, first = _pipe_decoder(data, name)
+        elif decoder is not None:
+            data = decoder(data)
+        if skipped:
+            end = data.find(b"\n")
+            if end < 0:
+                skipped += len(data)
+                continue
+            yield pl.Series("line", [long_line(carry, len(carry) + skipped + end)], dtype=pl.String), True
+            carry, skipped, data = b"", 0, data[end + 1 :]
         data = carry + data
         cut = data.rfind(b"\n")
         if cut < 0:
             carry = data
+            if len(carry) > MAX_LINE_BYTES:
+                skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
             continue
         carry = data[cut + 1 :]
-        text = data[:cut].decode("utf-8", "replace")
-        yield pl.Series("line", text.split("\n"), dtype=pl.String), True
-    if carry:
-        yield pl.Series("line", [carry.decode("utf-8", "replace")], dtype=pl.String), False
+        text = data[:cut].decode("utf-8", "replace").replace("\x00", "\\x00")
+        yield _cut_long(pl.Series("line", text.split("\n"), dtype=pl.String)), True
+        if len(carry) > MAX_LINE_BYTES:
+            skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
+    if skipped:
+        yield pl.Series("line", [long_line(carry, len(carry) + skipped)], dtype=pl.String), False
+    elif carry:
+        text = carry.decode("utf-8", "replace").replace("\x00", "\\x00")
+        yield _cut_long(pl.Series("line", [text], dtype=pl.String)), False
+
+
+def _pipe_decoder(data: bytes, name: str) -> tuple[Callable[[bytes], bytes] | None, bytes, bool]:
+    """From the first bytes of a pipe: a transcoder to UTF-8 (None: the text is UTF-8), the
+    first bytes as UTF-8 (byte-order mark dropped)."""
+    encoding, skip = sniff_text(data, name)
+    if encoding is None:
+        return None, data[skip:], False
+    dec = codecs.getincrementaldecoder(encoding)("replace")
+    return (lambda b: dec.decode(b).encode("utf-8")), dec.decode(data[skip:]).encode("utf-8"), False
+
+
+def _unmark(lines: pl.Series) -> pl.Series:
+    """Overlong lines (cut and marked by the reader) say so in the output."""
+    if not lines.str.contains("\x00", literal=True).any():  # the usual case: a cheap scan
+        return lines
+    return lines.str.replace("\x00([0-9]+)$", f" [logtool: line of $1 bytes cut to {LONG_LINE_PREFIX} characters]")
 
 
 def _stdin_fd() -> int | None:
@@ -159,7 +199,7 @@ def run(
         if streaming:
             fd = _stdin_fd() if source is None else os.open(source, os.O_RDONLY)
             assert fd is not None
-            chunks = _pipe_chunks(fd, sig)
+            chunks = _pipe_chunks(fd, sig, str(source or "<stdin>"))
         else:
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
             batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True)
@@ -169,7 +209,7 @@ def run(
             first = next(chunks, None)
             if first is None:
                 return result
-            anonymizer = anonymizer_for(first[0])
+            anonymizer = anonymizer_for(first[0].filter(~first[0].str.contains("\x00", literal=True)))
             # what a batch carries over from the ones before (a W3C header) is taken here, in order
             jobs = ((c, anonymizer.context(c[0])) for c in itertools.chain([first], chunks))
             if streaming:  # one batch at a time: a pipe's lines go out as they come
@@ -182,11 +222,13 @@ def run(
                     output.reopen()
                     sig.reopen = False
                     result.reopened += 1
-                writer.submit(lambda m=masked, n=newline: output.write(_encode(m, n)))
+                unmarked = _unmark(masked)
+                writer.submit(lambda m=unmarked, n=newline: output.write(_encode(m, n)))
                 result.lines += lines.len()
                 if sig.stop:
                     break
         finally:
+            chunks.close()  # here, not when collected (an interrupt then would print a traceback)
             writer.close()
             output.close()
             if source is not None and streaming:
@@ -222,6 +264,11 @@ def anonymize(
                     f"logtool anonymize: format of {name} not recognised; masking every IP-looking "
                     "token and e-mail address instead (pass --format or --log-format to keep fields)"
                 )
+        if is_conversation(chosen):
+            raise InputError(
+                f"{name} holds conversation records ({chosen.name}), not log lines: they are anonymised "  # type: ignore[union-attr]
+                "in the store ('logtool ingest', then 'logtool retain')"
+            )
         return LineAnonymizer(chosen, policy)
 
     return run(anonymizer_for, source, output)

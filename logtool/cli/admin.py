@@ -1,4 +1,4 @@
-"""Administration: status, verify, audit, config, formats, detect."""
+"""Administration: status, verify, audit, config, formats, detect, recover, forget."""
 
 from __future__ import annotations
 
@@ -49,9 +49,12 @@ def status(obj: Ctx, fmt: TableFormat, now: datetime) -> None:
     click.echo(f"store {st['store']}  (raw_days={policy.raw_days}, anonymised_days={policy.anonymised_days})")
     for stage, s in st["stages"].items():
         span = f"{s['oldest_day']} … {s['newest_day']}" if s["oldest_day"] else "empty"
-        click.echo(f"  {stage:<11} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
-    over = st["overdue_rows"]
-    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows")
+        click.echo(f"  {stage:<15} {s['rows']:>12,} rows  {s['bytes'] / 1e6:>9.1f} MB  {span}")
+    over, conv = st["overdue_rows"], st["overdue_conversation_records"]
+    click.echo(f"  overdue for retention: {over['raw']:,} raw, {over['anonymised']:,} anonymised rows, "
+               f"{over['quarantine']:,} quarantined lines; "
+               f"conversations {conv['conv_raw']:,} raw, {conv['conv_anonymised']:,} anonymised "
+               f"(windows {policy.conversations_raw_days} and {policy.conversations_anonymised_days} days)")  # fmt: skip
     click.echo(f"  files ingested: {st['files_ingested']:,} ({plural(st['lines_ingested'], 'line')})")
     if st["quarantine"]:
         click.echo("  quarantined: " + ", ".join(f"{visible(k)} {v:,}" for k, v in st["quarantine"].items()))
@@ -69,22 +72,79 @@ def status(obj: Ctx, fmt: TableFormat, now: datetime) -> None:
 @click.command()
 @format_option(TableFormat, TableFormat.table)
 @now_option
+@click.option("--repair", is_flag=True, help="Set damaged partitions aside (audited) and make the store owner-only.")
 @click.pass_obj
-def verify(obj: Ctx, fmt: TableFormat, now: datetime) -> Outcome:
+def verify(obj: Ctx, fmt: TableFormat, now: datetime, repair: bool) -> Outcome:
     """Check the whole store against the catalog and the policy; exit 1 listing any problem."""
+    from logtool.governance.verify import repair as do_repair
     from logtool.governance.verify import verify as do_verify
+    from logtool.store.guard import DAMAGED
 
     policy = obj.policy().policy
-    with obj.open_store() as store:
+    with obj.open_store(write=repair) as store:
         problems = do_verify(store, policy, now)
+        if repair and problems:
+            fixed = do_repair(store, problems, now)
+            for path in fixed.dropped:
+                obj.say(f"verify --repair: set aside {visible(path)} (see {DAMAGED}/ in the store)")
+            if fixed.tightened:
+                obj.say(f"verify --repair: made {plural(len(fixed.tightened), 'path')} owner-only")
+            problems = do_verify(store, policy, now)
     if fmt is TableFormat.json:
         click.echo(json.dumps({"ok": not problems, "problems": [p.to_dict() for p in problems]}, indent=2))
     else:
         for p in problems:
-            click.echo(f"{p.kind:<10} {visible(p.where)}: {visible(p.detail)}")
+            click.echo(f"{p.kind:<11} {visible(p.where)}: {visible(p.detail)}")
         obj.say("verify: the store is consistent with the catalog and the policy" if not problems
                 else f"verify: {plural(len(problems), 'problem')}")  # fmt: skip
     return Outcome(EXIT_FINDINGS if problems else EXIT_OK)
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Rebuild even when the catalog is sound (restarts the audit chain).")
+@now_option
+@click.pass_obj
+def recover(obj: Ctx, force: bool, now: datetime) -> None:
+    """Rebuild a lost or damaged catalog from the store's Parquet files.
+
+    Keeps what the old catalog still yields (holds, restrictions, key, salts, ingested files),
+    sets the old catalog aside, moves unreadable or superseded files to damaged/, and starts a
+    new audit chain whose first entry says why."""
+    from logtool.store.recover import recover as do_recover
+
+    res = do_recover(obj.store_path, now, force)
+    obj.say(f"recover: {visible(res.reason)}")
+    for stage, n in res.partitions.items():
+        obj.say(f"  {stage:<11} {plural(n, 'partition')}, {plural(res.rows[stage], 'row')}")
+    for path, why in res.set_aside:
+        obj.say(f"  set aside {visible(path)}: {visible(why)}")
+    if res.old_catalog:
+        obj.say(f"  old catalog kept as {res.old_catalog}")
+    lost = [t for t, v in res.salvaged.items() if isinstance(v, str)]
+    if res.old_catalog is None or lost:
+        what = ", ".join(lost) if lost else "nothing (there was none)"
+        obj.say(f"  taken from the old catalog: {'all but ' + what if lost else what}; holds and restrictions may be "
+                "missing: check 'logtool hold list'; ingested files are known again from their partitions")  # fmt: skip
+    obj.say("  a new audit chain starts with this recovery ('logtool audit list')")
+
+
+@click.command()
+@click.argument("file")
+@now_option
+@click.pass_obj
+def forget(obj: Ctx, file: str, now: datetime) -> None:
+    """Undo the ingest of FILE (found by its content): its rows, quarantined lines and
+    aggregates are dropped, audited, so it can be ingested again (e.g. with the right --format).
+
+    Refused once retention or an erasure has rewritten the file's days."""
+    from logtool.inputs import make_inputs
+    from logtool.lifecycle.forget import forget as do_forget
+
+    (inp,) = make_inputs([file])
+    with obj.open_store(write=True) as store:
+        res = do_forget(store, inp, now)
+    rows = ", ".join(f"{plural(n, 'row')} {s}" for s, n in res.rows.items()) or "no rows"
+    obj.say(f"forgot {visible(res.name)} (ingested {res.ingested_at[:19]}): {rows}; it can be ingested again")
 
 
 @click.group()
@@ -153,10 +213,10 @@ def config_show(obj: Ctx, fmt: ConfigFormat, overrides: dict[str, Any]) -> None:
 
 @click.command()
 def formats() -> None:
-    """List the log formats logtool reads, with a sample line each."""
-    from logtool.parsers import REGISTRY
+    """List the log and conversation formats logtool reads, with a sample each."""
+    from logtool.parsers import CONV_REGISTRY, REGISTRY
 
-    for name, fmt in REGISTRY.items():
+    for name, fmt in [*REGISTRY.items(), *CONV_REGISTRY.items()]:
         click.echo(f"{name:<16} {fmt.description}")
         click.echo(f"{'':<16} {fmt.sample}")
 
@@ -187,4 +247,4 @@ def detect(files: tuple[str, ...]) -> Outcome:
     return Outcome(EXIT_INPUT if failed else EXIT_OK)
 
 
-COMMANDS = [status, verify, audit, config, formats, detect]
+COMMANDS = [status, verify, audit, config, formats, detect, recover, forget]

@@ -3,18 +3,22 @@ each option once, lazily opened outputs, and the one exit-code policy.
 
 Exit codes: a command returns a result; the group maps it (``result.exit_code``, default 0).
 Library errors map through their class (:mod:`logtool.errors`), click's usage errors to 2, an
-interrupt to 130 — always as one line, ``logtool: error: …``.
+interrupt to 130, an OS error nobody expected (a full disk while writing an output) to 3 or 4,
+and anything else — a bug — to 70 with the traceback only under ``LOGTOOL_DEBUG=1``: always
+as one line, ``logtool: error: …``, with control characters escaped (messages may quote log text).
 """
 
 from __future__ import annotations
 
 import enum
+import errno
 import functools
 import keyword
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -22,7 +26,18 @@ from typing import IO, Any, TypeVar
 import click
 
 from logtool.config import IP_PRESETS, POLICY_FLAGS, PolicySource, load_policy
-from logtool.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ConfigError, LogtoolError, OutputError
+from logtool.errors import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STORE,
+    EXIT_USAGE,
+    ConfigError,
+    LogtoolError,
+    OutputError,
+)
+from logtool.escape import visible
 from logtool.timespec import check_period, parse_day, parse_month, parse_time
 
 E = TypeVar("E", bound=enum.Enum)
@@ -36,8 +51,8 @@ def default_store() -> Path:
 
 
 def err(msg: str) -> None:
-    """A line for the human on stderr (never data)."""
-    click.echo(msg, err=True)
+    """A line for the human on stderr (never data); control characters shown escaped."""
+    click.echo(visible(msg, newlines=True), err=True)
 
 
 def wall_clock() -> datetime:
@@ -100,9 +115,41 @@ class LogtoolGroup(click.Group):
             code = EXIT_INTERRUPTED
         except BrokenPipeError:
             code = EXIT_OK  # the reader went away (| head): not an error
+        except OSError as e:  # not mapped by the library: where it happened decides the code
+            where = f" ({e.filename})" if e.filename else ""
+            why = "no space left on device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            store = bool(e.filename) and str(self._store_of(args)) in str(e.filename)
+            err(f"logtool: error: {why}{where}; nothing partial was committed")
+            code = EXIT_STORE if store else EXIT_INPUT
+        except MemoryError:
+            err("logtool: error: out of memory; nothing partial was committed")
+            code = EXIT_STORE
+        except Exception as e:  # a bug: one line (the traceback with LOGTOOL_DEBUG=1)
+            if os.environ.get("LOGTOOL_DEBUG"):
+                raise
+            err(f"logtool: error: internal error ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                "please report it (LOGTOOL_DEBUG=1 shows the traceback)")  # fmt: skip
+            code = EXIT_INTERNAL
         if not standalone_mode:
             return code
+        if code == EXIT_INTERRUPTED and threading.active_count() > 1:
+            # a reader thread blocked on a pipe holds stdin's lock; interpreter shutdown would
+            # wait for it (or abort): everything is rolled back already, so leave at once
+            for stream in (sys.stdout, sys.stderr):
+                with suppress(Exception):
+                    stream.flush()
+            os._exit(code)
         sys.exit(code)
+
+    @staticmethod
+    def _store_of(args: Any) -> Path:
+        argv = list(args if args is not None else sys.argv[1:])
+        for i, a in enumerate(argv):
+            if a == "--store" and i + 1 < len(argv):
+                return Path(argv[i + 1])
+            if a.startswith("--store="):
+                return Path(a.split("=", 1)[1])
+        return Path(os.environ.get("LOGTOOL_STORE") or default_store())
 
 
 # options ------------------------------------------------------------------------------------
@@ -214,8 +261,8 @@ class LazyOutput:
             if self.path is None:
                 self._f = sys.stdout.buffer if self.binary else sys.stdout
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
                 try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
                     fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if self.private else 0o666)
                 except OSError as e:
                     raise OutputError(f"cannot write {self.path}: {e.strerror}") from None
@@ -225,11 +272,22 @@ class LazyOutput:
         return self._f
 
     def write(self, data: Any) -> int:
-        return self._open().write(data)
+        f = self._open()
+        try:
+            return f.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(f"cannot write {self.path or 'stdout'}: {_why(e)}") from None
 
     def flush(self) -> None:
         if self._f is not None:
-            self._f.flush()
+            try:
+                self._f.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as e:
+                raise OutputError(f"cannot write {self.path or 'stdout'}: {_why(e)}") from None
 
     def tell(self) -> int:
         return self._open().tell()
@@ -240,7 +298,12 @@ class LazyOutput:
 
     def close(self, ok: bool = True) -> None:
         if self._f is not None and self.path is not None:
-            self._f.close()
+            try:
+                self._f.close()
+            except OSError as e:
+                if ok:
+                    self.path.unlink(missing_ok=True)
+                    raise OutputError(f"cannot write {self.path}: {_why(e)}") from None
             if not ok:
                 self.path.unlink(missing_ok=True)
         elif self._f is not None:
@@ -250,6 +313,10 @@ class LazyOutput:
     @property
     def written(self) -> bool:
         return self._f is not None or (self.path is not None and self.path.exists())
+
+
+def _why(e: OSError) -> str:
+    return "no space left on device" if e.errno in (errno.ENOSPC, errno.EDQUOT) else str(e.strerror or e)
 
 
 @contextmanager

@@ -17,11 +17,13 @@ from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
+#: Policy flags of the conversation windows, on the commands that apply retention.
+CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import REGISTRY, choose_format
+    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
@@ -36,7 +38,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice(list(REGISTRY)),
+    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
@@ -48,10 +50,13 @@ def print_ingest(obj: Ctx, results: list[Any]) -> None:
         elif r.status == "empty":
             obj.say(f"{name}: empty; nothing to do")
         else:
+            again = " (the earlier ingest of this content was forgotten)" if r.replaced else ""
             obj.say(f"{name}: {plural(r.lines, 'line')} as {r.format}, {r.parsed:,} stored, "
-                    f"{r.rejected:,} quarantined")  # fmt: skip
+                    f"{r.rejected:,} quarantined{again}")  # fmt: skip
             for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]):
                 obj.say(f"    {n:>8,}  {visible(reason)}")
+            if r.variants:
+                obj.say("  read in a layout variant: " + ", ".join(f"{v} {n:,}" for v, n in sorted(r.variants.items())))
 
 
 def _span(days: list[str]) -> str:
@@ -65,9 +70,22 @@ def print_retain(obj: Ctx, res: Any) -> None:
             + _span(res.anonymised_days))  # fmt: skip
     obj.say(f"  delete:    {plural(len(res.deleted_days), 'day')}, {plural(res.deleted_rows, 'row')}"
             + _span(res.deleted_days))  # fmt: skip
-    if res.held_rows:
-        obj.say(f"  kept:      {plural(res.held_rows, 'row')} past their window under active holds")
-    if not res.anonymised_days and not res.deleted_days:
+    if res.quarantine_rows:
+        obj.say(f"  quarantine: {plural(res.quarantine_rows, 'line')} deleted with the raw window"
+                + _span(res.quarantine_days))  # fmt: skip
+    if res.held_rows or res.quarantine_held_rows:
+        kept = plural(res.held_rows + res.quarantine_held_rows, "row")
+        obj.say(f"  kept:      {kept} past their window under active holds")
+    conv = res.conversations
+    if conv.anonymised_days or conv.deleted_days or conv.held_rows:
+        obj.say(f"  conversations: anonymise {plural(len(conv.anonymised_days), 'day')} "
+                f"({plural(conv.anonymised_rows, 'record')}), delete {plural(len(conv.deleted_days), 'day')} "
+                f"({plural(conv.deleted_rows, 'record')}), kept under holds {plural(conv.held_rows, 'record')}")  # fmt: skip
+    for where, path, why in res.damaged:
+        err(f"logtool: error: {where} left as it is: partition {visible(path)} is damaged ({visible(why)}); "
+            "run 'logtool verify', and 'logtool verify --repair' to set it aside")  # fmt: skip
+    if not (res.anonymised_days or res.deleted_days or res.quarantine_days or conv.anonymised_days
+            or conv.deleted_days or res.damaged):  # fmt: skip
         obj.say(f"  nothing {verb} change: the store already follows the policy")
 
 
@@ -76,11 +94,15 @@ def print_retain(obj: Ctx, res: Any) -> None:
 @line_format_options
 @policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
 @click.option("--no-geo", is_flag=True, help="Skip the country lookup.")
+@click.option("--replace", is_flag=True, help="Forget an earlier ingest of the same content first (audited).")
 @now_option
 @click.pass_obj
 def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[str, Any], no_geo: bool,
-           now: datetime) -> None:  # fmt: skip
-    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store."""
+           replace: bool, now: datetime) -> None:  # fmt: skip
+    """Parse log FILES (plain, .gz, .bz2, .xz, .zst, or - for stdin) into the store.
+
+    A file ingested before is skipped; --replace forgets that ingest first (e.g. after a wrong
+    --format), as 'logtool forget FILE' does."""
     from logtool.enrich.geo import GeoDB
     from logtool.inputs import make_inputs
     from logtool.lifecycle.ingest import ingest as do_ingest
@@ -89,29 +111,35 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
     geo = None if no_geo else GeoDB(policy.geoip_db or None)
     inputs = make_inputs(list(files))
     with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
-        results = do_ingest(store, inputs, policy, now, line_format, geo, tick)
+        results = do_ingest(store, inputs, policy, now, line_format, geo, tick, replace=replace)
     print_ingest(obj, results)
 
 
 @click.command()
 @now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", *CONVERSATION_FLAGS)
 @click.pass_obj
-def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> None:
-    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days."""
+def retain(obj: Ctx, now: datetime, dry_run: bool, overrides: dict[str, Any]) -> Any:
+    """Anonymise raw days past raw_days; delete anonymised days past anonymised_days.
+
+    A day with a damaged partition is left as it is and reported (exit 1); every other day is
+    processed."""
     from logtool.lifecycle.retention import retain as do_retain
 
     policy = obj.policy(**overrides).policy
     with obj.open_store(write=True) as store, obj.progress()("retaining") as tick:
         res = do_retain(store, policy, now, dry_run=dry_run, progress=tick)
     print_retain(obj, res)
+    return res
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @line_format_options
-@policy_options("raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db")
+@policy_options(
+    "raw_days", "anonymised_days", "ipv4_prefix", "ipv6_prefix", "ip_preset", "geoip_db", *CONVERSATION_FLAGS
+)
 @now_option
 @click.option(
     "--fail-on",
@@ -159,7 +187,7 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     help="Append to this file (reopened on SIGHUP) instead of writing to stdout.",
 )
 @line_format_options
-@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset")
+@policy_options("ipv4_prefix", "ipv6_prefix", "ip_preset", "anonymize_query_allowlist")
 @click.pass_obj
 def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, overrides: dict[str, Any]) -> None:
     """Rewrite log lines from SOURCE (file or - for stdin) with every personal field masked.

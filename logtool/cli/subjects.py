@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -20,11 +21,24 @@ class SubjectFormat(enum.StrEnum):
 
 @click.group()
 def subject() -> None:
-    """Data-subject requests for one IP address: find, export, erase, restrict (GDPR)."""
+    """Data-subject requests by IP address, phone number and/or e-mail address, over web logs
+    and conversation records: find, export, erase, restrict (GDPR)."""
 
 
 def _ip_option(f: Any) -> Any:
-    return click.option("--ip", "ip", required=True, help="The subject's IP address (any spelling).")(f)
+    """``--ip``, ``--phone``, ``--email`` (at least one): the command gets ``ids`` for the library."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, ip: str | None, phone: str | None, email: str | None, **kw: Any) -> Any:
+        return f(*args, ip=ip, ids={"phone": phone, "email": email}, **kw)
+
+    out: Any = click.option("--email", help="The subject's e-mail address (any case).")(wrapper)
+    out = click.option("--phone", help="The subject's phone number (any spelling: +49 30 …, 030-…).")(out)
+    return click.option("--ip", "ip", help="The subject's IP address (any spelling).")(out)
+
+
+def _region(obj: Ctx) -> str:
+    return obj.policy().policy.phone_region
 
 
 @subject.command("find")
@@ -32,12 +46,13 @@ def _ip_option(f: Any) -> Any:
 @period_options()
 @now_option
 @click.pass_obj
-def subject_find(obj: Ctx, ip: str, date_from: str | None, date_to: str | None, now: datetime) -> None:
-    """Art. 15: what the store holds about an address, summarised (JSON)."""
+def subject_find(obj: Ctx, ip: str | None, ids: dict[str, Any], date_from: str | None, date_to: str | None,
+                 now: datetime) -> None:  # fmt: skip
+    """Art. 15: what the store holds about a subject, summarised (JSON)."""
     from logtool.governance import subjects
 
     with obj.open_store() as store:
-        res = subjects.find(store, ip, now, date_from, date_to)
+        res = subjects.find(store, ip, now, date_from, date_to, region=_region(obj), **ids)
     click.echo(json.dumps(res, indent=2))
 
 
@@ -47,13 +62,15 @@ def subject_find(obj: Ctx, ip: str, date_from: str | None, date_to: str | None, 
 @format_option(SubjectFormat, SubjectFormat.json)
 @now_option
 @click.pass_obj
-def subject_export(obj: Ctx, ip: str, out_path: Path, fmt: SubjectFormat, now: datetime) -> None:
-    """Art. 15/20: a machine-readable copy of every row linked to the address."""
+def subject_export(obj: Ctx, ip: str | None, ids: dict[str, Any], out_path: Path, fmt: SubjectFormat,
+                   now: datetime) -> None:  # fmt: skip
+    """Art. 15/20: a machine-readable copy of every log row and conversation record of the subject."""
     from logtool.governance import subjects
 
+    region = _region(obj)
     with obj.open_store(write=True) as store, output(out_path, binary=True, private=True) as out:
-        n = subjects.export(store, ip, out, fmt.value, now)  # type: ignore[arg-type]
-    obj.say(f"exported {plural(n, 'row')} linked to the address to {out_path}")
+        n = subjects.export(store, ip, out, fmt.value, now, region=region, **ids)  # type: ignore[arg-type]
+    obj.say(f"exported {plural(n, 'row')} linked to the subject to {out_path}")
 
 
 @subject.command("erase")
@@ -61,14 +78,16 @@ def subject_export(obj: Ctx, ip: str, out_path: Path, fmt: SubjectFormat, now: d
 @click.option("--dry-run", is_flag=True, help="Count what would be erased; change nothing.")
 @now_option
 @click.pass_obj
-def subject_erase(obj: Ctx, ip: str, dry_run: bool, now: datetime) -> None:
-    """Art. 17: delete every row linked to the address, except rows under an active hold."""
+def subject_erase(obj: Ctx, ip: str | None, ids: dict[str, Any], dry_run: bool, now: datetime) -> None:
+    """Art. 17: delete every row linked to the subject, except rows under an active hold."""
     from logtool.governance import subjects
 
+    region = _region(obj)
     with obj.open_store(write=True) as store:
-        res = subjects.erase(store, ip, now, dry_run)
+        res = subjects.erase(store, ip, now, dry_run, region=region, **ids)
     verb = "would erase" if dry_run else "erased"
-    obj.say(f"{verb} {plural(res.erased_rows, 'row')} of {res.subject}")
+    obj.say(f"{verb} {plural(res.erased_rows, 'row')} of {res.subject}"
+            + (f" and {plural(res.erased_records, 'conversation record')}" if res.erased_records else ""))  # fmt: skip
     for hold_id, n in res.kept_by_holds.items():
         obj.say(f"kept {plural(n, 'row')} under hold {hold_id}: {res.legal_ground}")
 
@@ -77,24 +96,26 @@ def subject_erase(obj: Ctx, ip: str, dry_run: bool, now: datetime) -> None:
 @_ip_option
 @now_option
 @click.pass_obj
-def subject_restrict(obj: Ctx, ip: str, now: datetime) -> None:
-    """Art. 18: keep the address's rows but leave them out of exports until unrestricted."""
+def subject_restrict(obj: Ctx, ip: str | None, ids: dict[str, Any], now: datetime) -> None:
+    """Art. 18: keep the subject's rows but leave them out of exports until unrestricted."""
     from logtool.governance import subjects
 
+    region = _region(obj)
     with obj.open_store(write=True) as store:
-        obj.say(f"restricted {subjects.restrict(store, ip, now)}")
+        obj.say(f"restricted {subjects.restrict(store, ip, now, region=region, **ids)}")
 
 
 @subject.command("unrestrict")
 @_ip_option
 @now_option
 @click.pass_obj
-def subject_unrestrict(obj: Ctx, ip: str, now: datetime) -> None:
+def subject_unrestrict(obj: Ctx, ip: str | None, ids: dict[str, Any], now: datetime) -> None:
     """Lift a restriction set with 'logtool subject restrict'."""
     from logtool.governance import subjects
 
+    region = _region(obj)
     with obj.open_store(write=True) as store:
-        obj.say(f"unrestricted {subjects.restrict(store, ip, now, on=False)}")
+        obj.say(f"unrestricted {subjects.restrict(store, ip, now, on=False, region=region, **ids)}")
 
 
 COMMANDS = [subject]

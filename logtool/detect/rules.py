@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from logtool.detect.validate import validate
 from logtool.errors import ConfigError
 
 SEVERITIES = ("low", "medium", "high")
@@ -23,8 +24,12 @@ def load_rules(path: str | Path | None = None) -> dict[str, Any]:
         user = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise ConfigError(f"review rules {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"review rules {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"review rules {path}: not valid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"review rules {path}: nested too deeply to be a rules file") from None
     for section, values in user.items():
         if section not in rules or not isinstance(values, dict):
             raise ConfigError(f"review rules {path}: unknown section [{section}] (known: {', '.join(rules)})")
@@ -43,4 +48,5 @@ def load_rules(path: str | Path | None = None) -> dict[str, Any]:
                 if section == "severity" and value not in SEVERITIES:
                     raise ConfigError(f"review rules {path}: [severity] {key} must be one of {', '.join(SEVERITIES)}")
         rules[section] = {**rules[section], **values}
+    validate(rules, str(path))
     return rules

@@ -1,4 +1,9 @@
-"""Export a stage's rows as CSV, JSON lines or Parquet, streamed in bounded batches."""
+"""Export a stage's rows as CSV, JSON lines or Parquet, streamed in bounded batches.
+
+CSV cells that a spreadsheet would run as a formula (text starting with ``=``, ``+``, ``-``,
+``@``, a tab or a CR: a user agent ``=cmd|' /C calc'!A0``) get a leading apostrophe, as OWASP
+recommends (:func:`logtool.escape.csv_safe_frame`); JSON lines and Parquet keep values as logged.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import BinaryIO
 import polars as pl
 import pyarrow.parquet as pq
 
+from logtool.escape import csv_safe_frame
 from logtool.governance.disclosure import disclose
 from logtool.governance.holds import held_rows
 from logtool.governance.subjects import unrestricted
@@ -73,7 +79,7 @@ def _write_text(df: pl.DataFrame, out: BinaryIO, fmt: ExportFormat, header: bool
     df = iso_times(df)
     buf = io.BytesIO()
     if fmt is ExportFormat.csv:
-        df.write_csv(buf, include_header=header)
+        csv_safe_frame(df).write_csv(buf, include_header=header)
     elif fmt is ExportFormat.jsonl:
         df.write_ndjson(buf)
     else:

@@ -113,3 +113,26 @@ def held_rows(store: Store, hold_id: str, now: datetime, purpose: str, **params:
         rows = _matched_rows(store, d.hold)
         d.rows = rows.height
     return d.hold, rows
+
+
+def _matched_conversations(store: Store, h: Hold) -> pl.DataFrame:
+    """The ``conv_raw`` records the hold matches (full detail)."""
+    start = h.start.date().isoformat()
+    end = h.end.date().isoformat() if h.end else None
+    parts = store.parts("conv_raw", start, end)
+    frames = [df.filter(held_mask(df, [h], "conv_raw")) for df in store.iter_parts(parts, "conv_raw")]
+    frames = [f for f in frames if f.height]
+    return pl.concat(frames).sort("ts") if frames else store.read_parts([], "conv_raw")
+
+
+def held_evidence(store: Store, hold_id: str, now: datetime, purpose: str,
+                  **params: Any) -> tuple[Hold, pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """The hold, the raw log rows and the conversation records (calls, transcripts, chats) it
+    matches, in full — one audited output (its entry counts both) for an evidence bundle."""
+    with disclose(store, purpose, now, hold_id=hold_id, **params) as d:
+        assert d.hold is not None
+        rows = _matched_rows(store, d.hold)
+        conv = _matched_conversations(store, d.hold)
+        d.rows = rows.height + conv.height
+        d.params["conversation_records"] = conv.height
+    return d.hold, rows, conv

@@ -7,18 +7,22 @@ from typing import Any
 
 from logtool.config import Policy
 from logtool.governance.subjects import restricted_keys
+from logtool.lifecycle.conv_retention import windows
 from logtool.lifecycle.holdmatch import active, held_on_day
 from logtool.lifecycle.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Store
 
 
-def overdue_rows(store: Store, policy: Policy, now: datetime) -> dict[str, int]:
+def overdue_rows(store: Store, policy: Policy, now: datetime, stages: dict[str, int] | None = None) -> dict[str, int]:
     """Rows per stage older than the policy allows, not counting evidence under an active hold
-    (retention keeps those on purpose; ``verify`` counts the same way)."""
+    (retention keeps those on purpose; ``verify`` counts the same way). ``stages`` maps stage →
+    days kept (default: the web-log stages; :func:`~logtool.lifecycle.conv_retention.windows`
+    gives the conversation stages)."""
     holds = active(store, now)
     out = {}
-    for stage, keep in (("raw", policy.raw_days), ("anonymised", policy.anonymised_days)):
+    default = {"raw": policy.raw_days, "anonymised": policy.anonymised_days, "quarantine": policy.raw_days}
+    for stage, keep in (stages or default).items():
         n = 0
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)
@@ -45,9 +49,15 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
     return {
         "store": str(store.root),
         "now": now.isoformat(),
-        "policy": {"raw_days": policy.raw_days, "anonymised_days": policy.anonymised_days},
+        "policy": {
+            "raw_days": policy.raw_days,
+            "anonymised_days": policy.anonymised_days,
+            "conversations_raw_days": policy.conversations_raw_days,
+            "conversations_anonymised_days": policy.conversations_anonymised_days,
+        },
         "stages": stages,
         "overdue_rows": overdue_rows(store, policy, now),
+        "overdue_conversation_records": overdue_rows(store, policy, now, windows(policy)),
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),

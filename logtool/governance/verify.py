@@ -2,15 +2,21 @@
 
 Checks, over the whole store:
 
+* the catalog passes SQLite's integrity check; the store's folders and files are owner-only;
 * every partition the catalog lists exists, is readable, has the recorded SHA-256 and row
   count; no unlisted Parquet file lies in a stage folder (leftover of a crash);
-* no full IP address outside the raw stage: ``client_net`` holds networks no finer than the
-  policy's prefixes (or registrable domains of hostname clients), and no other text column of the anonymised stage,
-  the aggregates or the quarantine contains an address with a host part;
-* no raw or anonymised day is older than the policy allows (``retain`` would remove it).
+* no full IP address outside the raw stage: ``client_net`` (and a ``vhost`` that is an address)
+  holds networks no finer than the policy's prefixes (or registrable domains of hostname
+  clients), and no other text column of the anonymised stage, the aggregates or the quarantine
+  contains an address with a host part — by the address rule redaction uses
+  (:mod:`logtool.anonymize.redact`: glued to ``_`` or letters too, after decoding ``%2E``,
+  ``%2F`` …);
+* no raw or anonymised day, and no quarantine day, is older than the policy allows (``retain``
+  would remove it), and no file set aside in ``damaged/`` is older than its stage's window.
 
 Problems are reported with their place and a masked sample: the report itself never shows a
-full address.
+full address. :func:`repair` sets damaged partitions aside (audited) and makes the store
+owner-only again.
 """
 
 from __future__ import annotations
@@ -25,23 +31,31 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from logtool.anonymize.fields import mask_ip_tokens
-from logtool.anonymize.redact import IPV4, IPV6
+from logtool.anonymize.redact import ADDRESS, decode_expr
 from logtool.config import Policy
+from logtool.governance.conv_verify import conversation_problems
 from logtool.lifecycle import holdmatch
 from logtool.lifecycle.retention import day_expired
 from logtool.net import is_host_network
 from logtool.schema import STAGES
 from logtool.store import Partition, Store
-from logtool.store.files import TMP_PREFIX, file_sha256, stage_files
+from logtool.store.files import TMP_PREFIX, stage_files
+from logtool.store.guard import DAMAGED, tighten, wide_permissions
+from logtool.store.recover import set_aside
 
-_ADDRESS = f"(?:{IPV4})|(?:{IPV6})"
+#: Columns that hold a network, not free text: checked against the policy's prefixes. A virtual
+#: host that is an address (``127.0.0.1:80`` in vhost_combined) is masked to its network like a
+#: client when its day is anonymised; a vhost that is a name is scanned as text.
+_NETWORK_COLUMNS = ("client_net", "vhost")
+#: Problems :func:`repair` fixes by setting the partition aside.
+DAMAGE = ("missing", "checksum", "rows", "unreadable")
 
 
 @dataclass(frozen=True)
 class Problem:
     """One thing that is not as the policy and the catalog say."""
 
-    kind: str  # checksum | missing | rows | orphan | full-ip | overdue
+    kind: str  # catalog | checksum | missing | rows | unreadable | orphan | permissions | full-ip | overdue | personal-data
     where: str  # stage/partition or stage/day/column
     detail: str
 
@@ -55,15 +69,12 @@ def _check_files(store: Store) -> list[Problem]:
     for stage in STAGES:
         for p in store.parts(stage):
             known.add(p.path)
-            path = store.root / p.path
-            if not path.is_file():
-                out.append(Problem("missing", p.path, "listed in the catalog but not on disk"))
-                continue
-            if file_sha256(path) != p.sha256:
-                out.append(Problem("checksum", p.path, "content differs from the SHA-256 recorded at commit"))
+            why = store.damage(p, sha=True)
+            if why is not None:
+                out.append(Problem("missing" if "missing" in why else "checksum", p.path, why))
                 continue
             try:
-                rows = pq.ParquetFile(path).metadata.num_rows
+                rows = pq.ParquetFile(store.root / p.path).metadata.num_rows
             except Exception as e:  # pyarrow raises several types for a broken file
                 out.append(Problem("unreadable", p.path, f"not a readable Parquet file: {e}"))
                 continue
@@ -74,7 +85,8 @@ def _check_files(store: Store) -> list[Problem]:
         if rel in known:
             continue
         if rel in pending or Path(rel).name.startswith(TMP_PREFIX):
-            out.append(Problem("orphan", rel, "left by an interrupted run; the next writer removes it"))
+            out.append(Problem("orphan", rel, "journaled by a writer (an interrupted run, or retired while a reader "
+                               "read it): the next writer removes it"))  # fmt: skip
         else:
             out.append(Problem("orphan", rel, "not in the catalog: left in place (see 'logtool recover')"))
     return out
@@ -92,6 +104,14 @@ def _bad_network(value: str, policy: Policy) -> bool:
     return net.prefixlen > limit
 
 
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 def _scan_parts(store: Store, stage: str, parts: list[Partition], policy: Policy) -> list[Problem]:
     out: list[Problem] = []
     for day in sorted({p.date for p in parts}):
@@ -100,17 +120,21 @@ def _scan_parts(store: Store, stage: str, parts: list[Partition], policy: Policy
             if dtype != pl.String:
                 continue
             values = df.get_column(col).drop_nulls()
-            if col == "client_net":
-                bad = [v for v in values.unique().to_list() if _bad_network(v, policy)]
+            if col in _NETWORK_COLUMNS:
+                uniq = values.unique().to_list()
+                bad = [v for v in uniq if (col == "client_net" or _is_network(v)) and _bad_network(v, policy)]
                 if bad:
                     n = int(values.is_in(bad).sum())
                     out.append(
                         Problem("full-ip", f"{stage}/{day}/{col}", f"{n} rows are not networks at the policy's prefix")
                     )
-                continue
-            hits = values.filter(values.str.contains(_ADDRESS))
+                if col == "client_net":
+                    continue
+                values = values.filter(~values.is_in([v for v in uniq if _is_network(v)]))
+            # the address rule of redaction, after the same decoding (``%2E``, ``%2F`` …)
+            hits = values.filter(pl.select(decode_expr(pl.lit(values)).str.contains(ADDRESS)).to_series())
             if hits.len():
-                sample = pl.select(mask_ip_tokens(pl.lit(hits.item(0)[:120]))).item()
+                sample = pl.select(mask_ip_tokens(decode_expr(pl.lit(hits.item(0))).str.slice(0, 120))).item()
                 out.append(
                     Problem(
                         "full-ip", f"{stage}/{day}/{col}", f"{hits.len()} values contain an IP address, e.g. {sample!r}"
@@ -121,13 +145,15 @@ def _scan_parts(store: Store, stage: str, parts: list[Partition], policy: Policy
 
 def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     """Every problem found; an empty list means the store is consistent with the policy."""
-    problems = _check_files(store)
+    problems = [Problem("catalog", "catalog.sqlite", f"SQLite integrity check: {e}") for e in store.catalog.integrity()]
+    problems += _permissions(store) + _check_files(store)
     damaged = {p.where for p in problems}
-    for stage in ("anonymised", "aggregates", "quarantine"):
+    for stage in ("anonymised", "aggregates", "quarantine", "conv_anonymised", "conv_aggregates"):
         parts = [p for p in store.parts(stage) if p.path not in damaged]
         problems += _scan_parts(store, stage, parts, policy)
     active = holdmatch.active(store, now)
-    for stage, keep in (("raw", policy.raw_days), ("anonymised", policy.anonymised_days)):
+    windows = (("raw", policy.raw_days), ("anonymised", policy.anonymised_days), ("quarantine", policy.raw_days))
+    for stage, keep in windows:
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)
             _, held = holdmatch.held_on_day(store, day, parts, stage, active)  # evidence is not overdue
@@ -136,4 +162,54 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
                 problems.append(
                     Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
                 )
-    return problems
+    problems += [Problem(*p) for p in conversation_problems(store, policy, now, damaged, day_expired)]
+    return problems + _set_aside_overdue(store, policy, now)
+
+
+def _set_aside_overdue(store: Store, policy: Policy, now: datetime) -> list[Problem]:
+    """Files set aside in ``damaged/`` hold rows of a day; past the stage's window they are data
+    kept too long (the operator restores or deletes them)."""
+    out = []
+    keep = {"raw": policy.raw_days, "quarantine": policy.raw_days, "anonymised": policy.anonymised_days}
+    for stage, days in keep.items():
+        base = store.root / DAMAGED / stage
+        for f in sorted(base.glob("date=*/*")) if base.is_dir() else []:
+            try:
+                expired = day_expired(f.parent.name.removeprefix("date="), now, days)
+            except ValueError:
+                continue
+            if expired:
+                rel = str(f.relative_to(store.root))
+                out.append(Problem("overdue", rel, f"set aside, and older than {days} days: delete it (or restore it)"))
+    return out
+
+
+def _permissions(store: Store) -> list[Problem]:
+    return [
+        Problem(
+            "permissions",
+            rel,
+            f"mode {mode:04o}: open to group or others; 'logtool verify --repair' makes it owner-only",
+        )
+        for rel, mode in wide_permissions(store.root)
+    ]
+
+
+@dataclass
+class RepairResult:
+    set_aside: list[str]  # where the damaged partitions' files went (damaged/…)
+    dropped: list[str]  # partitions dropped from the catalog
+    tightened: list[str]  # paths made owner-only
+
+
+def repair(store: Store, problems: list[Problem], now: datetime) -> RepairResult:
+    """Fix what ``verify`` found that can be fixed without a person: damaged partitions are set
+    aside (moved to ``damaged/``, dropped from the catalog, audited), wide permissions
+    tightened. Orphans, full addresses and overdue days are left to recover, retain or the
+    operator."""
+    damaged = {p.where: p.detail for p in problems if p.kind in DAMAGE}
+    parts = [(p, damaged[p.path]) for stage in STAGES for p in store.parts(stage) if p.path in damaged]
+    moved = set_aside(store, parts, now) if parts else []
+    wide = [p.where for p in problems if p.kind == "permissions"]
+    tighten(store.root, wide)
+    return RepairResult(moved, [p.path for p, _ in parts], wide)

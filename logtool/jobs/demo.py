@@ -4,7 +4,10 @@ Fourteen days of traffic are generated (deterministic), written as rotated log f
 gzip'd, like logrotate leaves them) and run through the nightly job as of the day after the
 last log day with a short demo policy (raw 3 days, anonymised 10 days), so the store ends up
 with raw, anonymised and deleted days; an incident hold is placed on the most severe finding.
-The reports go to ``reports/``: ``demo-report.html`` (the dashboard), ``.txt`` and ``.json``.
+Next to the logs lie the last day's call-bot and chat-bot records (a Twilio Calls page, Voice
+Intelligence transcripts, chat JSON lines), generated with fictional numbers only; the reports
+show them from the conversation aggregates. The reports go to ``reports/``:
+``demo-report.html`` (the dashboard), ``.txt`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from logtool import generate
+from logtool import convgen, generate
 from logtool.config import Policy
 from logtool.detect.findings import Finding
 from logtool.enrich.geo import GeoDB
@@ -59,18 +62,37 @@ def write_sample_logs(folder: Path, days: int = DEMO_DAYS, per_day: int = DEMO_L
     return out
 
 
+def write_sample_conversations(folder: Path, day: datetime) -> list[Path]:
+    """A day of call-bot and chat-bot records as the exports look: ``calls-…json`` (a REST API
+    page), ``transcripts-….jsonl``, ``chat-….jsonl``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    gen = convgen.generate_day(day, calls=120, chats=80)
+    files = {
+        f"calls-{day:%Y%m%d}.json": convgen.calls_page(gen.calls),
+        f"transcripts-{day:%Y%m%d}.jsonl": convgen.json_lines(gen.transcripts),
+        f"chat-{day:%Y%m%d}.jsonl": convgen.json_lines(gen.chats),
+    }
+    out = []
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        out.append(folder / name)
+    return out
+
+
 def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lambda _: None) -> DemoResult:
     """Run the demo in ``workdir`` (logs and store) and write reports to ``reports_dir``: the
     same :func:`~logtool.jobs.nightly.nightly` job the timer runs, as of the day after the logs."""
     policy = DEMO_POLICY
     logs = write_sample_logs(workdir / "logs")
+    convs = write_sample_conversations(workdir / "logs", DEMO_FIRST_DAY + timedelta(days=DEMO_DAYS - 1))
     say(
         f"1. Generated {len(logs)} days of sample access logs ({DEMO_LINES_PER_DAY:,} lines a day, "
-        f"IPv4/IPv6 clients, bots, attacks, malformed lines) in {workdir / 'logs'}"
+        f"IPv4/IPv6 clients, bots, attacks, malformed lines) and a day of call-bot and chat-bot records "
+        f"(calls, transcripts, chats; fictional numbers) in {workdir / 'logs'}"
     )
     now = DEMO_FIRST_DAY + timedelta(days=DEMO_DAYS)
     with Store(workdir / "store") as store:
-        run = nightly(store, make_inputs([str(p) for p in logs]), policy, now, geo=GeoDB())
+        run = nightly(store, make_inputs([str(p) for p in [*logs, *convs]]), policy, now, geo=GeoDB())
         lines = sum(r.lines for r in run.files)
         bad = sum(r.rejected for r in run.files)
         reasons: dict[str, int] = {}
@@ -90,6 +112,13 @@ def run_demo(workdir: Path, reports_dir: Path, say: Callable[[str], None] = lamb
             f"({res.anonymised_rows:,} rows: IP → network, user/XFF/user agent dropped, query reduced "
             f"to utm_*, referrer to its origin), {len(res.deleted_days)} days deleted "
             f"({res.deleted_rows:,} rows); aggregates kept for all {DEMO_DAYS} days"
+        )
+        conv_files = [r for r in run.files if r.format in ("twilio_calls", "twilio_transcripts", "chat_jsonl")]
+        say(
+            f"   conversations: {sum(r.parsed for r in conv_files):,} records ("
+            + ", ".join(f"{r.format} {r.parsed:,}" for r in conv_files)
+            + f") kept in full for {policy.conversations_raw_days} days, then anonymised (numbers to country + "
+            "area, contacts dropped, text redacted)"
         )
         raw_days = sorted({p.date for p in store.parts("raw")})
         anon_days = sorted({p.date for p in store.parts("anonymised")})

@@ -55,7 +55,10 @@ class NightlyResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when the review found something at least as severe as ``fail_on``."""
+        """1 when the review found something at least as severe as ``fail_on``, or a damaged
+        partition kept retention from a day."""
+        if self.retained.damaged:
+            return EXIT_FINDINGS
         return EXIT_FINDINGS if self.fail_on and at_least(self.findings, self.fail_on) else EXIT_OK
 
 

@@ -225,4 +225,4 @@ def unique_visitors_by_vhost(store: Store, parts: list[Partition]) -> dict[str |
     if not parts:
         return {}
     lf = store.scan(parts).group_by("vhost").agg(pl.col("visitor_key").drop_nulls().n_unique().alias("n"))
-    return {v: int(n) for v, n in lf.collect(engine="streaming").iter_rows()}
+    return {v: int(n) for v, n in store.collect(lf, parts, "raw").iter_rows()}

@@ -2,8 +2,10 @@
 recording of holds that have lapsed.
 
 A hold matches a row when the row's time is in ``[from, to)`` (``to`` open for an ongoing
-incident) and, if the hold names networks, the client is in one of them. Retention spares the
-rows active holds match; subject erasure keeps them; verify does not count them as overdue.
+incident) and, if the hold names networks, the client is in one of them. A quarantined line's
+client is masked and cannot be checked, so any hold whose window covers the line's time keeps
+it. Retention spares the rows active holds match; subject erasure keeps them; verify does not
+count them as overdue.
 """
 
 from __future__ import annotations
@@ -55,14 +57,18 @@ def _client_in(values: pl.Series, nets: list[Network], anonymised: bool) -> pl.S
 
 
 def held_mask(df: pl.DataFrame, holds: list[Hold], stage: str) -> pl.Series:
-    """True for the rows of ``df`` (raw or anonymised stage) that any of ``holds`` matches."""
+    """True for the rows of ``df`` (raw, anonymised or quarantine stage, of logs or of
+    conversations: ``conv_raw`` rows carry ``client_ip`` like ``raw`` ones) that any of
+    ``holds`` matches. A quarantined line's client cannot be checked: any hold whose window
+    covers it keeps it."""
     mask = pl.repeat(False, df.height, eager=True)
-    col = "client_ip" if stage == "raw" else "client_net"
+    raw = stage in ("raw", "conv_raw")
+    col = "client_ip" if raw else "client_net"
     for h in holds:
         in_window = df.select(_in_window(h)).to_series()
-        if h.networks:
+        if h.networks and stage != "quarantine":
             nets = [ipaddress.ip_network(n) for n in h.networks]
-            in_window = in_window & _client_in(df.get_column(col), nets, stage != "raw").fill_null(False)
+            in_window = in_window & _client_in(df.get_column(col), nets, not raw).fill_null(False)
         mask = mask | in_window
     return mask.fill_null(False)
 

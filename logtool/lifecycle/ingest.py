@@ -10,26 +10,41 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
 
-from logtool.anonymize.fields import mask_ip_tokens
+from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
-from logtool.inputs import DEFAULT_BATCH_BYTES, LogInput, disk_size, file_digest, iter_batches
+from logtool.inputs import (
+    DEFAULT_BATCH_BYTES,
+    LogInput,
+    disk_size,
+    file_digest,
+    is_regular,
+    iter_batches,
+    split_overlong,
+)
 from logtool.lifecycle import aggregate
+from logtool.lifecycle.conversations import ingest_conversations
+from logtool.lifecycle.forget import forget_record
+from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
 from logtool.parsers import LineFormat, detect_first
+from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import BackgroundWriter, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
 
-#: Longest quarantined line kept (characters); the rest is cut with a marker.
-MAX_QUARANTINE_LINE = 4096
+__all__ = ["FileResult", "MAX_QUARANTINE_LINE", "ingest", "ingest_file", "quarantine_rows"]
+
+RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
 
 
 @dataclass
@@ -45,13 +60,21 @@ class FileResult:
     reasons: dict[str, int] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
+    #: Lines read in a layout variant (syslog prefix, trailing fields …), per variant.
+    variants: dict[str, int] = field(default_factory=dict)
+    #: An earlier ingest of the same content was forgotten first (``replace``).
+    replaced: bool = False
 
 
-def quarantine_rows(rejects: pl.DataFrame, source: str) -> pl.DataFrame:
-    """Rejected lines with the client field and every IP-looking token masked."""
-    line = pl.col("line").str.slice(0, MAX_QUARANTINE_LINE)
-    masked = mask_ip_tokens(line.str.replace(r"^\S+", "<client>"))
-    return rejects.select(pl.lit(source).alias("source_file"), "line_no", "reason", masked.alias("line"))
+def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]:
+    """The first batches, up to one with a line to detect the format from (an overlong line
+    comes as a batch of its own, and is never parsed)."""
+    out = []
+    for b in batches:
+        out.append(b)
+        if split_overlong(b)[0].height or len(out) >= most:
+            break
+    return out
 
 
 def ingest_file(
@@ -63,40 +86,58 @@ def ingest_file(
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    replace: bool = False,
 ) -> FileResult:
-    """Ingest one input into ``store`` (the caller holds the writer lock)."""
-    cat = store.catalog
-    disk_sha = inp.disk_sha256 = file_digest(inp.path) if inp.path is not None else None
+    """Ingest one input into ``store`` (the caller holds the writer lock). ``replace``: an
+    earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
+    cat, replaced = store.catalog, False
+    # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
+    disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
-        return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        if not replace:
+            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        forget_record(store, prev, now)
+        replaced = True
 
     enrich = Enricher(policy, geo, cat.salts.get)
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
-    first = next(batches, None)
-    if first is None:
+    head = _head(batches)
+    if not head:
         return FileResult(inp.name, "empty")
     if fmt is None:
-        fmt, _ = detect_first(first.get_column("line"), inp.name)
+        sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
+        fmt, _ = detect_first(sample, inp.name)
+    if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
+        return FileResult(**done)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
-        bg = BackgroundWriter()
+        bg, stack = BackgroundWriter(), ExitStack()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
+        variants: Counter[str] = Counter()
         parsed = 0
         first_ts = last_ts = None
-        today = now.date().isoformat()
         seen = 0
         try:
-            for batch in itertools.chain([first], prefetch(batches)):
-                rec, rej = parser.parse(batch)
+            ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
+            for whole in itertools.chain(head, ahead):
+                batch, overlong = split_overlong(whole)
+                rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
+                if overlong.height and batch.height:
+                    rej = pl.concat([rej, overlong])
+                if "_variant" in rec.columns:
+                    variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
                 if rec.height:
                     rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
                     rec = conform(rec, RAW_SCHEMA)
                     bg.submit(raw_w.write, rec)
-                    partial_aggs.append(aggregate.daily(rec, policy.sensitive_params, rules))
+                    # aggregates are kept for good: a virtual host that is an address as its network
+                    vhost = vhost_networks(rec.get_column("vhost"), policy.ipv4_prefix, policy.ipv6_prefix)
+                    partial_aggs.append(aggregate.daily(rec.with_columns(vhost), policy.sensitive_params, rules))
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                     parsed += rec.height
@@ -105,19 +146,23 @@ def ingest_file(
                     last_ts = hi if last_ts is None or hi > last_ts else last_ts  # type: ignore[operator]
                 if rej.height:
                     reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write_day(today, quarantine_rows(rej, inp.name))
+                    quar_w.write(quarantine_rows(rej, inp.name, now, policy.sensitive_params))
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:
+            stack.close()
             bg.close()
 
         if prev := cat.files.by("fingerprint", inp.sha256):
-            ch.skip()
-            return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            if not replace:
+                ch.skip()
+                return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
+            forget_record(store, prev, now)  # its own change, committed before this one
+            replaced = True
 
         ch.writer("aggregates").write(aggregate.merge(partial_aggs, policy.top_n), date_column="date")
         result = FileResult(inp.name, "ingested", fmt.name, inp.lines, parsed, sum(reasons.values()), dict(reasons),
-                            raw_w.days())  # fmt: skip
+                            raw_w.days(), variants=dict(variants), replaced=replaced)  # fmt: skip
         ch.file_record = {
             "name": inp.name,
             "path": str(inp.path) if inp.path else None,
@@ -135,7 +180,7 @@ def ingest_file(
         ch.quarantine_counts = result.reasons
         ch.params = {"file": inp.name, "fingerprint": inp.sha256[:16], "format": result.format}
         ch.counts = {"lines": result.lines, "parsed": result.parsed, "quarantined": result.rejected,
-                     "days": result.days}  # fmt: skip
+                     "days": result.days, "variants": result.variants}  # fmt: skip
     return result
 
 
@@ -147,14 +192,16 @@ def ingest(
     fmt: LineFormat | None = None,
     geo: GeoDB | None = None,
     progress: Tick = SILENT,
+    replace: bool = False,
 ) -> list[FileResult]:
     """Ingest several inputs under one writer lock; each input commits on its own. ``progress``
     counts bytes of the files on disk (its total is known when every input is a regular file)."""
+    load_rules(policy.review_rules)  # a bad rules file stops ingest before it starts
     sizes = [disk_size(inp) for inp in inputs]
     progress.total(None if None in sizes else sum(s or 0 for s in sizes), "bytes")
     results = []
     with store.writing():
         for inp, size in zip(inputs, sizes, strict=True):
-            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress))
+            results.append(ingest_file(store, inp, policy, now, fmt, geo, progress, replace=replace))
             progress.advance(max(0, (size or 0) - inp.disk_read))  # a duplicate is not read
     return results

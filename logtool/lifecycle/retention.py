@@ -6,7 +6,8 @@ crash-safe :meth:`~logtool.store.Store.change`: the anonymised partition is writ
 fsynced, then one catalog transaction swaps the raw partitions for it; the raw files are
 unlinked only after that commit. Aggregates are never touched, except that a day leaving the
 raw stage adds what only the whole raw day can tell (unique visitors, behavioural findings).
-Running ``retain`` twice with the same ``now`` changes nothing the second time.
+Quarantined lines follow the raw window too (:mod:`logtool.lifecycle.quarantine`). Running
+``retain`` twice with the same ``now`` changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any
 
 import polars as pl
 
-from logtool.anonymize.fields import anonymise_records
+from logtool.anonymize.fields import anonymise_records, vhost_networks
 from logtool.config import Policy
 from logtool.detect.findings import BEHAVIOURS, counts, review_frame
 from logtool.detect.rules import load_rules
-from logtool.lifecycle.aggregate import FINDINGS, VISITORS, unique_visitors, unique_visitors_by_vhost  # noqa: F401
+from logtool.errors import EXIT_FINDINGS, EXIT_OK, DamagedPartitionError
+from logtool.lifecycle import quarantine
+from logtool.lifecycle.aggregate import FINDINGS, VISITORS, merge_plain, unique_visitors, unique_visitors_by_vhost  # noqa: F401
+from logtool.lifecycle.conv_retention import ConvRetainResult, retain_conversations
 from logtool.lifecycle.holdmatch import active, held_mask, held_on_day, record_expiries
 from logtool.net import networks
 from logtool.progress import SILENT, Tick
@@ -45,6 +49,19 @@ class RetainResult:
     deleted_rows: int = 0
     #: Rows kept past their window because an active hold matches them.
     held_rows: int = 0
+    #: What happened to conversation records (their own windows).
+    conversations: ConvRetainResult = field(default_factory=ConvRetainResult)
+    #: Quarantine days (and rows) deleted with the raw window; rows kept under a hold.
+    quarantine_days: list[str] = field(default_factory=list)
+    quarantine_rows: int = 0
+    quarantine_held_rows: int = 0
+    #: Days left as they were because a partition is damaged: (stage/day, partition, why).
+    damaged: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a damaged partition kept a day from being processed (every other day was)."""
+        return EXIT_FINDINGS if self.damaged else EXIT_OK
 
 
 def day_expired(day: str, now: datetime, keep_days: int) -> bool:
@@ -64,6 +81,7 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
     """Apply the policy as of ``now`` (timezone-aware), sparing rows under active holds.
     ``progress`` counts the days looked at."""
     result = RetainResult(now=now, dry_run=dry_run)
+    load_rules(policy.review_rules)  # a bad rules file stops retention before it starts
     with store.writing():
         if not dry_run:
             record_expiries(store, now)
@@ -75,30 +93,44 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
         progress.total(len(raw_due) + len(anon_due), "days")
         for day, parts in raw_due.items():
             progress.advance()
-            rows = sum(p.rows for p in parts)
-            day_holds, held = held_on_day(store, day, parts, "raw", holds)
+            try:
+                store.check(parts, "raw")
+                rows = sum(p.rows for p in parts)
+                day_holds, held = held_on_day(store, day, parts, "raw", holds)
+                if held == rows:
+                    result.held_rows += held
+                    continue  # everything of this day is evidence under a hold
+                past_both = day_expired(day, now, policy.anonymised_days)
+                if not dry_run:
+                    _process_raw_day(store, policy, day, parts, now, day_holds, delete=past_both)
+            except DamagedPartitionError as e:  # every other day is still processed
+                result.damaged.append((f"raw/{day}", e.path, e.why))
+                continue
             result.held_rows += held
-            if held == rows:
-                continue  # everything of this day is evidence under a hold
-            past_both = day_expired(day, now, policy.anonymised_days)
             (result.deleted_days if past_both else result.anonymised_days).append(day)
             if past_both:
                 result.deleted_rows += rows - held
             else:
                 result.anonymised_rows += rows - held
-            if not dry_run:
-                _process_raw_day(store, policy, day, parts, now, day_holds, delete=past_both)
         for day, parts in anon_due.items():
             progress.advance()
-            rows = sum(p.rows for p in parts)
-            day_holds, held = held_on_day(store, day, parts, "anonymised", holds)
-            result.held_rows += held
-            if held == rows:
+            try:
+                store.check(parts, "anonymised")
+                rows = sum(p.rows for p in parts)
+                day_holds, held = held_on_day(store, day, parts, "anonymised", holds)
+                if held == rows:
+                    result.held_rows += held
+                    continue
+                if not dry_run:
+                    _keep_held(store, day, parts, day_holds, now)
+            except DamagedPartitionError as e:
+                result.damaged.append((f"anonymised/{day}", e.path, e.why))
                 continue
+            result.held_rows += held
             result.deleted_days.append(day)
             result.deleted_rows += rows - held
-            if not dry_run:
-                _keep_held(store, day, parts, day_holds, now)
+        result.conversations = retain_conversations(store, policy, now, holds, day_expired, dry_run)
+        _retain_quarantine(store, policy, now, holds, result, dry_run)
         if not dry_run:  # salts of days that have no raw rows left and are past the window
             raw_days = {p.date for p in store.parts("raw")}
             salts = store.catalog.salts.days()
@@ -108,6 +140,29 @@ def retain(store: Store, policy: Policy, now: datetime, dry_run: bool = False, p
                     ch.then(lambda cat: cat.salts.destroy(stale))
     result.deleted_days = sorted(set(result.deleted_days))
     return result
+
+
+def _retain_quarantine(
+    store: Store, policy: Policy, now: datetime, holds: list[Hold], result: RetainResult, dry_run: bool
+) -> None:
+    """Quarantined lines are raw data: a quarantine day past the raw window is deleted, except
+    the lines a hold keeps (:mod:`logtool.lifecycle.quarantine`)."""
+    for day, parts in _by_day(store.parts("quarantine")).items():
+        if not day_expired(day, now, policy.raw_days):
+            continue
+        try:
+            store.check(parts, "quarantine")
+            day_holds, held = held_on_day(store, day, parts, "quarantine", holds)
+            if held < sum(p.rows for p in parts) and not dry_run:
+                quarantine.delete_day(store, day, parts, day_holds, now)
+        except DamagedPartitionError as e:
+            result.damaged.append((f"quarantine/{day}", e.path, e.why))
+            continue
+        result.quarantine_held_rows += held
+        if held == sum(p.rows for p in parts):
+            continue
+        result.quarantine_days.append(day)
+        result.quarantine_rows += sum(p.rows for p in parts) - held
 
 
 def _swap_counts(ch: Change, old: list[Partition], salt_days: list[str]) -> None:
@@ -183,6 +238,8 @@ def _day_aggregates(store: Store, ch: Change, policy: Policy, day: str, parts: l
         [(date.fromisoformat(day), dim, key, n, 0, vhost) for dim, key, n, vhost in rows], schema=AGG_SCHEMA,
         orient="row",
     )  # fmt: skip
+    # a virtual host that is an address is kept as its network, as everywhere outside the raw stage
+    df = merge_plain(df.with_columns(vhost_networks(df.get_column("vhost"), policy.ipv4_prefix, policy.ipv6_prefix)))
     ch.writer("aggregates").write(df, date_column="date")
 
 
@@ -198,10 +255,11 @@ def behaviour_counts(store: Store, parts: list[Partition], policy: Policy, rules
     lf = store.scan(parts).select(_DAY_COLUMNS)
     n = -(-sum(p.rows for p in parts) // shard_rows)
     if n <= 1:  # the whole day fits: one read
-        return counts(review_frame(lf.collect(), policy, rules, detectors=BEHAVIOURS))
+        return counts(review_frame(store.collect(lf, parts, "raw"), policy, rules, detectors=BEHAVIOURS))
     per_client = [b for b in BEHAVIOURS if b != "error_spike"]
-    found = review_frame(lf.filter(pl.col("status") >= 500).collect(), policy, rules, detectors=["error_spike"])
+    errors = store.collect(lf.filter(pl.col("status") >= 500), parts, "raw")
+    found = review_frame(errors, policy, rules, detectors=["error_spike"])
     for i in range(n):
         shard = lf.filter(pl.col("client_net").hash(seed=7) % n == i)
-        found += review_frame(shard.collect(), policy, rules, detectors=per_client)
+        found += review_frame(store.collect(shard, parts, "raw"), policy, rules, detectors=per_client)
     return counts(found)

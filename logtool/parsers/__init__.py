@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from logtool.errors import ConfigError, InputError
-from logtool.inputs import LogInput, iter_batches
+from logtool.inputs import LogInput, check_complete, iter_batches
 from logtool.parsers.base import LineFormat, Parser, Rewriter
 
 __all__ = ["LineFormat", "Parser", "Rewriter", "REGISTRY", "choose_format", "detect", "detect_first", "detect_input",
@@ -55,6 +55,17 @@ register(
 )
 register(
     RegexFormat(
+        "host_combined",
+        compile_nginx(
+            '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"'
+        ),
+        "nginx: combined prefixed with $host (which may be empty)",
+        "www.example.org " + _C,
+    )
+)
+register(
+    RegexFormat(
         "combined",
         compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"'),
         "Apache/nginx combined (the nginx default)",
@@ -79,16 +90,21 @@ from logtool.parsers.w3c import FORMATS as _W3C  # noqa: E402
 for _f in (*_MORE, *_JSON, *_W3C):
     register(_f)
 
+# Conversation records (chat bot, call bot): a registry of their own, tried first by detect().
+from logtool.parsers.conversations import CONV_REGISTRY, chat_map_format, detect_conversation, is_chat_map  # noqa: E402
+
 #: Share of sampled non-empty lines a format must parse to be chosen automatically.
 DETECT_THRESHOLD = 0.6
 SAMPLE_LINES = 2000
 
 
 def get_format(name: str) -> LineFormat:
+    if name in CONV_REGISTRY:
+        return CONV_REGISTRY[name]  # type: ignore[return-value]
     try:
         return REGISTRY[name]
     except KeyError:
-        raise InputError(f"unknown format {name!r}; known formats: {', '.join(REGISTRY)}") from None
+        raise InputError(f"unknown format {name!r}; known formats: {', '.join([*REGISTRY, *CONV_REGISTRY])}") from None
 
 
 def custom_format(
@@ -96,7 +112,7 @@ def custom_format(
 ) -> LineFormat | None:
     """A format from the user's Apache ``LogFormat``, nginx ``log_format`` or JSON key mapping."""
     if json_map:
-        return json_map_format(json_map)
+        return chat_map_format(json_map) if is_chat_map(json_map) else json_map_format(json_map)  # type: ignore[return-value]
     if log_format:
         return RegexFormat("custom-apache", compile_apache(log_format), "user LogFormat")
     if nginx_format:
@@ -115,6 +131,8 @@ def detect(lines: pl.Series, source: str = "input") -> tuple[LineFormat, float]:
     or if two formats parse exactly as much (the registered formats are written so that this
     does not happen on their own logs: a tie means the lines fit neither well)."""
     sample = lines.head(SAMPLE_LINES)
+    if (conv := detect_conversation(sample)) is not None:
+        return conv  # type: ignore[return-value]
     scores = [(fmt.match_rate(sample), fmt) for fmt in REGISTRY.values()]
     best_rate = max((s for s, _ in scores), default=0.0)
     how = _HOW.format(names=", ".join(REGISTRY))
@@ -169,9 +187,12 @@ class Detection:
 
 
 def detect_input(inp: LogInput) -> Detection:
-    """Detect the format of one input from its first lines (nothing is stored)."""
+    """Detect the format of one input from its first lines (nothing is stored). A compressed
+    file is read to its end: a truncated or corrupt one is an error, as ``ingest`` would find."""
     try:
         batch = next(iter_batches(inp, batch_bytes=1 << 20), None)
+        if inp.compression != "none":
+            check_complete(inp)
     except InputError as e:
         return Detection(inp.name, error=e)
     if batch is None:

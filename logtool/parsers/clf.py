@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from logtool.parsers import variants
 from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.formatstr import CompiledFormat
 from logtool.parsers.layout import Layout, regex_layout, segment_regex
@@ -28,16 +29,44 @@ class RegexFormat(Stateless):
     sample: str = ""
     #: A group every matching line fills (default: the alphabetically first named group).
     probe: str = ""
+    #: The client is logged as ADDRESS:PORT (load balancers); an IPv6 address without brackets
+    #: (HAProxy's ``2001:db8::1234:58430``), so the last group is always the port.
+    client_port: bool = False
 
     def match_rate(self, lines: pl.Series) -> float:
-        """Fraction of non-empty ``lines`` the regex matches (used by auto-detection)."""
-        lines = lines.filter(lines.str.len_bytes() > 0)
-        if lines.len() == 0:
-            return 0.0
-        return float(lines.str.contains(self.compiled.regex).mean() or 0.0)
+        """Share of non-empty ``lines`` the regex reads (used by auto-detection); lines only a
+        looser reading recovers (:mod:`logtool.parsers.variants`) count a little less."""
+        return variants.match_rate(lines, self.compiled.regex, self.compiled.loose_regex)
 
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Parse a ``line_no``/``line`` batch into (records, rejects with ``reason``).
+        """Parse a ``line_no``/``line`` batch into (records, rejects with ``reason``). Records
+        carry ``_variant``: null, or how a rejected line was recovered (syslog prefix, trailing
+        fields …)."""
+        out = self.read(batch, self.compiled.regex)
+        ok = pl.col("_reason").is_null()
+        records = out.filter(ok).drop("line", "_reason")
+        rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
+        if rejects.height:  # slow path, rejected lines only: read them again, then say why
+            records, rejects = variants.recover(self.read, self.compiled.regex, self.compiled.loose_regex, records,
+                                                rejects)  # fmt: skip
+        else:
+            records = records.with_columns(pl.lit(None, pl.String).alias("_variant"))
+        if rejects.height:
+            rejects = rejects.with_columns(
+                pl.Series(
+                    "reason",
+                    [
+                        diagnose(ln, r, "time" in self.compiled.fields)
+                        for ln, r in rejects.select("line", "reason").iter_rows()
+                    ],
+                    pl.String,
+                )
+            )
+        return records, rejects
+
+    def read(self, batch: pl.DataFrame, regex: str) -> pl.DataFrame:
+        """Every line of ``batch`` read with ``regex`` (this format's, or a looser variant of it):
+        normalised records with ``line`` and ``_reason`` (null when the line was read).
 
         One lazy query, collected by the streaming engine so it runs on every core.
         """
@@ -52,25 +81,12 @@ class RegexFormat(Stateless):
             .then(pl.lit(f"does not match format {self.name}"))
             .otherwise(pl.lit("unreadable timestamp"))
         )
-        lf = (
-            batch.lazy()
-            .with_columns(pl.col("line").str.extract_groups(self.compiled.regex).alias("_g"))
-            .unnest("_g")
-            .with_columns(timestamp(fields))
-            .with_columns(reason.alias("_reason"))
-        )
-        out = normalise(lf, fields).collect(engine="streaming")
-        ok = pl.col("_reason").is_null()
-        rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
-        if rejects.height:  # slow path, rejected lines only: say why more precisely
-            rejects = rejects.with_columns(
-                pl.Series(
-                    "reason",
-                    [diagnose(ln, r, "time" in fields) for ln, r in rejects.select("line", "reason").iter_rows()],
-                    pl.String,
-                )
-            )
-        return out.filter(ok).drop("line", "_reason"), rejects
+        lf = batch.lazy().with_columns(pl.col("line").str.extract_groups(regex).alias("_g")).unnest("_g")
+        if self.client_port:  # the port is always there: cut it from the end (a fast reverse search)
+            port = pl.col("client").str.replace(r":[0-9]{1,5}$", "")
+            lf = lf.with_columns(port.str.strip_prefix("[").str.strip_suffix("]").alias("client"))
+        lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
+        return normalise(lf, fields).collect(engine="streaming")
 
     def rewriter(self) -> Rewriter:
         """The rewrite template of a format string, else lines cut at the parse regex's fields."""
@@ -97,6 +113,8 @@ def diagnose(line: str, reason: str, clf_time: bool = True) -> str:
         return reason
     if not line.strip():
         return "blank line"
+    if (other := variants.not_access_log(line)) is not None:
+        return other
     if "\ufffd" in line[:64] and not _TIME_ANYWHERE.search(line):
         return "binary data"
     if clf_time and not _TIME_ANYWHERE.search(line):

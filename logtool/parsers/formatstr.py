@@ -11,12 +11,17 @@ import re
 from dataclasses import dataclass
 
 from logtool.errors import ConfigError
+from logtool.parsers.variants import LOOSE_REQUEST, LOOSE_TAIL, LOOSE_TAIL_REWRITE
 
 QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 # ASCII classes only: Rust's Unicode \S, \d and \s make much larger automata (~20% slower).
 TIME_CLF = r"[0-9]{1,2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
 NUM = r"-|[0-9]+(?:\.[0-9]+)?"
 TOKEN = r"[^ \t]+"
+
+#: A host name (or bracketed IPv6 literal) without a port, or nothing: a virtual host that begins
+#: the line and is followed by a blank (nginx's ``$host``, which it logs as nothing when empty).
+HOST_FIRST = r"\[[0-9A-Fa-f:.]+\]|[^ \t:\[]*"
 
 #: Unquoted patterns for fields whose shape we know.
 _UNQUOTED = {
@@ -87,6 +92,11 @@ class CompiledFormat:
     fields: frozenset[str]
     rewrite_regex: str = ""
     pieces: tuple[tuple[str, str], ...] = ()  # ("lit", text) | ("field", name or "_")
+    #: The same with the variants servers write (:mod:`logtool.parsers.variants`): blanks
+    #: before the first field, unquoted trailing fields (group ``extra``), a raw ``"`` inside
+    #: the request; the rewrite form captures the leading blanks as ``lead``.
+    loose_regex: str = ""
+    loose_rewrite_regex: str = ""
 
 
 def _field_pattern(field: str, quoted: bool, stop: str) -> str:
@@ -113,17 +123,23 @@ def rx_escape(text: str) -> str:
     return "".join("\\" + c if c in _META else c for c in text)
 
 
+def _unnamed(pattern: str) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
+
+
 def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledFormat:
     """``parts`` alternates literals (``("lit", text)``) and fields (``("field", name)``)."""
     out: list[str] = ["^"]
     rewrite: list[str] = ["^"]
+    loose: list[str] = ["^[ \\t]*"]
+    loose_rw: list[str] = ["^(?P<lead>[ \\t]*)"]
     pieces: list[tuple[str, str]] = []
     seen: set[str] = set()
     n_field = 0
     for i, (kind, value) in enumerate(parts):
         if kind == "lit":
-            out.append(rx_escape(value or ""))
-            rewrite.append(rx_escape(value or ""))
+            for rx in (out, rewrite, loose, loose_rw):
+                rx.append(rx_escape(value or ""))
             pieces.append(("lit", value or ""))
             continue
         prev = parts[i - 1][1] if i > 0 and parts[i - 1][0] == "lit" else ""
@@ -138,13 +154,22 @@ def _assemble(source: str, parts: list[tuple[str, str | None]]) -> CompiledForma
         else:
             seen.add(group)
             pattern = _field_pattern(field, quoted, stop)
+            if i == 0 and group == "vhost" and not quoted and stop == " ":
+                pattern = f"(?P<vhost>{HOST_FIRST})"
+        # the loose reading anchors a quoted request on its protocol, not on the quotes
+        loose_pattern = f"(?P<request>{LOOSE_REQUEST})" if quoted and field == "request" else pattern
         out.append(pattern)
-        rewrite.append(f"(?P<f{n_field}>" + re.sub(r"\(\?P<\w+>", "(?:", pattern) + ")")
+        loose.append(loose_pattern)
+        rewrite.append(f"(?P<f{n_field}>{_unnamed(pattern)})")
+        loose_rw.append(f"(?P<f{n_field}>{_unnamed(loose_pattern)})")
         pieces.append(("field", group if field != "_" else "_"))
         n_field += 1
     out.append(r"[ \t]*$")
     rewrite.append(r"(?P<tail>[ \t]*)$")
-    return CompiledFormat(source, "".join(out), frozenset(seen), "".join(rewrite), tuple(pieces))
+    loose.append(LOOSE_TAIL)
+    loose_rw.append(LOOSE_TAIL_REWRITE)
+    return CompiledFormat(source, "".join(out), frozenset(seen), "".join(rewrite), tuple(pieces), "".join(loose),
+                          "".join(loose_rw))  # fmt: skip
 
 
 _APACHE_TOKEN = re.compile(r"%(?:[<>]?)(?:!?\d{3}(?:,\d{3})*)?(?:\{([^}]*)\})?([<>]?)([a-zA-Z%])")

@@ -29,13 +29,16 @@ from logtool.parsers.normalise import normalise, timestamp
 #: Canonical field → what ``logtool anonymize`` does to it (the rest is kept as logged).
 ANON_FIELDS = {
     "client_ip": "client", "remote_user": "user", "request": "request", "uri": "target", "referrer": "referrer",
-    "user_agent": "ua", "xff": "xff",
+    "user_agent": "ua", "xff": "xff", "vhost": "vhost",
 }  # fmt: skip
 
 #: Layouts learned per batch before the remaining lines are searched key by key.
 MAX_TEMPLATES = 8
 #: Lines tried (in order) to learn the next layout from.
 LEARN_FROM = 16
+
+#: Fields of which an access-log entry has at least one.
+_REQUEST_FIELDS = ("client_ip", "request", "method", "status")
 
 #: Canonical field → the group name the CLF normaliser understands.
 TARGETS = {
@@ -194,12 +197,16 @@ class JsonFormat(Stateless):
     def parse(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         fields = frozenset(TARGETS[c] for c in self.keys)
         present = [pl.col(TARGETS[c]).is_not_null() for c in self.required]
+        # a JSON message of the server itself (Caddy's "upstream unhealthy"): no request in it
+        request = [pl.col(TARGETS[c]).is_not_null() for c in _REQUEST_FIELDS if c in self.keys]
         reason = (
             pl.when(pl.col("line").str.len_bytes() == 0)
             .then(pl.lit("empty line"))
             .when(~pl.col("line").str.strip_chars_start().str.starts_with("{"))
             .then(pl.lit(f"not a JSON object (format {self.name})"))
-            .when(~pl.all_horizontal(present))
+            .when(~pl.any_horizontal(request) if request else pl.lit(False))
+            .then(pl.lit(f"not an access-log line (a JSON message without a request, format {self.name})"))
+            .when(~pl.col("_present"))
             .then(pl.lit(f"missing {'/'.join(self.required)} (format {self.name})"))
             .when(pl.col("ts").is_null())
             .then(pl.lit("unreadable timestamp"))
@@ -207,7 +214,12 @@ class JsonFormat(Stateless):
         lf = self.raw_values(batch).lazy().with_columns(self._extract()).with_columns(_derived(fields))
         durations = {"rt_s", "rt_ns", "latency"} & fields
         norm_fields = (fields - {"rt_ns", "latency"}) | ({"rt_s"} if durations else set())
-        lf = lf.with_columns(_any_timestamp(fields)).with_columns(reason.alias("_reason"))
+        lf = (
+            lf.with_columns(pl.all_horizontal(present).alias("_present"))
+            .with_columns(_time_guards(fields))
+            .with_columns(_any_timestamp(fields))
+            .with_columns(reason.alias("_reason"))
+        )
         out = normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
                          norm_fields | ({"referrer"} if "ua_referrer" in fields else set()), unescaped=True)  # fmt: skip
         out = out.collect(engine="streaming")
@@ -223,6 +235,16 @@ def _search(frame: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
     found = [pl.col("line").str.extract(value_rx(k), 1).alias("key:" + k) for k in sorted(keys)]
     frame = frame.lazy().with_columns(found).collect(engine="streaming")
     return frame.with_columns(_clean(frame["key:" + k]) for k in keys)
+
+
+def _time_guards(fields: frozenset[str]) -> list[pl.Expr]:
+    """One key read both as ISO 8601 and as epoch seconds (Caddy's ``ts``): each reading gets
+    only the values it can parse (a failing ISO parse of every epoch value is costly)."""
+    if not {"time_iso", "msec"} <= fields:
+        return []
+    iso = pl.col("time_iso").str.contains("-", literal=True)
+    epoch = ~pl.col("msec").str.contains("-", literal=True)
+    return [pl.when(iso).then(pl.col("time_iso")).alias("time_iso"), pl.when(epoch).then(pl.col("msec")).alias("msec")]
 
 
 def _any_timestamp(fields: frozenset[str]) -> list[pl.Expr]:
@@ -256,7 +278,7 @@ def _derived(fields: frozenset[str]) -> list[pl.Expr]:
 CADDY = JsonFormat(
     "caddy",
     {
-        "ts_epoch": ("ts",), "client_ip": ("client_ip", "remote_ip"), "remote_user": ("user_id",),
+        "ts_epoch": ("ts",), "ts": ("ts",), "client_ip": ("client_ip", "remote_ip"), "remote_user": ("user_id",),
         "method": ("method",), "uri": ("uri",), "protocol": ("proto",), "vhost": ("host",),
         "user_agent": ("User-Agent",), "referrer": ("Referer",), "status": ("status",), "bytes": ("size",),
         "request_time_s": ("duration",),

@@ -17,11 +17,12 @@ NUM = r"-?[0-9]+(?:\.[0-9]+)?"
 ISO = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z"
 
 
-def _fmt(name: str, regex: str, description: str, sample: str) -> RegexFormat:
+def _fmt(name: str, regex: str, description: str, sample: str, client_port: bool = False) -> RegexFormat:
     import re
 
     fields = frozenset(re.findall(r"\(\?P<(\w+)>", regex))
-    return RegexFormat(name, CompiledFormat(name, regex, fields), description, sample, probe="client")
+    return RegexFormat(name, CompiledFormat(name, regex, fields), description, sample, probe="client",
+                       client_port=client_port)  # fmt: skip
 
 
 TRAEFIK_CLF = _fmt(
@@ -47,6 +48,7 @@ AWS_ELB = _fmt(
     "AWS Classic Load Balancer access log (HTTP and TCP listeners)",
     "2026-11-24T10:00:00.945958Z my-lb 203.0.113.7:2817 10.0.0.1:80 0.000086 0.001048 0.000057 200 200 0 29 "
     '"GET http://www.example.org:80/ HTTP/1.1" "curl/8.5.0" - -',
+    client_port=True,
 )
 
 AWS_ALB = _fmt(
@@ -60,6 +62,7 @@ AWS_ALB = _fmt(
     "arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "
     '"Root=1-58337262-36d228ad5d99923122bbe354" "www.example.org" "arn:aws:acm:us-east-2:123456789012:certificate/'
     '12345678-1234-1234-1234-123456789012" 0 2026-11-24T09:59:59.999000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-" TID_1',
+    client_port=True,
 )
 
 S3 = _fmt(
@@ -85,6 +88,7 @@ HAPROXY = _fmt(
     "HAProxy HTTP log (option httplog), with or without a syslog prefix; time taken as UTC",
     "Nov 24 10:00:00 lb1 haproxy[14389]: 203.0.113.7:33317 [24/Nov/2026:10:00:00.655] http-in static/srv1 "
     '10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {example.org} {} "GET /index.html HTTP/1.1"',
+    client_port=True,
 )
 
 FORMATS = (TRAEFIK_CLF, SQUID, AWS_ELB, AWS_ALB, S3, HAPROXY)

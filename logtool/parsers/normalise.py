@@ -9,6 +9,8 @@ Polars expressions over whole batches; a parser builds its lazy frame of groups 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import polars as pl
 
 from logtool.schema import TS
@@ -49,7 +51,19 @@ def _col_or_null(fields: frozenset[str], name: str) -> pl.Expr:
     return pl.col(name) if name in fields else pl.lit(None, dtype=pl.String)
 
 
+#: Timestamps believed: a time outside these (a clock or a field gone wrong, an epoch of 20
+#: digits, a negative year) makes the line a reject ("unreadable timestamp").
+TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def timestamp(fields: frozenset[str]) -> list[pl.Expr]:
+    ts, tz = _timestamp(fields)
+    ts = pl.when(ts.is_between(pl.lit(TS_MIN, TS), pl.lit(TS_MAX, TS))).then(ts)
+    return [ts.alias("ts"), tz.cast(pl.Int16).alias("tz_offset_min")]
+
+
+def _timestamp(fields: frozenset[str]) -> tuple[pl.Expr, pl.Expr]:
     if "time" in fields:
         t = pl.col("time")
         ts = t.str.strptime(TS, "%d/%b/%Y:%H:%M:%S %z", strict=False)
@@ -70,12 +84,13 @@ def timestamp(fields: frozenset[str]) -> list[pl.Expr]:
         )
         tz = pl.lit(None)
     elif "msec" in fields:
-        ts = (pl.col("msec").cast(pl.Float64, strict=False) * 1_000_000).cast(pl.Int64).cast(TS)
+        us = pl.col("msec").cast(pl.Float64, strict=False) * 1_000_000
+        ts = pl.when(us.abs() < 2.5e17).then(us).cast(pl.Int64, strict=False).cast(TS)  # NaN, inf, 1e300: null
         tz = pl.lit(0)
     else:
         ts = pl.lit(None, dtype=TS)
         tz = pl.lit(None)
-    return [ts.alias("ts"), tz.cast(pl.Int16).alias("tz_offset_min")]
+    return ts, tz
 
 
 def request_time(fields: frozenset[str]) -> pl.Expr:

@@ -16,6 +16,9 @@ import polars as pl
 from logtool.parsers.layout import Layout
 from logtool.parsers.normalise import normalise, timestamp
 
+#: Fields a ``#Fields`` header must name for its lines to be records (else they are quarantined).
+REQUIRED = ("date", "time", "c-ip", "cs-method", "cs-uri-stem")
+
 #: W3C field → the group name of the CLF normaliser.
 FIELD_MAP = {
     "c-ip": "client", "cs-username": "user", "cs-method": "method_s", "cs-uri-stem": "target_s",
@@ -30,13 +33,13 @@ FIELD_MAP = {
 W3C_ANON = {
     "c-ip": "client", "cs-username": "user", "cs(cookie)": "user", "cs-cookie": "user", "cs-uri-stem": "target",
     "cs-uri-query": "query", "cs(referer)": "referrer", "cs(user-agent)": "ua", "x-forwarded-for": "xff",
-    "cs(x-forwarded-for)": "xff",
+    "cs(x-forwarded-for)": "xff", "cs-host": "vhost", "cs(host)": "vhost", "x-host-header": "vhost",
 }  # fmt: skip
 W3C_KEEP = frozenset({
     "date", "time", "cs-method", "sc-status", "sc-substatus", "sc-win32-status", "sc-bytes", "cs-bytes", "time-taken",
-    "s-port", "c-port", "cs-version", "cs-protocol-version", "cs-protocol", "cs-host", "cs(host)", "x-host-header",
-    "s-sitename", "s-computername", "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end",
-    "ssl-protocol", "ssl-cipher", "time-to-first-byte",
+    "s-port", "c-port", "cs-version", "cs-protocol-version", "cs-protocol", "s-sitename", "s-computername",
+    "sc-content-type", "sc-content-len", "sc-range-start", "sc-range-end", "ssl-protocol", "ssl-cipher",
+    "time-to-first-byte",
 })  # fmt: skip
 
 
@@ -148,11 +151,15 @@ class W3CFormat:
         return out, frame.get_column("_i").filter(~frame.get_column("_i").is_in(done.implode()))
 
     def _empty(self, batch: pl.DataFrame) -> pl.DataFrame:
-        rec, _ = self._parse_group(batch.head(0).with_columns(pl.lit("date time c-ip").alias("_h")), "date time c-ip")
+        header = " ".join(REQUIRED)
+        rec, _ = self._parse_group(batch.head(0).with_columns(pl.lit(header).alias("_h")), header)
         return rec
 
     def _parse_group(self, group: pl.DataFrame, header: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         names = [n.lower() for n in header.split()]
+        if missing := [n for n in REQUIRED if n not in names]:  # no record can be built from such lines
+            why = f"its #Fields header has no {', '.join(missing)} ({self.name})"
+            return self._empty(group), group.select("line_no", "line", pl.lit(why).alias("reason"))
         parts = pl.col("line").str.strip_suffix("\r").str.split(self.separator)
         cols: dict[str, pl.Expr] = {}
         # x-host-header (the viewer's Host) before cs(host) (CloudFront's own domain)

@@ -2,8 +2,8 @@
 
 The table is for a reviewer at an 80-column terminal: one summary line per category first, then
 one finding per row, most severe first, with full dates, where it matched and the excerpt.
-Every log-derived value goes through :mod:`logtool.render.text` (control characters visible,
-never markup, spreadsheet formulas neutralised in CSV).
+Clients, samples and the next step hold attacker text: tables take them as rich ``Text`` (never
+markup), every text output shows control characters escaped, CSV cells cannot start a formula.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from typing import assert_never
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from logtool.detect.findings import Finding
 from logtool.detect.rules import SEVERITIES
-from logtool.render.text import csv_safe, visible
+from logtool.render.text import cell, csv_safe, visible
 
 
 class FindingFormat(enum.StrEnum):
@@ -45,7 +46,7 @@ def select(findings: list[Finding], min_severity: str | None = None, limit: int 
 def _cells(f: Finding) -> list[str]:
     d = f.to_dict()
     d["samples"] = " | ".join(f.samples)
-    return [str(d[c]) for c in COLUMNS]
+    return [visible(d[c]) for c in COLUMNS]
 
 
 def _console(buf: io.StringIO, width: int) -> Console:
@@ -69,28 +70,23 @@ def summary_lines(findings: list[Finding]) -> list[str]:
     return out
 
 
-def _when(f: Finding) -> str:
-    first, last = f.first_seen[:19].replace("T", " "), f.last_seen[:19].replace("T", " ")
-    return first if first == last else f"{first}\n{last}"
-
-
 def _table(findings: list[Finding], width: int = 80) -> str:
+    """The summary lines, then one block per finding: severity, category, client and count;
+    first and last seen (full dates) and where it matched; the first sample request."""
     buf = io.StringIO()
     con = _console(buf, width)
     for line in summary_lines(findings):
-        con.print(line, markup=False)
-    con.print()
-    t = Table(show_edge=False, pad_edge=False, expand=False)
-    for name, just in (("sev", "left"), ("finding / client", "left"), ("requests", "right"),
-                       ("seen (UTC)", "left"), ("matched", "left")):  # fmt: skip
-        t.add_column(name, justify=just, overflow="fold")  # type: ignore[arg-type]
+        con.print(Text(line))
     for f in findings:
         client = f.client if f.clients == 1 else f"{f.client} ({f.clients:,} clients)"
-        matched = f"{f.field}: {f.excerpt}" if f.field else (f.samples[0] if f.samples else "")
-        t.add_row(
-            f.severity, f"{visible(f.category)}\n{visible(client)}", f"{f.count:,}", _when(f), visible(matched[:70])
-        )
-    con.print(t)
+        first, last = (x[:19].replace("T", " ") for x in (f.first_seen, f.last_seen))
+        seen = first if first == last else f"{first} → {last}"
+        where = f"{visible(f.field)}: {visible(f.excerpt)}" if f.field else visible(f.detector)
+        con.print()
+        con.print(Text(f"{f.severity:<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests"[:width]))
+        con.print(Text(f"       {seen}  {where}"[:width]))
+        if f.samples:
+            con.print(Text(f"       {visible(f.samples[0])}"[:width]))
     return buf.getvalue()
 
 
@@ -127,19 +123,20 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     con = _console(buf, width)
     by_sev = Counter(f.severity for f in findings)
     sev_text = ", ".join(f"{by_sev[s]} {s}" for s in reversed(SEVERITIES))
-    con.print(f"Security review {period}: {len(findings)} findings ({sev_text})")
+    con.print(Text(f"Security review {visible(period)}: {len(findings)} findings ({sev_text})"))
     if not findings:
         return buf.getvalue()
     t = Table(show_edge=False, pad_edge=False)
     for name in ("category", "severity", "findings", "requests", "clients"):
         t.add_column(name, justify="left" if name in ("category", "severity") else "right")
     for cat, sev, fs in _per_category(findings):
-        t.add_row(cat, sev, f"{len(fs):,}", f"{sum(f.count for f in fs):,}", f"{sum(f.clients for f in fs):,}")
+        t.add_row(cell(cat), cell(sev), f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
+                  f"{sum(f.clients for f in fs):,}")  # fmt: skip
     con.print(t)
-    con.print(f"Top {min(top, len(findings))}:")
+    con.print(Text(f"Top {min(top, len(findings))}:"))
     for f in findings[:top]:
-        sample = visible((f.samples or [""])[0][:40])
-        con.print(f"  {f.severity:<6} {f.category:<14} {f.client:<24} {f.count:>7,}x  {sample}", markup=False)
+        sample = visible((f.samples or [""])[0])[:40]
+        con.print(Text(f"  {f.severity:<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"))
     if len(findings) > top:
-        con.print(f"  … {len(findings) - top} more")
+        con.print(Text(f"  … {len(findings) - top} more"))
     return buf.getvalue()

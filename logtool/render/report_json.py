@@ -8,4 +8,5 @@ from logtool.report import Report
 
 
 def render(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    # ASCII-escaped: C1 controls and bidi overrides in keys would reach a terminal raw otherwise
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=True) + "\n"

@@ -1,4 +1,7 @@
-"""Terminal renderer: readable tables (rich), also fine as plain text in a file."""
+"""Terminal renderer: readable tables (rich), also fine as plain text in a file.
+
+Keys (paths, referrer hosts, browsers), hold reasons and row values come from logs: they are
+rich ``Text`` with control characters escaped, never markup."""
 
 from __future__ import annotations
 
@@ -7,9 +10,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from logtool.render.text import cell
+from logtool.render.text import cell, visible
 from logtool.report import NOT_REQUESTS, SECTIONS, Report
+from logtool.report.conversations import TITLES as CONV_TITLES
 
 
 def human_bytes(n: float) -> str:
@@ -24,7 +29,10 @@ def render(report: Report, width: int = 100) -> str:
     buf = io.StringIO()
     con = Console(file=buf, width=width, force_terminal=False, color_system=None)
     if not report.days:
-        con.print("No aggregates in this period. Ingest logs first: logtool ingest FILE")
+        if report.conversations is None:
+            con.print("No aggregates in this period. Ingest logs first: logtool ingest FILE")
+        else:
+            render_conversations(con, report)
         return buf.getvalue()
     con.print(
         f"[bold]Access report {report.date_from} … {report.date_to}[/bold]  "
@@ -36,9 +44,9 @@ def render(report: Report, width: int = 100) -> str:
     con.print(f"Groups under {report.min_group_size} requests are shown as (other).")
     for note in report.notes:
         con.print(cell(note))
-    con.print(_kpi_line(report))
+    con.print(cell(_kpi_line(report)))  # text, not markup: "[changes against …]" is shown as written
     if report.compliance is not None:
-        con.print(_compliance_lines(report))
+        con.print(Text(visible(_compliance_lines(report), newlines=True)))
     con.print()
     daily = Table(title="Requests per day", title_justify="left")
     daily.add_column("date")
@@ -61,6 +69,7 @@ def render(report: Report, width: int = 100) -> str:
             share = "-" if r["share"] is None else f"{r['share']:.1%}"
             t.add_row(cell(r["key"]), f"{r['requests']:,}", share)
         con.print(t)
+    render_conversations(con, report)
     return buf.getvalue()
 
 
@@ -99,6 +108,35 @@ def _compliance_lines(report: Report) -> str:
         f"audit chain: {'intact' if c.audit['ok'] else 'BROKEN'} ({c.audit['entries']:,} entries)",
     ]
     return "\n".join(lines)
+
+
+def render_conversations(con: Console, report: Report) -> None:
+    """The chat-bot and call-bot section (aggregates only), if the period has one."""
+    conv = report.conversations
+    if conv is None:
+        return
+    con.print(
+        f"\n[bold]Conversations {report.date_from} … {report.date_to}[/bold]  ({conv.conversations:,} conversations, "
+        f"{conv.calls:,} calls, {conv.call_seconds / 3600:.1f} h of calls, {conv.messages:,} chat messages)"
+    )
+    daily = Table(title="Conversations per day", title_justify="left")
+    for col in ("date", "conversations", "voice", "chat", "calls", "call time"):
+        daily.add_column(col, justify="left" if col == "date" else "right")
+    for d in conv.days:
+        daily.add_row(d["date"], f"{d['conversations']:,}", f"{d['voice']:,}", f"{d['chat']:,}", f"{d['calls']:,}",
+                      f"{d['call_seconds'] / 60:,.0f} min")  # fmt: skip
+    con.print(daily)
+    for dim, title in CONV_TITLES.items():
+        rows = conv.sections.get(dim, [])
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
+        t.add_column("key", overflow="fold", max_width=60)
+        t.add_column("count", justify="right")
+        t.add_column("share", justify="right")
+        for r in rows:
+            t.add_row(cell(r["key"]), f"{r['count']:,}", f"{r['share']:.1%}")
+        con.print(t)
 
 
 def render_rows(title: str, rows: Any, width: int = 160) -> str:

@@ -20,6 +20,7 @@ from logtool.config import Policy
 from logtool.governance.holds import held_rows
 from logtool.lifecycle import aggregate
 from logtool.report.compliance import Compliance, gather
+from logtool.report.conversations import ConversationsSection, build_conversations
 from logtool.store import Hold, Partition, Store
 
 TOP_KEYS = 10
@@ -99,9 +100,9 @@ class Report:
     #: With ``compare="previous"``: the period the KPIs are compared with.
     previous: dict[str, str] | None = None
     compliance: Compliance | None = None
-    #: Conversation aggregates (chat and call bots), when the store holds them: a section of
-    #: their own, filled by the conversations report and rendered in its own panel.
-    conversations: dict[str, Any] | None = None
+    #: Conversation aggregates (chat and call bots), when the period holds them: a section of
+    #: their own (:mod:`logtool.report.conversations`), rendered in its own panel.
+    conversations: ConversationsSection | None = None
     notes: list[str] = field(default_factory=list)
 
     def kpi(self, key: str) -> Kpi:
@@ -123,7 +124,7 @@ class Report:
             "vhosts": self.vhosts,
             "folded": self.folded,
             "compliance": None if self.compliance is None else self.compliance.to_dict(),
-            "conversations": self.conversations,
+            "conversations": self.conversations.to_dict() if self.conversations else None,
             "notes": self.notes,
         }
 
@@ -226,8 +227,13 @@ def build(
     ``compare="previous"`` give each KPI its value in the period of the same length before; with
     ``now``, add the compliance state as of then."""
     rep = Report(date_from, date_to, min_group_size=policy.min_group_size, vhost=vhost)
+    if vhost is None:  # conversations have no vhost
+        rep.conversations = build_conversations(store, policy, date_from, date_to)
     merged = _read(store, date_from, date_to, vhost)
     if merged.height == 0:
+        if rep.conversations is not None and rep.conversations.days:
+            rep.date_from = date_from or rep.conversations.days[0]["date"]
+            rep.date_to = date_to or rep.conversations.days[-1]["date"]
         if vhost is not None:
             rep.notes.append(f"No aggregates for vhost {vhost!r} in this period.")
         if now is not None:

@@ -4,8 +4,7 @@ normal request (TLS on port 80, binary junk, payloads that break the log format)
 Quarantined lines (already masked: the client and every IP-looking token) are searched as free
 text with the per-request signatures. A match is a finding of detector ``malformed`` with the
 attack's category, named after the file the line came from (its client is masked), its time read
-from the line where it carries a CLF timestamp, else the day it was quarantined. Periods select
-quarantine partitions by the day of ingestion.
+from a CLF timestamp in the line, else the one the quarantine recorded, else its partition's day. Periods select quarantine partitions by day.
 """
 
 from __future__ import annotations
@@ -43,8 +42,9 @@ def quarantine_partials(store: Store, policy: Policy, rules: dict[str, Any], dat
                                                                             strict=False)  # fmt: skip
             who = pl.concat_str([pl.lit("(quarantine) "), pl.col("source_file").fill_null("?")])
             sample = redact(rows.get_column("line").str.slice(0, 200), policy.sensitive_params)
+            logged = pl.col("ts") if "ts" in rows.columns else pl.lit(None, dtype=pl.Datetime("us", "UTC"))
             rows = rows.with_columns(
-                pl.coalesce(stamp, pl.lit(day).cast(pl.Datetime("us", "UTC"))).alias("ts"), who.alias("_key"),
+                pl.coalesce(stamp, logged, pl.lit(day).cast(pl.Datetime("us", "UTC"))).alias("ts"), who.alias("_key"),
                 sample.alias("_sample"),
             )  # fmt: skip
             agg = rows.sort("ts").group_by("category", "_key", maintain_order=True).agg(

@@ -16,9 +16,9 @@ committed partitions. One writer at a time (``.lock``).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,13 +27,14 @@ from typing import Any
 
 import polars as pl
 
-from logtool.errors import StoreBusyError, StoreError
+from logtool.errors import DamagedPartitionError, StoreError
 from logtool.schema import SCHEMAS, STAGES, conform
+from logtool.store import guard
 from logtool.store.catalog import Catalog
-from logtool.store.files import PartitionWriter, publish, remove_debris, stage_files, unlink_all
+from logtool.store.files import PartitionWriter, file_sha256, remove_debris, stage_files
 from logtool.store.records import Hold, Partition
 
-__all__ = ["Store", "Change", "Partition", "PartitionWriter", "Hold"]
+__all__ = ["Store", "Change", "Partition", "PartitionWriter", "Hold", "fault_hook"]
 
 CATALOG = "catalog.sqlite"
 
@@ -58,6 +59,8 @@ class Store:
     def __init__(self, root: str | Path, create: bool = True, readonly: bool = False) -> None:
         self.root = Path(root).expanduser()
         self.readonly = readonly
+        self._lock_fd: int | None = None
+        self._readers_fd: int | None = None
         if not self.root.exists():
             if not create or readonly:
                 raise StoreError(f"no store at {self.root} (run 'logtool ingest' first, or pass --store)")
@@ -65,34 +68,68 @@ class Store:
                 self.root.mkdir(parents=True, mode=0o700)
             except OSError as e:
                 raise StoreError(f"cannot create store directory {self.root}: {e.strerror}") from None
+            os.chmod(self.root, 0o700)
         elif not self.root.is_dir():
             raise StoreError(f"store path is not a directory: {self.root}")
+        guard.check_links(self.root)
         db = self.root / CATALOG
         if readonly and not db.exists():
             raise StoreError(f"no store at {self.root}: it has no {CATALOG} (run 'logtool ingest' first)")
         if not readonly:
+            if not os.access(self.root, os.W_OK):
+                raise StoreError(f"store {self.root} is read-only: only reading commands (status, report, review, "
+                                 "verify …) can run on it")  # fmt: skip
+            guard.check_owner(self.root)
             self._refuse_lost_catalog(db)
         new = not db.exists()
-        self.catalog = Catalog(db, readonly=readonly)
-        self._lock_fd: int | None = None
+        if readonly:
+            self._readers_fd = guard.lock_reader(self.root)  # before the catalog: see guard
+        try:
+            self.catalog = Catalog(db, readonly=readonly)
+        except BaseException:
+            self._release_readers()
+            raise
+        if not readonly:
+            self._refuse_empty_catalog()
+            guard.make_readers_lock(self.root)
         if new:
             os.chmod(db, 0o600)
             self.secret()  # the store's key exists from the start, so readers never need to make it
 
+    def _unaccounted(self) -> list[str]:
+        """Parquet files in the stages that are neither temp files nor journaled by a writer."""
+        pending = set(self.catalog.pending.all()) if hasattr(self, "catalog") else set()
+        return [f for f in stage_files(self.root) if not Path(f).name.startswith(".") and f not in pending]
+
     def _refuse_lost_catalog(self, db: Path) -> None:
-        """A store whose catalog is gone but whose stages hold data must not be written: the
-        files are committed data nobody can account for."""
-        if db.exists():
+        """A store whose catalog is gone (or empty) but whose stages hold data must not be
+        written: the files are committed data nobody can account for."""
+        if db.exists() and db.stat().st_size > 0:
             return
-        data = [f for f in stage_files(self.root) if not Path(f).name.startswith(".")]
+        data = self._unaccounted()
         if data:
             raise StoreError(
-                f"store {self.root} has {len(data)} Parquet files but no {CATALOG}: nothing will be "
-                "written; run 'logtool recover' to rebuild the catalog from the files"
+                f"store {self.root} has {len(data)} Parquet files but {'an empty' if db.exists() else 'no'} {CATALOG}: "
+                "nothing will be written; run 'logtool recover' to rebuild the catalog from the files"
             )
+
+    def _refuse_empty_catalog(self) -> None:
+        if self.catalog.partitions.count() == 0 and (data := self._unaccounted()):
+            self.catalog.close()
+            raise StoreError(
+                f"store {self.root} has {len(data)} Parquet files its catalog does not list (the catalog was "
+                "replaced or emptied): nothing will be written; run 'logtool recover' to rebuild the catalog "
+                "from the files"
+            )
+
+    def _release_readers(self) -> None:
+        if self._readers_fd is not None:
+            guard.unlock(self._readers_fd)
+            self._readers_fd = None
 
     def close(self) -> None:
         self.catalog.close()
+        self._release_readers()
 
     def __enter__(self) -> Store:
         return self
@@ -103,43 +140,32 @@ class Store:
     # locking ----------------------------------------------------------------------------
     @contextmanager
     def writing(self) -> Iterator[Store]:
-        """Hold the writer lock; remove the debris of interrupted runs on entry. Re-entrant."""
+        """Hold the writer lock; remove the debris of interrupted runs on entry, and on the way
+        out the retired files a reader kept alive meanwhile (if it is gone). Re-entrant."""
         if self.readonly:
             raise StoreError(f"store {self.root} was opened read-only")
         if self._lock_fd is not None:
             yield self
             return
-        path = self.root / ".lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        except OSError as e:
-            raise StoreError(f"cannot open the writer lock {path}: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise StoreBusyError(
-                f"store {self.root} is busy: another logtool process (pid {holder}) is writing; "
-                "try again when it has finished"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        fd = guard.lock_writer(self.root)
         self._lock_fd = fd
         try:
             self._clean_debris()
             yield self
+            if self.catalog.pending.all():
+                self._clean_debris()
         finally:
             self._lock_fd = None
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            guard.unlock(fd)
 
     def _clean_debris(self) -> None:
         pending = self.catalog.pending.all()
-        remove_debris(self.root, pending, self.catalog.partitions.paths())
-        if pending:
+        committed = self.catalog.partitions.paths()
+        removed = set(remove_debris(self.root, pending, committed))
+        done = [p for p in pending if p in removed or p in committed]
+        if done:
             with self.catalog.transaction():
-                self.catalog.pending.remove(pending)
+                self.catalog.pending.remove(done)
 
     @contextmanager
     def change(self, action: str, now: datetime, params: dict[str, Any] | None = None) -> Iterator[Change]:
@@ -190,125 +216,78 @@ class Store:
             return df.select(columns) if columns else df
         try:
             # Schemas only grow: a partition written before a column existed reads it as null.
-            df = pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
-                                 schema=schema, missing_columns="insert")  # fmt: skip
-        except (OSError, pl.exceptions.PolarsError) as e:
-            raise StoreError(f"cannot read {stage} partitions: {e}") from None
-        return df
+            return pl.read_parquet([str(self.root / p.path) for p in parts], columns=columns, hive_partitioning=False,
+                                   schema=schema, missing_columns="insert")  # fmt: skip
+        except Exception as e:  # polars and pyarrow raise several types for a damaged file
+            raise self._damaged(parts, stage, e) from None
 
     def scan(self, parts: list[Partition]) -> pl.LazyFrame:
-        """A lazy scan of ``parts`` (one stage), for queries the streaming engine runs in bounded memory."""
+        """A lazy scan of ``parts`` (one stage), for queries the streaming engine runs in bounded
+        memory; run it with :meth:`collect`, which names a damaged partition."""
         return pl.scan_parquet([str(self.root / p.path) for p in parts], hive_partitioning=False)
+
+    def collect(self, lf: pl.LazyFrame, parts: list[Partition], stage: str) -> pl.DataFrame:
+        """``lf`` (a query over :meth:`scan` of ``parts``) collected by the streaming engine."""
+        try:
+            return lf.collect(engine="streaming")
+        except Exception as e:
+            raise self._damaged(parts, stage, e) from None
 
     def iter_parts(self, parts: list[Partition], stage: str, batch_rows: int = 262_144) -> Iterator[pl.DataFrame]:
         """Rows of ``parts`` in bounded batches (memory stays flat for any partition size)."""
+        import pyarrow.parquet as pq  # only here: commands that read no parts start faster
+
         for p in parts:
             try:
-                import pyarrow.parquet as pq  # only here: commands that read no parts start faster
+                batches = pq.ParquetFile(self.root / p.path).iter_batches(batch_size=batch_rows)
+            except Exception as e:
+                raise self._damaged([p], stage, e) from None
+            while True:
+                try:
+                    rb = next(batches, None)
+                except Exception as e:
+                    raise self._damaged([p], stage, e) from None
+                if rb is None:
+                    break
+                yield conform(pl.from_arrow(rb), SCHEMAS[stage])  # type: ignore[arg-type]
 
-                f = pq.ParquetFile(self.root / p.path)
-                for rb in f.iter_batches(batch_size=batch_rows):
-                    yield pl.from_arrow(rb)  # type: ignore[misc]
-            except OSError as e:
-                raise StoreError(f"cannot read {stage} partition {p.path}: {e}") from None
-
-
-class Change:
-    """What one store change does, collected under the writer lock and committed at once.
-
-    * ``writer(stage)`` — new partitions, written now, published on commit;
-    * ``add(parts)`` / ``retire(parts)`` — partitions to list / to drop (their files are removed
-      after the commit);
-    * ``then(fn)`` — a catalog update run inside the commit transaction (``fn(catalog)``);
-    * ``file_record`` and ``quarantine_counts`` — an ingested file and its reject counts (the
-      new partitions are linked to it);
-    * ``counts`` — the audit entry's counts; ``note(action, params, counts)`` adds entries.
-
-    A change that writes nothing and records nothing (``skip()``) commits nothing, not even its
-    audit entry.
-    """
-
-    def __init__(self, store: Store, action: str, now: datetime, params: dict[str, Any]) -> None:
-        self.store, self.action, self.now, self.params = store, action, now, params
-        self.counts: dict[str, Any] = {}
-        self.file_record: dict[str, Any] | None = None
-        self.quarantine_counts: dict[str, int] = {}
-        self._writers: list[PartitionWriter] = []
-        self._added: list[Partition] = []
-        self._retired: list[Partition] = []
-        self._ops: list[Callable[[Catalog], None]] = []
-        self._notes: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        self._skipped = False
-        self.file_id: int | None = None
-
-    def writer(self, stage: str) -> PartitionWriter:
-        w = self.store.writer(stage)
-        self._writers.append(w)
-        return w
-
-    def add(self, parts: list[Partition]) -> None:
-        self._added += parts
-
-    def retire(self, parts: list[Partition]) -> None:
-        self._retired += parts
-
-    def then(self, fn: Callable[[Catalog], None]) -> None:
-        self._ops.append(fn)
-
-    def note(self, action: str, params: dict[str, Any], counts: dict[str, Any] | None = None) -> None:
-        self._notes.append((action, params, counts or {}))
-
-    def skip(self) -> None:
-        """Commit nothing (the change turned out to be a no-op)."""
-        self._skipped = True
-
-    @property
-    def added(self) -> list[Partition]:
-        return list(self._added)
-
-    def abort(self) -> None:
-        for w in self._writers:
-            w.abort()
-
-    def commit(self) -> None:
-        if self._skipped:
-            self.abort()
-            return
-        cat, stamp = self.store.catalog, self.now.isoformat()
-        files = [f for w in self._writers for f in w.finish()]
-        new = [p.path for _, p in files]
+    # damage -----------------------------------------------------------------------------
+    def damage(self, p: Partition, sha: bool = False) -> str | None:
+        """Why partition ``p`` cannot be trusted, or None: its file is missing, not a regular
+        file, of another size than committed, or (``sha``) of other content."""
+        path = self.root / p.path
         try:
-            fault_hook("written")
-            if new:
-                with cat.transaction():
-                    cat.pending.add(new, stamp)
-                publish(self.store.root, files)
-            fault_hook("published")
-            self._added += [p for _, p in files]
-            retired = [p.path for p in self._retired]
-            with cat.transaction():
-                if self.file_record is not None:
-                    self.file_id = cat.files.insert(self.file_record)
-                    cat.quarantine.add(self.file_id, self.quarantine_counts)
-                for p in self._retired:
-                    cat.partitions.delete(p.path)
-                for p in self._added:
-                    file_id = self.file_id if p.file_id is None else p.file_id
-                    cat.partitions.insert(Partition(p.stage, p.date, p.path, p.rows, p.size, p.sha256, file_id), stamp)
-                for fn in self._ops:
-                    fn(cat)
-                cat.audit.append(stamp, self.action, self.params, self.counts)
-                for action, params, counts in self._notes:
-                    cat.audit.append(stamp, action, params, counts)
-                cat.pending.remove(new)
-                cat.pending.add(retired, stamp)
-        except BaseException:
-            for tmp, _ in files:
-                tmp.unlink(missing_ok=True)
-            unlink_all(self.store.root, [p for p in new if p not in cat.partitions.paths()])
-            raise
-        fault_hook("committed")
-        unlink_all(self.store.root, retired)
-        if retired:
-            with cat.transaction():
-                cat.pending.remove(retired)
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return "the file is missing"
+        except OSError as e:
+            return f"cannot read it: {e.strerror}"
+        if not stat.S_ISREG(st.st_mode):
+            return "not a regular file"
+        if st.st_size != p.size:
+            return f"{st.st_size:,} bytes on disk, {p.size:,} committed: truncated or changed"
+        if sha:
+            try:
+                if file_sha256(path) != p.sha256:
+                    return "its content differs from the SHA-256 recorded at commit"
+            except OSError as e:
+                return f"cannot read it: {e.strerror}"
+        return None
+
+    def check(self, parts: list[Partition], stage: str, sha: bool = True) -> None:
+        """Raise :class:`DamagedPartitionError` for the first of ``parts`` that is damaged."""
+        for p in parts:
+            if why := self.damage(p, sha):
+                raise DamagedPartitionError(stage, p.path, why)
+
+    def _damaged(self, parts: list[Partition], stage: str, error: Exception) -> StoreError:
+        """The error to raise when reading ``parts`` failed: the damaged partition named if one
+        is (checked by size and SHA-256), else the reader's own message."""
+        for p in parts:
+            if why := self.damage(p, sha=True):
+                return DamagedPartitionError(stage, p.path, why)
+        where = parts[0].path if len(parts) == 1 else f"{len(parts)} {stage} partitions"
+        return DamagedPartitionError(stage, where, f"unreadable: {str(error).splitlines()[0] if str(error) else error}")
+
+
+from logtool.store.change import Change  # noqa: E402  (re-exported; it needs Store's module loaded)

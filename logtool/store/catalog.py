@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import secrets
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from logtool.errors import StoreError
 from logtool.store.records import Hold, Partition
+from logtool.store.sqlite import Connection
 
 SCHEMA_VERSION = 1
 
@@ -96,22 +96,20 @@ class Catalog:
 
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path, self.readonly = path, readonly
-        try:
-            if readonly:
-                self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                          timeout=30)  # fmt: skip
-                self.db.execute("SELECT 1 FROM meta LIMIT 1")
-            else:
-                self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")
-                self.db.execute("PRAGMA foreign_keys=ON")
-                self.db.executescript(_DDL)
-                self.db.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"catalog {path} is unusable: {e}") from None
+        if not readonly and not path.exists():  # owner-only from the start: SQLite gives its WAL the same mode
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+            except OSError as e:
+                raise StoreError(f"cannot create catalog {path}: {e.strerror}") from None
+        self.db = Connection(path, readonly)
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(_DDL)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         self.meta = _Meta(self.db)
         self.files = _Files(self.db)
         self.partitions = _Partitions(self.db)
@@ -141,13 +139,13 @@ class Catalog:
         """SQLite's own integrity check: an empty list when the database file is sound."""
         try:
             rows = [r[0] for r in self.db.execute("PRAGMA integrity_check").fetchall()]
-        except sqlite3.DatabaseError as e:
+        except StoreError as e:
             return [str(e)]
         return [] if rows == ["ok"] else rows
 
 
 class _Repo:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     def _dicts(self, q: str, args: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
@@ -174,6 +172,11 @@ class _Files(_Repo):
     def all(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM files ORDER BY id")
 
+    def delete(self, file_id: int) -> None:
+        """Forget an ingested file (its partitions and reject counts must be gone first)."""
+        self.db.execute("DELETE FROM quarantine_stats WHERE file_id = ?", (file_id,))
+        self.db.execute("DELETE FROM files WHERE id = ?", (file_id,))
+
     def insert(self, rec: dict[str, Any]) -> int:
         cols = ", ".join(rec)
         marks = ", ".join("?" for _ in rec)
@@ -192,6 +195,11 @@ class _Partitions(_Repo):
             q += " AND date <= ?"
             args.append(date_to)
         return [Partition(*r) for r in self.db.execute(q + " ORDER BY date, id", args).fetchall()]
+
+    def of_file(self, file_id: int) -> list[Partition]:
+        """Every partition an ingest of that file committed (any stage)."""
+        q = "SELECT stage, date, path, rows, size, sha256, file_id FROM partitions WHERE file_id = ? ORDER BY id"
+        return [Partition(*r) for r in self.db.execute(q, (file_id,)).fetchall()]
 
     def insert(self, p: Partition, created_at: str) -> None:
         self.db.execute(

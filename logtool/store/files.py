@@ -8,10 +8,12 @@ journaled files the catalog never committed (or retired). Any other file is left
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +22,27 @@ import polars as pl
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
 
+from logtool.errors import StoreError
 from logtool.schema import STAGES, conform
+from logtool.store.guard import make_dir, readers_away
 from logtool.store.records import Partition
 
 TMP_PREFIX = ".tmp-"
+#: Parquet key-value metadata of an ingest's files: the catalog record of the ingested file.
+INGEST_KEY = "logtool.ingest"
+
+
+@contextmanager
+def io_errors(what: str) -> Iterator[None]:
+    """An OS error while writing the store (a full disk, a folder without write permission)
+    becomes one :class:`StoreError` line naming what could not be written."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except OSError as e:
+        why = "no space left on device" if e.errno in (errno.ENOSPC, errno.EDQUOT) else e.strerror or e
+        raise StoreError(f"cannot write {what}: {why}; nothing was committed") from None
 
 
 def fsync_dir(path: Path) -> None:
@@ -81,27 +100,34 @@ class PartitionWriter:
             return
         if day not in self._open:
             d = self.root / self.stage / f"date={day}"
-            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_dir(d)
             tmp = d / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
             table = conform(df, self.schema).to_arrow()
             import pyarrow.parquet as pq  # imported on first write: read-only commands start faster
 
-            writer = pq.ParquetWriter(str(tmp), table.schema, compression="zstd")
+            with io_errors(f"{self.stage} partition in {d}"):
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+                writer = pq.ParquetWriter(str(tmp), table.schema, compression="zstd")
             self._open[day] = (tmp, writer, [0])
         tmp, writer, count = self._open[day]
         table = conform(df, self.schema).to_arrow().cast(writer.schema)
-        writer.write_table(table)
+        with io_errors(f"{self.stage} partition {tmp.relative_to(self.root)}"):
+            writer.write_table(table)
         count[0] += df.height
 
-    def finish(self) -> list[tuple[Path, Partition]]:
+    def finish(self, metadata: dict[str, str] | None = None) -> list[tuple[Path, Partition]]:
         """Close, fsync and checksum every file; return (temp path, partition under its final
-        name) pairs. The caller journals the final names, then renames (see :func:`publish`)."""
+        name) pairs. The caller journals the final names, then renames (see :func:`publish`).
+        ``metadata`` goes into each file's key-value metadata (``logtool recover`` reads it)."""
         out = []
         for day, (tmp, writer, count) in sorted(self._open.items()):
-            writer.close()
-            os.chmod(tmp, 0o600)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
+            with io_errors(f"{self.stage} partition {tmp.relative_to(self.root)}"):
+                if metadata:
+                    writer.add_key_value_metadata(metadata)
+                writer.close()
+                os.chmod(tmp, 0o600)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
             final = tmp.with_name(f"part-{tmp.stem.removeprefix(TMP_PREFIX)}.parquet")
             part = Partition(self.stage, day, str(final.relative_to(self.root)), count[0], tmp.stat().st_size,
                              file_sha256(tmp))  # fmt: skip
@@ -125,11 +151,12 @@ class PartitionWriter:
 def publish(root: Path, files: list[tuple[Path, Partition]]) -> None:
     """Rename finished temp files to their (already journaled) final names, durably."""
     dirs = set()
-    for tmp, part in files:
-        os.replace(tmp, root / part.path)
-        dirs.add(tmp.parent)
-    for d in dirs:
-        fsync_dir(d)
+    with io_errors("the store's partitions"):
+        for tmp, part in files:
+            os.replace(tmp, root / part.path)
+            dirs.add(tmp.parent)
+        for d in dirs:
+            fsync_dir(d)
 
 
 def unlink_all(root: Path, paths: list[str]) -> None:
@@ -137,6 +164,8 @@ def unlink_all(root: Path, paths: list[str]) -> None:
     dirs = set()
     for rel in paths:
         p = root / rel
+        if any(q.is_symlink() for q in (p, *p.parents) if q != root and root in q.parents):
+            raise StoreError(f"store {root}: {rel} lies behind a symbolic link; not deleted")
         p.unlink(missing_ok=True)
         dirs.add(p.parent)
     for d in dirs:
@@ -145,27 +174,42 @@ def unlink_all(root: Path, paths: list[str]) -> None:
         fsync_dir(d.parent)
 
 
-def stage_files(root: Path) -> list[str]:
-    """Every Parquet file under the stage folders, relative to ``root`` (temp files included)."""
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def stage_files(root: Path, stages: tuple[str, ...] = STAGES) -> list[str]:
+    """Every Parquet file under the stage folders, relative to ``root`` (temp files included).
+    Symbolic links are not followed (nor listed: :func:`~logtool.store.guard.check_links`
+    refuses a store that has them)."""
     out = []
-    for stage in STAGES:
+    for stage in stages:
         base = root / stage
-        if base.is_dir():
-            out += [str(f.relative_to(root)) for f in sorted(base.glob("date=*/*.parquet"))]
+        if base.is_symlink():
+            continue
+        for day in _entries(base):
+            if not day.name.startswith("date=") or not day.is_dir(follow_symlinks=False):
+                continue
+            out += [f"{stage}/{day.name}/{f.name}" for f in _entries(Path(day.path))
+                    if f.name.endswith(".parquet") and f.is_file(follow_symlinks=False)]  # fmt: skip
     return out
 
 
 def remove_debris(root: Path, pending: list[str], committed: set[str]) -> list[str]:
     """Delete what an interrupted writer left: temp files, and journaled files the catalog does
-    not list. Files that are neither are not ours to delete (``verify`` reports them)."""
+    not list (files it never committed, or retired). Files that are neither are not ours to
+    delete (``verify`` reports them). Journaled files are deleted only while no reader holds the
+    readers' lock: a reader may still be reading a retired one."""
     debris = [rel for rel in stage_files(root) if Path(rel).name.startswith(TMP_PREFIX)]
-    debris += [rel for rel in pending if rel not in committed]
-    unlink_all(root, debris)
+    journaled = [rel for rel in pending if rel not in committed]
+    with readers_away(root) as free:
+        unlink_all(root, debris + (journaled if free else []))
     for stage in STAGES:
-        base = root / stage
-        if base.is_dir():
-            for d in base.glob("date=*"):
-                if d.is_dir() and not d.is_symlink() and not any(d.iterdir()):
-                    with suppress(OSError):
-                        d.rmdir()
-    return debris
+        for d in _entries(root / stage):
+            if d.name.startswith("date=") and d.is_dir(follow_symlinks=False) and not _entries(Path(d.path)):
+                with suppress(OSError):
+                    os.rmdir(d.path)
+    return debris + (journaled if free else [])
