@@ -35,6 +35,7 @@ from logtool.lifecycle.holdmatch import held_mask
 from logtool.net import parse_ip
 from logtool.progress import SILENT, Tick
 from logtool.review.quarantine import quarantine_partials
+from logtool.schema import SCHEMAS
 from logtool.store import Hold, Partition, Store
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -76,15 +77,19 @@ def _days(store: Store, date_from: str | None, date_to: str | None,
 
 def _pieces(store: Store, stage: str, parts: list[Partition], since: datetime | None, hold: Hold | None,
             shard_rows: int) -> Iterator[tuple[int, int, pl.DataFrame]]:  # fmt: skip
-    """(shard, shards, rows) of one day: the whole day, or shards of clients."""
-    lf = store.scan(parts)
-    cols = _RAW_COLUMNS if stage == "raw" else _ANON_COLUMNS
-    lf = lf.select([c for c in cols if c in lf.collect_schema().names()])
-    if since is not None:
-        lf = lf.filter(pl.col("ts") >= since)
+    """(shard, shards, rows) of one day: the whole day, or shards of clients. A damaged partition
+    is a :class:`~logtool.errors.DamagedPartitionError` naming it (the store's readers)."""
+    known = SCHEMAS[stage]
+    cols = [c for c in (_RAW_COLUMNS if stage == "raw" else _ANON_COLUMNS) if c in known]
     n = max(1, -(-sum(p.rows for p in parts) // shard_rows))
     for i in range(n):
-        piece = (lf if n == 1 else lf.filter(pl.col("client_net").hash(seed=7) % n == i)).collect()
+        if n == 1:
+            piece = store.read_parts(parts, stage, cols)
+        else:
+            lf = store.scan(parts).select(cols).filter(pl.col("client_net").hash(seed=7) % n == i)
+            piece = store.collect(lf, parts, stage)
+        if since is not None:
+            piece = piece.filter(pl.col("ts") >= since)
         if hold is not None:
             piece = piece.filter(held_mask(piece, [hold], "raw"))
         elif stage == "raw":
