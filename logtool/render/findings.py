@@ -66,7 +66,8 @@ def summary_lines(findings: list[Finding]) -> list[str]:
     out = []
     for cat, sev, fs in _per_category(findings):
         n, req, cl = len(fs), sum(f.count for f in fs), sum(f.clients for f in fs)
-        out.append(f"{sev:<6} {cat:<15} {n:>5,} finding{'s' if n != 1 else ' '} {req:>9,} requests {cl:>7,} clients")
+        out.append(f"{visible(sev):<6} {visible(cat):<15} {n:>5,} finding{'s' if n != 1 else ' '} {req:>9,} requests "
+                   f"{cl:>7,} clients")  # fmt: skip
     return out
 
 
@@ -83,7 +84,9 @@ def _table(findings: list[Finding], width: int = 80) -> str:
         seen = first if first == last else f"{first} → {last}"
         where = f"{visible(f.field)}: {visible(f.excerpt)}" if f.field else visible(f.detector)
         con.print()
-        con.print(Text(f"{f.severity:<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests"[:width]))
+        con.print(
+            Text(f"{visible(f.severity):<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests"[:width])
+        )
         con.print(Text(f"       {seen}  {where}"[:width]))
         if f.samples:
             con.print(Text(f"       {visible(f.samples[0])}"[:width]))
@@ -136,7 +139,11 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     con.print(Text(f"Top {min(top, len(findings))}:"))
     for f in findings[:top]:
         sample = visible((f.samples or [""])[0])[:40]
-        con.print(Text(f"  {f.severity:<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"))
+        con.print(
+            Text(
+                f"  {visible(f.severity):<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"
+            )
+        )
     if len(findings) > top:
         con.print(Text(f"  … {len(findings) - top} more"))
     return buf.getvalue()
