@@ -32,7 +32,6 @@ from bench_ingest import make_log  # noqa: E402
 
 from logtool.config import Policy  # noqa: E402
 from logtool.detect.rules import load_rules  # noqa: E402
-from logtool.detect.signatures import SignatureMemo  # noqa: E402
 from logtool.enrich import Enricher, client_table  # noqa: E402
 from logtool.enrich.geo import GeoDB  # noqa: E402
 from logtool.enrich.ua import ua_table  # noqa: E402
@@ -122,11 +121,7 @@ def main() -> None:
         rows["aggregates (13 dimensions)"] = cpu(
             lambda: [aggregate.daily(r, policy.sensitive_params) for r in final], args.repeat
         )
-        memo = SignatureMemo()
-        [aggregate.attacks(r, rules, memo) for r in final]
-        rows["signature counts (cached classifications)"] = cpu(
-            lambda: [aggregate.attacks(r, rules, memo) for r in final], args.repeat
-        )
+        rows["signature counts"] = cpu(lambda: [aggregate.attacks(r, rules) for r in final], args.repeat)
 
         def write() -> None:
             w = PartitionWriter(Path(tmp), "raw", RAW_SCHEMA)

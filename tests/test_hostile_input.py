@@ -314,7 +314,7 @@ RULES = {
     "nested": (b"[brute_force]\nlogin_paths = [[1]]\n", "[brute_force] login_paths must hold strings"),
     "prefix": (b"[clients]\nipv6_prefix = 200\n", "[clients] ipv6_prefix must be between 1 and 128, got 200"),
     "severity": (b'[severity]\nsqli = "urgent"\n', "[severity] sqli must be one of"),
-    "crawler": (b'[fake_bot.x]\nuser_agent = "x"\n', "[fake_bot.x] must have exactly the keys"),
+    "crawler": (b'[fake_bot.x]\nuser_agent = "x"\n', "[fake_bot.x] must have the keys"),
     "type": (b'[flood]\nthreshold = "many"\n', "[flood] threshold must be like"),
     "section": (b"[nope]\na = 1\n", "unknown section [nope]"),
 }

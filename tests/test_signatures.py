@@ -27,8 +27,16 @@ def test_signature_table(category: str, value: str, expected: str) -> None:
         ("%u0027or%u0027", "'or'"),  # %u escapes
         ("%c0%ae%c0%af", "./"),  # overlong UTF-8
         ("&lt;ScRiPt&gt;", "<script>"),  # entities and case
-        ("UN/**/ION+SELECT", "un ion select \n union select"),  # both readings of a comment
+        ("UN/**/ION+SELECT", "un ion select\nunion select"),  # both readings of a comment
+        ("1/*!50000union*/", "1 union \n1"),  # a comment's content is kept in one reading
         ("a%09 b", "a b"),  # control characters and runs of blanks
+        ("%0Aid", "\nid"),  # a line break stays one
+        ("%%32%%65%%32%%65", ".."),  # split escapes
+        ("%uff0e%u2215%u2216%uEFC8%uF025", "./\\/\\"),  # Unicode look-alikes, IIS best-fit
+        ("0x2e0x2e0x5c", "..\\"),  # hex literals
+        ("%f8%80%80%80%ae%fc%80%80%80%80%af", "./"),  # overlong UTF-8 of every length
+        ("\\u006a\\x6e", "jn"),  # \uXXXX and \xHH escapes
+        ("${${::-j}ndi:x}", "${${::-j}ndi:x}\n${jndi:x}"),  # Log4j lookups resolved in a second reading
     ],
 )
 def test_normalise(raw: str, normal: str) -> None:
@@ -39,3 +47,48 @@ def test_only_distinct_values_are_classified() -> None:
     values = pl.Series(["/.env"] * 1000 + ["/index.html"] * 1000)
     out = categories(values)
     assert out.height == 2000 and out["sensitive_file"].sum() == 1000
+
+
+def _hits(**cols: list[str | None]) -> list[tuple[int, str, str]]:
+    from logtool.detect.rules import load_rules
+    from logtool.detect.signatures import request_hits
+
+    n = len(next(iter(cols.values())))
+    base = {"method": ["GET"] * n, "path": ["/"] * n, "query": [None] * n, "status": [200] * n}
+    df = pl.DataFrame({**base, **cols}, schema_overrides={k: pl.String for k in ("query", *cols)})
+    hits = request_hits(df, load_rules())
+    return sorted(hits.select("_row", "category", "field").iter_rows())
+
+
+@pytest.mark.parametrize(
+    "column,field",
+    [("referrer", "referrer"), ("user_agent", "user_agent"), ("remote_user", "user"), ("xff", "xff"),
+     ("vhost", "host")],
+)  # fmt: skip
+def test_every_injection_category_in_every_attacker_field(column: str, field: str) -> None:
+    payloads = {"sqli": "1' UNION SELECT password FROM users--", "xss": "<script>alert(1)</script>",
+                "traversal": "../../../etc/passwd", "cmdi": "x;cat /etc/passwd", "log4shell": "${jndi:ldap://x/a}",
+                "shellshock": "() { :; }; /bin/id"}  # fmt: skip
+    found = _hits(**{column: list(payloads.values())})
+    for i, cat in enumerate(payloads):
+        assert (i, cat, field) in found, (cat, found)
+
+
+def test_the_field_says_whether_the_path_or_the_query_matched() -> None:
+    found = _hits(path=["/../../etc/passwd", "/search"], query=[None, "q=1' OR 1=1--"])
+    assert (0, "traversal", "path") in found and (1, "sqli", "query") in found
+
+
+def test_a_locale_in_a_user_agent_is_not_a_command() -> None:
+    ua = "Opera/9.80 (J2ME/MIDP; Opera Mini/4.2.14912/34.818; U; id) Presto/2.8.119 Version/11.10"
+    assert _hits(user_agent=[ua, "x|id|"]) == [(1, "cmdi", "user_agent")]
+
+
+def test_probes_for_missing_admin_paths_need_a_4xx() -> None:
+    df = pl.DataFrame({"method": ["GET"] * 2, "path": ["/phpmyadmin/"] * 2, "query": [None, None], "status": [404, 200]},
+                      schema_overrides={"query": pl.String})  # fmt: skip
+    from logtool.detect.rules import load_rules
+    from logtool.detect.signatures import request_hits
+
+    hits = request_hits(df, load_rules())
+    assert hits.select("_row", "category", "excerpt").rows() == [(0, "sensitive_file", "/phpmyadmin/")]

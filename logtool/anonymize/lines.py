@@ -266,7 +266,7 @@ class LineAnonymizer:
         """Each layout's segments masked by kind and joined; the other lines masked as free text."""
         assert self.layouts is not None
         layouts, rest = self.layouts(body, context)
-        out = body
+        out = body.clone()  # scatter works in place: never on the caller's series
         for lay in layouts:
             cols = zip(lay.kinds, lay.parts.columns, strict=True)
             masked = pl.DataFrame([self.segment(k, lay.parts.get_column(c)).rename(c) for k, c in cols])

@@ -100,7 +100,18 @@ def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | No
 @click.option("--hold", "hold_id", help="Review the rows of this hold, with full addresses and requests.")
 @format_option(FindingFormat, FindingFormat.table)
 @click.option("--fail-on", type=SEVERITY, help="Exit 1 if a finding is at least this severe.")
+@click.option("--min-severity", type=SEVERITY, help="Show only findings at least this severe.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    help="Show at most N findings (default: a screenful in a terminal, all otherwise; 0: all).",
+)
 @click.option("--rules", type=click.Path(dir_okay=False), help="TOML file laid over the shipped review rules.")
+@click.option(
+    "--verify-crawlers-dns",
+    is_flag=True,
+    help="Check claimed search-engine crawlers by forward-confirmed reverse DNS (network look-ups).",
+)
 @now_option
 @click.option(
     "--blocklist",
@@ -109,18 +120,22 @@ def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | No
 )
 @click.pass_obj
 def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | None, hold_id: str | None,
-           fmt: FindingFormat, fail_on: str | None, rules: str | None, now: datetime,
-           blocklist: str | None) -> Any:  # fmt: skip
-    """Find attacks: signatures, protocol anomalies and fake crawlers per request; brute force,
-    probing, user-agent switching, floods and 5xx spikes per client over sliding windows.
+           fmt: FindingFormat, fail_on: str | None, min_severity: str | None, limit: int | None, rules: str | None,
+           verify_crawlers_dns: bool, now: datetime, blocklist: str | None) -> Any:  # fmt: skip
+    """Find attacks: signatures in every field that carries attacker text, protocol anomalies,
+    fake crawlers and the quarantine, per request; brute force, probing, user-agent switching,
+    floods and 5xx spikes per client over sliding windows.
 
     Reads the raw stage, and the anonymised stage for days that have left it (clients are then
-    networks). Thresholds and severities: logtool/detect/rules.toml, overridable with --rules."""
+    networks). Most severe first, a summary line per category on top. Thresholds, severities
+    and allow-lists: logtool/detect/rules.toml, overridable with --rules."""
+    import shutil
+
     from logtool.render.blocklist import render_blocklist
-    from logtool.render.findings import render
-    from logtool.review import ReviewResult
+    from logtool.render.findings import render, select
+    from logtool.review import ReviewResult, run_review
     from logtool.review import blocklist as do_blocklist
-    from logtool.review import review as do_review
+    from logtool.review.crawlers import dns_verifier
     from logtool.timespec import parse_since
 
     policy = obj.policy(review_rules=rules).policy
@@ -131,15 +146,26 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
             nets = do_blocklist(store, policy, hold_id, now)
         click.echo(render_blocklist(nets, BlocklistStyle(blocklist)), nl=False)
         return None
+    if date_from and date_to and date_from > date_to:
+        raise ConfigError(f"--from {date_from} is after --to {date_to}")
     start = parse_since(since, now) if since else None
-    with obj.open_store(write=hold_id is not None) as store:
-        found = do_review(store, policy, now, start, date_from, date_to, hold_id)
-    click.echo(render(found, fmt), nl=False)
+    verify = dns_verifier() if verify_crawlers_dns else None
+    with obj.open_store(write=hold_id is not None) as store, obj.progress()("reviewing") as tick:
+        res = run_review(store, policy, now, start, date_from, date_to, hold_id, progress=tick, verify=verify)
+    terminal = fmt is FindingFormat.table and sys.stdout.isatty()
+    if limit is None and terminal:
+        limit = max(5, shutil.get_terminal_size().lines - 12)
+    shown = select(res.findings, min_severity, limit if fmt is FindingFormat.table or limit else None)
+    width = min(shutil.get_terminal_size().columns, 160) if terminal else 80
+    click.echo(render(shown, fmt, width), nl=False)
     if fmt is FindingFormat.table:
-        obj.say(
-            f"review: {plural(len(found), 'finding')}" + ("" if hold_id else " (clients as networks, samples redacted)")
-        )
-    return ReviewResult(found, fail_on)
+        wanted = len(select(res.findings, min_severity))
+        more = f", {wanted - len(shown):,} more (--limit 0 shows all)" if wanted > len(shown) else ""
+        quiet = f", {res.suppressed:,} suppressed by the allow-list" if res.suppressed else ""
+        privacy = "" if hold_id else " (clients as networks, samples redacted)"
+        obj.say(f"review: {plural(len(res.findings), 'finding')}{more}{quiet}{privacy}; {res.rows:,} requests"
+                f" and {res.quarantined:,} quarantined lines read")  # fmt: skip
+    return ReviewResult(res.findings, fail_on, res.suppressed, res.rows, res.quarantined)
 
 
 COMMANDS = [report, export, review]

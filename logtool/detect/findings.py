@@ -1,32 +1,47 @@
 """Findings over rows of the raw or anonymised stage (DataFrames in, findings out, no I/O).
 
-Per-request findings (signatures, protocol anomalies, fake crawlers) group flagged requests per
-client and category; behavioural findings count per client over sliding windows (brute force,
-probing, user-agent switching, floods, and 5xx spikes per vhost). Without a hold a client is
-named by its network and sample requests are redacted; with ``full`` detail (under a hold,
-decided by :mod:`logtool.review`) the address and the raw request are shown.
+Work comes in pieces (a day, a shard of clients, a batch): :func:`partials` turns one piece into
+small partial aggregates per (detector, category, client, path), and :func:`merge` turns the
+partials of every piece into findings, so memory follows the number of distinct attacks, not of
+rows. :func:`review_frame` does both for one frame.
+
+Per-request findings (signatures, protocol anomalies, fake crawlers) say which field matched and
+the matched excerpt; behavioural findings (:mod:`logtool.detect.behaviour`) count per client over
+sliding windows. Without a hold a client is named by its network and sample requests are
+redacted; with ``full`` detail (under a hold, decided by :mod:`logtool.review`) the address and
+the raw request are shown. The suggested ``hold create`` window rounds outward to whole minutes,
+so it covers every request of the finding (a hold's window is ``[from, to)``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
 from logtool.anonymize.redact import redact
 from logtool.config import Policy
+from logtool.detect.allow import Allow, allowed_rows, compile_allow, finding_allowed
+from logtool.detect.behaviour import BEHAVIOURS, behaviour_rows
 from logtool.detect.rules import SEVERITIES
-from logtool.detect.signatures import CATEGORIES, REQUEST_CATEGORIES, request_flags, request_target
+from logtool.detect.signatures import CATEGORIES, request_hits, request_target
 from logtool.net import mask_distinct, network_text, parse_ip
 
 MAX_SAMPLES = 3
-#: Behavioural detectors, in the order they run.
-BEHAVIOURS = ("brute_force", "probing", "ua_switching", "flood", "error_spike")
 DETECTORS = ("requests", *BEHAVIOURS)
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+PARTIAL_SCHEMA = {
+    "detector": pl.String, "category": pl.String, "_key": pl.String, "_net": pl.String, "_ip": pl.String,
+    "path": pl.UInt64, "first": pl.Datetime("us", "UTC"), "last": pl.Datetime("us", "UTC"), "count": pl.UInt32,
+    "sample": pl.String, "field": pl.String, "excerpt": pl.String, "suppressed": pl.Boolean,
+}  # fmt: skip
 
 
 @dataclass
@@ -43,18 +58,18 @@ class Finding:
     next_step: str = ""
     #: Distinct clients (IPv4 addresses, IPv6 /64s) behind ``client`` when it names a network.
     clients: int = 1
+    #: Where a per-request finding matched (path, query, referrer, user_agent, user, xff, host,
+    #: request) and the matched text, normalised; empty for behavioural findings.
+    field: str = ""
+    excerpt: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _sample_text(df: pl.DataFrame, full: bool, policy: Policy) -> pl.DataFrame:
-    out = df.with_columns(request_target().alias("_target"))
-    if not full:
-        out = out.with_columns(redact(out["_target"], policy.sensitive_params).alias("_target"))
-    return out.with_columns(
-        pl.concat_str([pl.col("method").fill_null("-"), pl.lit(" "), pl.col("_target").fill_null("-")]).alias("_sample")
-    )
+def sort_key(f: Finding) -> tuple[int, int, str, str]:
+    """Most severe first, then the biggest, then by category and client."""
+    return (-_RANK[f.severity], -f.count, f.category, f.client)
 
 
 def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
@@ -67,16 +82,21 @@ def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
     def careful(rest: pl.Series) -> pl.Series:
         return pl.Series([_client_key(v, v6_prefix) for v in rest.to_list()], dtype=pl.String)
 
-    # an IPv4 address is its own key (a /32 network, without the suffix)
     table = mask_distinct(df.get_column("client_ip").drop_nulls().unique(), 32, careful, suffix=False)
     joined = df.select(pl.col("client_ip").alias("v"), net.alias("_net")).join(table, on="v", how="left",
                                                                                 maintain_order="left")  # fmt: skip
-    # rows of days already anonymised have no address: their network is the client
     return joined.select(pl.coalesce("m", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
 
 
+@lru_cache(maxsize=262_144)
 def _client_key(text: str, v6_prefix: int) -> str:
-    addr = parse_ip(text)
+    addr: Any = None
+    if "." not in text and "[" not in text and "%" not in text:  # the common spelling: a plain IPv6 literal
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            addr = None
+    addr = addr or parse_ip(text)
     if addr is None:
         return text  # a hostname stays itself (it is only ever shown under a hold)
     if addr.version == 4:
@@ -84,139 +104,172 @@ def _client_key(text: str, v6_prefix: int) -> str:
     return network_text(addr, 32, v6_prefix) if v6_prefix < 128 else str(addr)
 
 
-def _group(flagged: pl.DataFrame, detector: str, category: str, severity: str, hold: str | None) -> list[Finding]:
-    """One finding per client label, in order of first appearance (one vectorised aggregation)."""
-    rows = flagged.group_by("_client", maintain_order=True).agg(
-        pl.col("ts").min().alias("first"),
-        pl.col("ts").max().alias("last"),
-        pl.len().alias("count"),
-        pl.col("path").n_unique().alias("paths"),
-        pl.col("_sample").unique(maintain_order=True).head(MAX_SAMPLES).alias("samples"),
-        pl.col("_key").n_unique().alias("clients"),
-    )
-    out = []
-    for client, first, last, count, paths, samples, clients in rows.iter_rows():
-        window = f"--from {first:%Y-%m-%dT%H:%M}Z --to {last:%Y-%m-%dT%H:%M}Z"
-        if category == "error_spike":
-            step = f"look at the application behind {client} around {first:%H:%M}Z"
-        elif hold is None:
-            step = f"logtool hold create INC-<id> --reason '{category} from {client}' {window} --network {client}"
-        else:
-            step = f"logtool review --hold {hold} --blocklist nftables  (firewall rules for the held addresses)"
-        out.append(Finding(detector, category, severity, str(client), first.isoformat(), last.isoformat(), count,
-                           paths, samples, step, clients))  # fmt: skip
-    return out
-
-
 def prepare(df: pl.DataFrame, policy: Policy, rules: dict[str, Any], full: bool) -> pl.DataFrame:
-    """Add the review's working columns: ``_key`` (who a client is), ``_client`` (how findings
-    name it: the address under a hold, the network otherwise) and ``_sample``."""
-    key = client_keys(df, int(rules["clients"]["ipv6_prefix"]))
-    df = _sample_text(df, full, policy).with_columns(key)
-    if not full:
-        return df.with_columns(pl.col("client_net").fill_null("(unknown)").alias("_client"))
-    # under a hold: the address, or the IPv6 network when several of its addresses took part
-    single = pl.col("client_ip").n_unique().over("_key") == 1
-    return df.with_columns(pl.when(single).then(pl.col("client_ip")).otherwise(pl.col("_key")).alias("_client"))
+    """Add the review's working columns: ``_key`` (who a client is), ``_net`` (how findings name
+    it without a hold) and ``_ip`` (the address, under a hold)."""
+    out = df.with_columns(client_keys(df, int(rules["clients"]["ipv6_prefix"])))
+    ip = pl.col("client_ip") if full and "client_ip" in df.columns else pl.lit(None, dtype=pl.String)
+    net = pl.col("client_net") if "client_net" in df.columns else pl.lit(None, dtype=pl.String)
+    return out.with_columns(net.fill_null("(unknown)").alias("_net"), ip.alias("_ip"))
+
+
+def _samples(agg: pl.DataFrame, sensitive: tuple[str, ...] | None) -> pl.Series:
+    """``METHOD path?query`` of each partial's first request; redacted unless ``sensitive`` is None."""
+    target = agg.select(request_target().fill_null("-")).to_series()
+    if sensitive is not None:
+        target = redact(target, sensitive)
+    return agg.select(pl.concat_str([pl.col("method").fill_null("-"), pl.lit(" "), pl.lit(target)])).to_series()
+
+
+def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | str, suppressed: pl.Expr | bool,
+             sensitive: tuple[str, ...] | None) -> pl.DataFrame:  # fmt: skip
+    cat = pl.lit(category) if isinstance(category, str) else category
+    sup = pl.lit(suppressed) if isinstance(suppressed, bool) else suppressed
+    det = pl.lit(detector) if isinstance(detector, str) else detector
+    cols = rows.with_columns(cat.alias("category"), sup.alias("suppressed"), det.alias("detector"))
+    for c in ("field", "excerpt", "path", "query", "method"):
+        if c not in cols.columns:
+            cols = cols.with_columns(pl.lit(None, dtype=pl.String).alias(c))
+    out = cols.sort("ts").group_by("detector", "category", "suppressed", "_key", "_net", "_ip", "path",
+                                   maintain_order=True).agg(
+        pl.col("ts").min().alias("first"), pl.col("ts").max().alias("last"), pl.len().cast(pl.UInt32).alias("count"),
+        pl.col("method").first(), pl.col("query").first(), pl.col("field").first(), pl.col("excerpt").first(),
+    )  # fmt: skip
+    # a partial keeps its path only as a hash (enough to count distinct paths) and its sample text
+    out = out.with_columns(
+        _samples(out, sensitive).alias("sample"),
+        pl.when(pl.col("path").is_not_null()).then(pl.col("path").hash(seed=3)).alias("path"),
+    )
+    return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+
+
+def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str] = DETECTORS, asn: Any = None,
+             allow: Allow | None = None, seen: pl.DataFrame | None = None, verify: Any = None,
+             sensitive: tuple[str, ...] | None = ()) -> pl.DataFrame:  # fmt: skip
+    """Partial aggregates of one piece of ``prepare``-d rows. Rows with ``_ctx`` true only give
+    behavioural windows their history (the tail of the previous day): no per-request detector
+    counts them, and a window counts them only if the previous day had not (``seen``: its last
+    flagged time per category and ``_key``). Samples are redacted with ``sensitive`` (the
+    policy's sensitive parameters), or shown in full when it is None (under a hold)."""
+    allow = allow or compile_allow(rules.get("allow"))
+    out = [pl.DataFrame(schema=PARTIAL_SCHEMA)]
+    if df.height == 0:
+        return out[0]
+    ctx = df.get_column("_ctx") if "_ctx" in df.columns else pl.repeat(False, df.height, eager=True)
+    quiet = allowed_rows(df, allow) if not allow.empty else pl.repeat(False, df.height, eager=True)
+    if "requests" in detectors:
+        own = df.filter(~ctx)
+        hits = request_hits(own, rules, asn, verify)
+        if hits.height:
+            rows = own.with_row_index("_row").with_columns(quiet.filter(~ctx).alias("_quiet"))
+            joined = hits.join(rows, on="_row", how="left")
+            detector = (
+                pl.when(pl.col("category").is_in(CATEGORIES))
+                .then(pl.lit("signature"))
+                .otherwise(pl.col("category").str.replace("_", "-"))
+            )
+            out.append(_partial(joined, detector, pl.col("category"), pl.col("_quiet"), sensitive))
+    live = df.filter(~quiet) if not allow.empty else df
+    for name in BEHAVIOURS:
+        if name not in detectors:
+            continue
+        rows = behaviour_rows(live, name, rules)
+        if rows.height and "_ctx" in rows.columns and seen is not None and seen.height:
+            last = seen.filter(pl.col("category") == name).group_by("_key").agg(pl.col("last").max().alias("_seen"))
+            rows = rows.join(last, on="_key", how="left")
+            rows = rows.filter(~pl.col("_ctx") | pl.col("_seen").is_null() | (pl.col("ts") > pl.col("_seen")))
+        if rows.height:
+            out.append(_partial(rows, "behaviour", name, False, sensitive))
+    return pl.concat(out)
+
+
+def _window(first: datetime, last: datetime) -> str:
+    """``--from``/``--to`` of a hold that covers ``[first, last]`` in whole minutes."""
+    start = first.replace(second=0, microsecond=0)
+    end = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return f"--from {start:%Y-%m-%dT%H:%M}Z --to {end:%Y-%m-%dT%H:%M}Z"
+
+
+def _next_step(detector: str, category: str, client: str, first: datetime, last: datetime, hold: str | None) -> str:
+    if category == "error_spike":
+        return f"look at the application behind {client} around {first:%Y-%m-%d %H:%M}Z"
+    if hold is not None:
+        return f"logtool review --hold {hold} --blocklist nftables  (firewall rules for the held addresses)"
+    return f"logtool hold create INC-<id> --reason '{category} from {client}' {_window(first, last)} --network {client}"
+
+
+_PART_KEY = ["detector", "category", "suppressed", "_key", "_net", "_ip", "path"]
+
+
+def compact(parts: pl.DataFrame) -> pl.DataFrame:
+    """Partials of several pieces folded into one per (detector, category, client, path): what
+    the review keeps between days, so it grows with the distinct attacks, not with the days."""
+    if parts.height == 0:
+        return parts
+    out = (
+        parts.sort("first")
+        .group_by(_PART_KEY, maintain_order=True)
+        .agg(
+            pl.col("first").min(),
+            pl.col("last").max(),
+            pl.col("count").sum(),
+            pl.col("sample").first(),
+            pl.col("field").drop_nulls().first(),
+            pl.col("excerpt").drop_nulls().first(),
+        )  # fmt: skip
+        .sort("first")
+    )
+    # texts are kept only where a finding can show them: its first samples, its first match
+    rank = pl.int_range(pl.len()).over(_PART_KEY[:-1])
+    out = out.with_columns(
+        pl.when(rank < MAX_SAMPLES).then(pl.col("sample")).alias("sample"),
+        pl.when(rank < 1).then(pl.col("field")).alias("field"),
+        pl.when(rank < 1).then(pl.col("excerpt")).alias("excerpt"),
+    )
+    return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+
+
+def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -> tuple[list[Finding], int]:
+    """Findings (most severe first) from the partials of every piece, and how many findings the
+    allow-list suppressed."""
+    if parts.height == 0:
+        return [], 0
+    allow = compile_allow(rules.get("allow"))
+    sev = rules["severity"]
+    if hold is not None:  # under a hold: the address, or the IPv6 network when several of its addresses took part
+        single = pl.col("_ip").n_unique().over("_key") == 1
+        parts = parts.with_columns(pl.when(single).then(pl.col("_ip")).otherwise(pl.col("_key")).alias("_client"))
+    else:
+        parts = parts.with_columns(pl.col("_net").alias("_client"))
+    rows = (
+        parts.sort("first")
+        .group_by("detector", "category", "suppressed", "_client", maintain_order=True)
+        .agg(
+            pl.col("first").min(), pl.col("last").max(), pl.col("count").sum(), pl.col("path").drop_nulls().n_unique(),
+            pl.col("sample").drop_nulls().unique(maintain_order=True).head(MAX_SAMPLES), pl.col("_key").n_unique(),
+            pl.col("field").drop_nulls().first(), pl.col("excerpt").drop_nulls().first(),
+        )
+    )  # fmt: skip
+    found, hidden = [], 0
+    for det, cat, sup, client, first, last, count, paths, samples, clients, fld, exc in rows.iter_rows():
+        if sup or finding_allowed(det, cat, str(client), allow):
+            hidden += 1
+            continue
+        found.append(Finding(det, cat, sev[cat], str(client), first.isoformat(), last.isoformat(), int(count),
+                             int(paths), [s for s in samples if s], _next_step(det, cat, str(client), first, last, hold),
+                             int(clients), fld or "", exc or ""))  # fmt: skip
+    return sorted(found, key=sort_key), hidden
 
 
 def review_frame(df: pl.DataFrame, policy: Policy, rules: dict[str, Any], hold: str | None = None,
-                 detectors: Collection[str] = DETECTORS) -> list[Finding]:  # fmt: skip
-    """Findings over rows of the raw or anonymised stage, most severe first. ``detectors``:
+                 detectors: Collection[str] = DETECTORS, asn: Any = None) -> list[Finding]:  # fmt: skip
+    """Findings over one frame of raw- or anonymised-stage rows, most severe first. ``detectors``:
     ``requests`` (the per-request categories) and any of :data:`BEHAVIOURS`."""
     if df.height == 0:
         return []
-    sev = rules["severity"]
-    df = prepare(df, policy, rules, full=hold is not None)
-    findings: list[Finding] = []
-    if "requests" in detectors:
-        flags = request_flags(df, rules)
-        for cat in REQUEST_CATEGORIES:
-            hits = df.filter(flags.get_column(cat))
-            if hits.height:
-                detector = "signature" if cat in CATEGORIES else cat.replace("_", "-")
-                findings += _group(hits, detector, cat, sev[cat], hold)
-    bf, pr, us = rules["brute_force"], rules["probing"], rules["ua_switching"]
-    if "brute_force" in detectors:
-        findings += _windowed(df, "brute_force", _auth_failures(bf), bf, sev, hold)
-    if "probing" in detectors:
-        findings += _windowed(df, "probing", _probes(pr), pr, sev, hold, distinct="path")
-    if "ua_switching" in detectors and "user_agent" in df.columns:
-        findings += _windowed(df, "ua_switching", pl.col("user_agent").is_not_null(), us, sev, hold,
-                              distinct="user_agent")  # fmt: skip
-    if "flood" in detectors:
-        findings += _floods(df, rules["flood"], sev, hold)
-    if "error_spike" in detectors:
-        findings += _error_spikes(df, rules["error_spike"], sev, hold)
-    order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
-    return sorted(findings, key=lambda f: (order[f.severity], -f.count, f.client))
-
-
-def _auth_failures(rule: dict[str, Any]) -> pl.Expr:
-    login = pl.col("path").is_in(rule["login_paths"])
-    return pl.col("status").is_in([401, 403]) | ((pl.col("method") == "POST") & login)
-
-
-def _probes(rule: dict[str, Any]) -> pl.Expr:
-    static = pl.any_horizontal([pl.col("path").str.to_lowercase().str.ends_with(s) for s in rule["static_suffixes"]])
-    return (pl.col("status") >= 400) & (pl.col("status") < 500) & ~static.fill_null(False)
-
-
-def _sliding(rows: pl.DataFrame, rule: dict[str, Any], measure: pl.Expr) -> pl.DataFrame:
-    """Per row: ``_key``, ``ts`` and ``_n``, the ``measure`` over the same ``_key``'s rows in
-    the sliding window ``(ts - window_seconds, ts]`` (rows come back grouped, not in input order)."""
-    rows = rows.sort("_key", "ts")
-    return rows.rolling("ts", period=f"{int(rule['window_seconds'])}s", group_by="_key").agg(measure.alias("_n"))
-
-
-def _in_windows(rows: pl.DataFrame, ends: pl.DataFrame, rule: dict[str, Any]) -> pl.DataFrame:
-    """The rows (sorted by time) that fall inside one of the offending windows
-    ``(_end - window, _end]`` of their ``_key``."""
-    if ends.height == 0:
-        return rows.clear()
-    width = timedelta(seconds=int(rule["window_seconds"]))
-    joined = rows.sort("ts").join_asof(ends.sort("_end"), left_on="ts", right_on="_end", by="_key",
-                                       strategy="forward", check_sortedness=False)  # fmt: skip
-    return joined.filter(pl.col("_end").is_not_null() & (pl.col("_end") - pl.col("ts") < width)).drop("_end")
-
-
-def _windowed(df: pl.DataFrame, name: str, cond: pl.Expr, rule: dict[str, Any], sev: dict[str, str],
-              hold: str | None, distinct: str | None = None) -> list[Finding]:  # fmt: skip
-    """Clients with at least ``threshold`` matching requests (or distinct values of ``distinct``)
-    within ``window_seconds`` (a sliding window)."""
-    hits = df.filter(cond)
-    if hits.height == 0:
-        return []
-    counted = _sliding(hits, rule, pl.col(distinct).n_unique() if distinct else pl.len())
-    return _offending(hits, counted.filter(pl.col("_n") >= rule["threshold"]), rule, name, sev, hold)
-
-
-def _offending(rows: pl.DataFrame, bad: pl.DataFrame, rule: dict[str, Any], name: str, sev: dict[str, str],
-               hold: str | None) -> list[Finding]:  # fmt: skip
-    """Findings of the ``rows`` inside the windows that end at the ``bad`` counts."""
-    flagged = _in_windows(rows, bad.select("_key", pl.col("ts").alias("_end")).unique(), rule)
-    return _group(flagged, "behaviour", name, sev[name], hold) if flagged.height else []
-
-
-def _floods(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: str | None) -> list[Finding]:
-    """Clients above ``threshold`` requests in a sliding window *and* ``baseline_factor`` times
-    the median client of that stretch of time (a busy site is not a flood)."""
-    bucket = pl.col("ts").dt.truncate(f"{int(rule['window_seconds'])}s").alias("_w")
-    per_bucket = df.group_by("_key", bucket).agg(pl.len().alias("_c"))
-    medians = per_bucket.group_by("_w").agg(pl.col("_c").median().alias("_median"))
-    counted = _sliding(df.select("_key", "ts"), rule, pl.len()).with_columns(bucket)
-    counted = counted.join(medians, on="_w", how="left")
-    bad = (pl.col("_n") >= rule["threshold"]) & (pl.col("_n") >= rule["baseline_factor"] * pl.col("_median"))
-    return _offending(df, counted.filter(bad), rule, "flood", sev, hold)
-
-
-def _error_spikes(df: pl.DataFrame, rule: dict[str, Any], sev: dict[str, str], hold: str | None) -> list[Finding]:
-    """Bursts of 5xx answers per vhost (the "client" of these findings is the vhost)."""
-    vhost = pl.col("vhost").fill_null("(default vhost)")
-    errors = df.filter(pl.col("status") >= 500).with_columns(vhost.alias("_client"), vhost.alias("_key"))
-    if errors.height == 0:
-        return []
-    return _windowed(errors, "error_spike", pl.lit(True), rule, sev, hold)
+    prepared = prepare(df, policy, rules, full=hold is not None)
+    sensitive = None if hold is not None else policy.sensitive_params
+    return merge(partials(prepared, rules, detectors, asn, sensitive=sensitive), rules, hold)[0]
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
@@ -226,4 +279,4 @@ def counts(findings: list[Finding]) -> dict[str, int]:
 
 def at_least(findings: list[Finding], severity: str) -> bool:
     """Is any finding at least as severe as ``severity`` (``--fail-on``)?"""
-    return any(SEVERITIES.index(f.severity) >= SEVERITIES.index(severity) for f in findings)
+    return any(_RANK[f.severity] >= _RANK[severity] for f in findings)

@@ -1,7 +1,14 @@
 """Undo the tricks attackers use to slip past signatures, as polars expressions.
 
-Repeated URL-decoding (also ``+`` and ``%uXXXX``), overlong UTF-8 sequences for ``.``, ``/`` and
-``\\``, common HTML entities, lower case, SQL comments (``UN/**/ION``) and runs of blanks.
+Repeated URL-decoding (also ``+``, ``%uXXXX``, ``%%32%%65``-style nested escapes and ``0x2e``
+hex literals), overlong UTF-8 of every length for ``.``, ``/`` and ``\\`` (``%c0%ae`` …
+``%fc%80%80%80%80%ae``), Unicode look-alikes (``%uff0e``, ``%u2215``, ``%u2216``), ``\\uXXXX``
+and ``\\xHH`` escapes, HTML entities, lower case and runs of blanks. Line breaks (``%0A``)
+stay line breaks, so ``%0Aid`` is still a command after a newline.
+
+SQL comments are read both ways: ``UN/**/ION`` joins to ``union`` and ``/*!50000union*/``
+keeps its content, so a payload hidden inside a comment and one split by a comment are both
+seen. The two readings are joined by a line break, which no signature crosses unless it means to.
 """
 
 from __future__ import annotations
@@ -12,30 +19,73 @@ _PCT: dict[str, str] = {}
 for _c in range(0x20, 0x7F):
     _PCT[f"%{_c:02X}"] = chr(_c)
     _PCT[f"%U00{_c:02X}"] = chr(_c)
-for _c in (0x09, 0x0A, 0x0D, 0x00):
-    _PCT[f"%{_c:02X}"] = " "
-_OVERLONG = {"%C0%AE": ".", "%E0%80%AE": ".", "%C0%AF": "/", "%E0%80%AF": "/", "%C1%9C": "\\", "%C1%1C": "\\"}
+    _PCT[f"\\U00{_c:02X}"] = chr(_c)  # \u006a (Java/JS escapes, Log4Shell)
+    _PCT[f"\\X{_c:02X}"] = chr(_c)  # \x3c (logged \xHH escapes, JS strings)
+for _c, _to in ((0x09, " "), (0x0A, "\n"), (0x0D, "\n"), (0x00, " "), (0x0B, " "), (0x0C, " ")):
+    for _form in ("%{:02X}", "%U00{:02X}", "\\U00{:02X}", "\\X{:02X}"):
+        _PCT[_form.format(_c)] = _to
+#: Unicode look-alikes of ``.``, ``/`` and ``\\`` that path normalisers fold.
+_LOOKALIKE = {"%UFF0E": ".", "%U2215": "/", "%U2216": "\\", "%UFF0F": "/", "%UFF3C": "\\", "%U2044": "/",
+              "%UEFC8": "/", "%UF025": "\\", "\u2032": "'", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\uff0e": ".", "\u2215": "/", "\u2216": "\\", "\uff0f": "/"}  # fmt: skip
+_NUMERIC = {60: "<", 62: ">", 34: '"', 39: "'", 40: "(", 41: ")", 58: ":", 59: ";", 47: "/", 61: "="}
+_HEX_LITERAL = {"0X2E": ".", "0X2F": "/", "0X5C": "\\"}
 _ENTITIES = {
     "&lt;": "<", "&gt;": ">", "&quot;": '"', "&apos;": "'", "&#39;": "'", "&#x27;": "'", "&#34;": '"',
     "&#x22;": '"', "&#60;": "<", "&#x3c;": "<", "&#62;": ">", "&#x3e;": ">", "&#40;": "(", "&#41;": ")",
-    "&lpar;": "(", "&rpar;": ")", "&colon;": ":", "&#58;": ":", "&sol;": "/", "&#47;": "/", "&amp;": "&",
+    "&#x28;": "(", "&#x29;": ")", "&lpar;": "(", "&rpar;": ")", "&colon;": ":", "&#58;": ":", "&#x3a;": ":",
+    "&sol;": "/", "&#47;": "/", "&tab;": " ", "&newline;": "\n", "&comma;": ",", "&period;": ".",
+    "&semi;": ";", "&grave;": "`", "&amp;": "&",
 }  # fmt: skip
+#: Overlong UTF-8 (2 to 6 bytes) of ``.``, ``/`` and ``\\``, and the mangled forms scanners send.
+_DOT = r"(?i)%(?:c0|e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%(?:ae|2e)|%c0%ee"
+_SLASH = r"(?i)%(?:c0|e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%(?:af|2f)|%c0%9v|%c0%qf|%c1%8s"
+_BACKSLASH = r"(?i)%c1%(?:9c|1c|pc)|%c0%5c|%(?:e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%dc"
+
+
+def _decode_round(expr: pl.Expr) -> pl.Expr:
+    out = expr.str.replace_all("+", " ", literal=True)  # "+" is a blank in form encoding
+    out = out.str.replace_all("\\n", "\n", literal=True).str.replace_all("\\r", "\n", literal=True)
+    out = out.str.replace_all(_DOT, ".").str.replace_all(_SLASH, "/").str.replace_all(_BACKSLASH, "\\")
+    out = out.str.replace_many(_LOOKALIKE, ascii_case_insensitive=True)
+    out = out.str.replace_many(_PCT, ascii_case_insensitive=True)
+    # %%32%%65 decodes to "%2%e": an escape split in two halves is joined for the next round
+    return out.str.replace_all(r"%([0-9a-fA-F])%([0-9a-fA-F])", "%${1}${2}")
+
+
+def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
+    """``expr`` with its escapes undone ``rounds`` times (%2527 → %27 → ') and lower-cased."""
+    out = expr
+    for _ in range(rounds):
+        out = _decode_round(out)
+    out = out.str.replace_many(_HEX_LITERAL, ascii_case_insensitive=True)
+    out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
+    for code, char in _NUMERIC.items():  # &#60 &#060; &#x3c &#X003C; (with or without the semicolon)
+        out = out.str.replace_all(rf"&#(?:0*{code}|x0*{code:x});?", char.replace("$", "$$"))
+    return out
 
 
 def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
-    out = expr
-    for _ in range(rounds):  # %2527 → %27 → '; "+" is a blank at every layer (form encoding)
-        out = out.str.replace_all("+", " ", literal=True)
-        out = out.str.replace_many(_OVERLONG, ascii_case_insensitive=True)
-        out = out.str.replace_many(_PCT, ascii_case_insensitive=True)
-    out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
-    # A comment stands for a blank (UNION/**/SELECT) or splits a keyword (UN/**/ION): where there
-    # are comments, both readings are kept, joined by a separator no pattern crosses.
-    spaced = out.str.replace_all(r"/\*.*?\*/", " ")
-    joined = out.str.replace_all(r"/\*.*?\*/", "")
+    """The text signatures match: decoded, lower case, blanks collapsed, SQL comments read both
+    ways (content kept and markers blank; comments removed)."""
+    out = decoded(expr, rounds)
+    kept = out.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
+    joined = out.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
+    out = pl.when(out.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined])).otherwise(out)
     out = (
-        pl.when(out.str.contains("/*", literal=True))
-        .then(pl.concat_str([spaced, pl.lit(" \n "), joined]))
+        pl.when(out.str.contains("${", literal=True))
+        .then(pl.concat_str([out, pl.lit("\n"), lookups(out)]))
         .otherwise(out)
     )
-    return out.str.replace_all(r"[ \t\r\x00\x0b\x0c]+", " ")
+    return out.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")
+
+
+def lookups(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
+    """Log4j lookups resolved the way Log4j resolves them, innermost first: ``${::-j}`` and
+    ``${env:X:-j}`` to their default ``j``, ``${lower:J}`` / ``${upper:j}`` to their argument,
+    ``${date:'j'}`` to its quoted text; so ``${${::-j}ndi:`` reads ``${jndi:``."""
+    out = expr
+    for _ in range(rounds):
+        out = out.str.replace_all(r"\$\{[^${}]*?:-([^${}]*)\}", "${1}")
+        out = out.str.replace_all(r"\$\{\s*(?:lower|upper)\s*:([^${}]*)\}", "${1}")
+        out = out.str.replace_all(r"\$\{\s*date\s*:\s*'([^'${}]*)'\}", "${1}")
+    return out

@@ -5,7 +5,8 @@ the range, never a crash in ``review``, ``ingest`` or ``retain``.
 Ranges are by key name (``window_seconds`` means the same in every section); a number whose
 key has no range here must still be finite and between 0 and :data:`DEFAULT_MAX`. Lists hold
 strings (at most :data:`MAX_ITEMS`, each at most :data:`MAX_TEXT` characters); crawler entries
-need a ``user_agent`` regex that compiles and ``networks`` that are CIDR networks.
+need a ``user_agent`` regex that compiles and ``networks`` that are CIDR networks, and may name
+their operator's ``asns`` and reverse-DNS ``domains``.
 """
 
 from __future__ import annotations
@@ -63,10 +64,22 @@ def regex_error(pattern: str) -> str | None:
     return None
 
 
+_CRAWLER_KEYS = {"user_agent", "networks", "asns", "domains"}
+
+
 def _crawler(source: str, name: str, entry: Any) -> None:
     where = f"[fake_bot.{name}]"
-    if not isinstance(entry, dict) or set(entry) != {"user_agent", "networks"}:
-        raise _fail(source, where, "must have exactly the keys user_agent (a regex) and networks (a list of CIDRs)")
+    if not isinstance(entry, dict) or not {"user_agent", "networks"} <= set(entry) <= _CRAWLER_KEYS:
+        raise _fail(source, where, "must have the keys user_agent (a regex) and networks (a list of CIDRs), "
+                                   "optionally asns (AS numbers) and domains (reverse-DNS suffixes)")  # fmt: skip
+    asns = entry.get("asns", [])
+    if (
+        not isinstance(asns, list)
+        or len(asns) > MAX_ITEMS
+        or not all(isinstance(a, int) and not isinstance(a, bool) and 0 < a < 2**32 for a in asns)
+    ):
+        raise _fail(source, f"{where} asns", "must be a list of AS numbers (1 to 4294967295)")
+    _strings(source, f"{where} domains", entry.get("domains", []))
     ua = entry["user_agent"]
     if not isinstance(ua, str) or not ua or len(ua) > MAX_TEXT:
         raise _fail(source, f"{where} user_agent", f"must be a regex of 1 to {MAX_TEXT:,} characters")

@@ -21,7 +21,6 @@ import polars as pl
 from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
 from logtool.detect.rules import load_rules
-from logtool.detect.signatures import SignatureMemo
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
 from logtool.enrich.ua import warm_up
@@ -88,7 +87,6 @@ class _BatchWork:
 
     def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any]) -> None:
         self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
-        self.memo = SignatureMemo()
 
     def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
         rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
@@ -97,7 +95,7 @@ class _BatchWork:
         rec = self.enrich(rec)
         # aggregates are kept for good: a virtual host that is an address as its network
         vhost = vhost_networks(rec.get_column("vhost"), self.policy.ipv4_prefix, self.policy.ipv6_prefix)
-        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules, self.memo)
+        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules)
         ts = rec.get_column("ts")
         return _Done(rec, rej, agg, ts.min(), ts.max())
 

@@ -1,5 +1,7 @@
 """Findings as text: a terminal table, JSON, CSV, Markdown, and the nightly one-screen summary.
 
+The table is for a reviewer at an 80-column terminal: one summary line per category first, then
+one finding per row, most severe first, with full dates, where it matched and the excerpt.
 Clients, samples and the next step hold attacker text: tables take them as rich ``Text`` (never
 markup), every text output shows control characters escaped, CSV cells cannot start a formula.
 """
@@ -30,7 +32,15 @@ class FindingFormat(enum.StrEnum):
 
 
 COLUMNS = ("severity", "category", "detector", "client", "clients", "count", "distinct_paths", "first_seen",
-           "last_seen", "samples", "next_step")  # fmt: skip
+           "last_seen", "field", "excerpt", "samples", "next_step")  # fmt: skip
+
+
+def select(findings: list[Finding], min_severity: str | None = None, limit: int | None = None) -> list[Finding]:
+    """The findings at or above ``min_severity``, at most ``limit`` of them (0 or None: all)."""
+    if min_severity:
+        floor = SEVERITIES.index(min_severity)
+        findings = [f for f in findings if SEVERITIES.index(f.severity) >= floor]
+    return findings[:limit] if limit else findings
 
 
 def _cells(f: Finding) -> list[str]:
@@ -43,31 +53,56 @@ def _console(buf: io.StringIO, width: int) -> Console:
     return Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False)
 
 
-def _table(findings: list[Finding], width: int = 160) -> str:
-    buf = io.StringIO()
-    t = Table(show_edge=False, pad_edge=False)
-    for name, just in (("severity", "left"), ("category", "left"), ("client", "left"), ("count", "right"),
-                       ("paths", "right"), ("first … last seen (UTC)", "left"), ("samples", "left")):  # fmt: skip
-        t.add_column(name, justify=just, overflow="fold")  # type: ignore[arg-type]
+def _per_category(findings: list[Finding]) -> list[tuple[str, str, list[Finding]]]:
+    per: dict[str, list[Finding]] = {}
     for f in findings:
-        client = f.client if f.clients == 1 else f"{f.client} ({f.clients} clients)"
-        samples = Text("\n".join(visible(s)[:80] for s in f.samples))
-        t.add_row(cell(f.severity), cell(f.category), cell(client), f"{f.count:,}", f"{f.distinct_paths:,}",
-                  cell(f"{f.first_seen[:19]} … {f.last_seen[11:19]}"), samples)  # fmt: skip
-    _console(buf, width).print(t)
+        per.setdefault(f.category, []).append(f)
+    rows = [(cat, max((f.severity for f in fs), key=SEVERITIES.index), fs) for cat, fs in per.items()]
+    return sorted(rows, key=lambda r: (-SEVERITIES.index(r[1]), -sum(f.count for f in r[2]), r[0]))
+
+
+def summary_lines(findings: list[Finding]) -> list[str]:
+    """One line per category: severity, findings, requests, clients."""
+    out = []
+    for cat, sev, fs in _per_category(findings):
+        n, req, cl = len(fs), sum(f.count for f in fs), sum(f.clients for f in fs)
+        out.append(f"{visible(sev):<6} {visible(cat):<15} {n:>5,} finding{'s' if n != 1 else ' '} {req:>9,} requests "
+                   f"{cl:>7,} clients")  # fmt: skip
+    return out
+
+
+def _table(findings: list[Finding], width: int = 80) -> str:
+    """The summary lines, then one block per finding: severity, category, client and count;
+    first and last seen (full dates) and where it matched; the first sample request."""
+    buf = io.StringIO()
+    con = _console(buf, width)
+    for line in summary_lines(findings):
+        con.print(Text(line))
+    for f in findings:
+        client = f.client if f.clients == 1 else f"{f.client} ({f.clients:,} clients)"
+        first, last = (x[:19].replace("T", " ") for x in (f.first_seen, f.last_seen))
+        seen = first if first == last else f"{first} → {last}"
+        where = f"{visible(f.field)}: {visible(f.excerpt)}" if f.field else visible(f.detector)
+        con.print()
+        con.print(
+            Text(f"{visible(f.severity):<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests"[:width])
+        )
+        con.print(Text(f"       {seen}  {where}"[:width]))
+        if f.samples:
+            con.print(Text(f"       {visible(f.samples[0])}"[:width]))
     return buf.getvalue()
 
 
 def _markdown(findings: list[Finding]) -> str:
     def esc(text: str) -> str:
-        return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+        return visible(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
 
     out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(esc(c) for c in _cells(f)) + " |" for f in findings]
     return "\n".join(out) + "\n"
 
 
-def render(findings: list[Finding], fmt: FindingFormat) -> str:
+def render(findings: list[Finding], fmt: FindingFormat, width: int = 80) -> str:
     """``findings`` in ``fmt``."""
     if fmt is FindingFormat.json:
         return json.dumps([f.to_dict() for f in findings], indent=2) + "\n"
@@ -80,7 +115,7 @@ def render(findings: list[Finding], fmt: FindingFormat) -> str:
     if fmt is FindingFormat.md:
         return _markdown(findings)
     if fmt is FindingFormat.table:
-        return _table(findings) if findings else ""
+        return _table(findings, width) if findings else ""
     assert_never(fmt)
 
 
@@ -94,20 +129,21 @@ def summary(findings: list[Finding], period: str, top: int = 5, width: int = 100
     con.print(Text(f"Security review {visible(period)}: {len(findings)} findings ({sev_text})"))
     if not findings:
         return buf.getvalue()
-    per_cat: dict[str, list[Finding]] = {}
-    for f in findings:
-        per_cat.setdefault(f.category, []).append(f)
     t = Table(show_edge=False, pad_edge=False)
     for name in ("category", "severity", "findings", "requests", "clients"):
         t.add_column(name, justify="left" if name in ("category", "severity") else "right")
-    for cat, fs in sorted(per_cat.items(), key=lambda kv: (-SEVERITIES.index(kv[1][0].severity), -len(kv[1]))):
-        t.add_row(cell(cat), cell(fs[0].severity), f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
+    for cat, sev, fs in _per_category(findings):
+        t.add_row(cell(cat), cell(sev), f"{len(fs):,}", f"{sum(f.count for f in fs):,}",
                   f"{sum(f.clients for f in fs):,}")  # fmt: skip
     con.print(t)
     con.print(Text(f"Top {min(top, len(findings))}:"))
     for f in findings[:top]:
         sample = visible((f.samples or [""])[0])[:40]
-        con.print(Text(f"  {f.severity:<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"))
+        con.print(
+            Text(
+                f"  {visible(f.severity):<6} {visible(f.category):<14} {visible(f.client):<24} {f.count:>7,}x  {sample}"
+            )
+        )
     if len(findings) > top:
         con.print(Text(f"  … {len(findings) - top} more"))
     return buf.getvalue()

@@ -1,0 +1,71 @@
+"""Fake search-engine crawlers: a user agent that claims a crawler from outside its operator.
+
+A claim (``[fake_bot.NAME] user_agent``, a case-insensitive regex) is genuine when the client is
+in one of the operator's autonomous systems (``asns``, looked up in an ASN database: a current
+judgement that does not go stale like a range list) or, as a second signal, inside the ranges
+the operator publishes (``networks``). Otherwise it is fake. An optional verifier (forward-
+confirmed reverse DNS against ``domains``, see :mod:`logtool.review.crawlers`) overrides both
+when it gives an answer. Work is per distinct (agent, client), never per row.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+import polars as pl
+
+from logtool.enrich.asn import open_asn_db
+from logtool.net import parse_ip
+
+#: ``verify(client, domains) -> True (genuine) | False (fake) | None (no answer)``.
+Verifier = Callable[[str, list[str]], "bool | None"]
+
+
+def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Is an address (raw stage) or a network (anonymised stage) inside one of ``nets``?"""
+    try:
+        value = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        addr = parse_ip(text)
+        if addr is None:
+            return False
+        value = ipaddress.ip_network(addr)
+    return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=64)
+def _networks(nets: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(n) for n in nets]
+
+
+def genuine(client: str, bot: dict[str, Any], asn: Any, verify: Verifier | None = None) -> bool:
+    """Is ``client`` one of ``bot``'s operator's machines?"""
+    if verify is not None and (answer := verify(client, list(bot.get("domains", [])))) is not None:
+        return answer
+    if asn is not None and bot.get("asns") and asn.lookup(client) in set(bot["asns"]):
+        return True
+    return _in_any(client, _networks(tuple(bot.get("networks", []))))
+
+
+def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip", asn: Any = None,
+              crawlers: dict[str, Any] | None = None, verify: Verifier | None = None) -> pl.Series:  # fmt: skip
+    """Per row: does its user agent claim a crawler of ``bots`` from outside that operator?"""
+    ua = "user_agent" if "user_agent" in df.columns else "ua_family"
+    out = pl.repeat(False, df.height, eager=True)
+    if client not in df.columns or ua not in df.columns or df.height == 0:
+        return out.alias("fake_bot")
+    if asn is None:
+        asn = open_asn_db(str((crawlers or {}).get("asn_db", "")))
+    agents = df.get_column(ua).drop_nulls().unique()  # regexes run on distinct user agents only
+    for bot in bots.values():
+        claiming = agents.filter(agents.str.contains(f"(?i){bot['user_agent']}"))
+        if claiming.len() == 0:
+            continue
+        claims = df.get_column(ua).is_in(claiming.implode()).fill_null(False)
+        clients = df.get_column(client).filter(claims).drop_nulls().unique()
+        real = [c for c in clients.to_list() if genuine(c, bot, asn, verify)]
+        out = out | (claims & ~df.get_column(client).is_in(real).fill_null(False))
+    return out.alias("fake_bot")
