@@ -35,13 +35,14 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python bench/bench_ingest.py --lines 1000000
+	$(BIN)/python bench/bench_ingest.py --lines 1000000 --big 10000000
+	$(BIN)/python bench/bench_stages.py --lines 1000000 --parquet
 	$(BIN)/python bench/bench_formats.py --lines 200000
 	$(BIN)/python bench/bench_review.py --lines 1000000
 	$(BIN)/python bench/bench_conversations.py --sentences 1000000
 
 bench-10m: $(STAMP)
-	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers
+	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers --no-lifecycle
 
 clean:
 	rm -rf $(VENV) build *.egg-info bench/out .pytest_cache .ruff_cache

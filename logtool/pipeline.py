@@ -12,9 +12,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import polars as pl
+
+#: The polars engine for lazy queries on batches. Ingest and ``anonymize`` already run two batches
+#: at once on worker threads (:func:`ordered_map`); the in-memory engine computes on the calling
+#: thread, where the streaming engine (polars' default since 2.0) would hand each query to its
+#: own threads and add their overhead (about a third more CPU for the parse regex).
+ENGINE = "in-memory"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,20 +75,48 @@ def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahea
     """``(item, fn(item))`` in input order, with ``fn`` running on ``workers`` threads at most
     ``ahead`` items ahead of the consumer (memory stays bounded). For work that releases the
     GIL (polars), this keeps both cores busy where one thread would leave gaps."""
-    pending: deque[tuple[T, Future[R]]] = deque()
+    return in_order(lambda item: (item, fn(item)), items, workers, ahead)
+
+
+def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 1) -> Iterator[R]:
+    """``fn(item)`` in input order, computed on ``workers`` threads at most ``ahead`` items
+    ahead of the consumer; an item is not kept once ``fn`` has it (its memory goes with it)."""
+    pending: deque[Future[R]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-worker") as pool:
         try:
             for item in items:
-                pending.append((item, pool.submit(fn, item)))
+                pending.append(pool.submit(fn, item))
+                del item
                 if len(pending) > ahead:
-                    first, fut = pending.popleft()
-                    yield first, fut.result()
+                    yield pending.popleft().result()
             while pending:
-                first, fut = pending.popleft()
-                yield first, fut.result()
+                yield pending.popleft().result()
         finally:
-            for _, fut in pending:
+            for fut in pending:
                 fut.cancel()
+
+
+class ReadAhead:
+    """A stream read ahead by a thread of its own, one block at a time (a decompressing stream:
+    inflating, and hashing what comes out, then overlap the splitting and parsing that follow;
+    zlib, ISA-L, bz2, lzma and zstd release the GIL). ``read`` returns the next block whatever
+    size is asked."""
+
+    def __init__(self, stream: BinaryIO, size: int, hasher: Any = None) -> None:
+        def blocks() -> Iterator[bytes]:
+            while block := stream.read(size):
+                if hasher is not None:
+                    hasher.update(block)
+                yield block
+
+        self._stream, self._blocks = stream, prefetch(blocks())
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self._blocks, b"")
+
+    def close(self) -> None:
+        self._blocks.close()  # type: ignore[attr-defined]
+        self._stream.close()
 
 
 class BackgroundWriter:
@@ -108,23 +142,19 @@ class BackgroundWriter:
             self._pool.shutdown(wait=True)
 
 
-def tune_allocator() -> None:
-    """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch.
+def join_back(keys: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``table`` matching each row of ``keys`` (its key columns), in the order of
+    ``keys``; null keys match a null key. Only the key columns take part in the join: joining
+    a wide frame would gather every one of its columns again."""
+    on = keys.columns
+    return keys.join(table, on=on, how="left", nulls_equal=True, maintain_order="left").drop(on)
 
-    Python's large ``bytes`` (16–32 MiB reads, encoded output) go through ``malloc``; above the
-    mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
-    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
-    Process-wide, so only the CLI entry point calls it; a no-op where glibc is absent.
-    """
-    try:
-        import ctypes
 
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 512 * 1024 * 1024)
-        libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-    except (OSError, AttributeError):
-        pass
+def per_distinct(df: pl.DataFrame, key: str, derive: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """``derive`` run once per distinct value of ``df[key]`` (a frame with that one column, to
+    which it adds columns), joined back: the added columns, one row per row of ``df``."""
+    keys = df.select(key)
+    return join_back(keys, derive(keys.unique()))
 
 
 class LookupCache:
@@ -134,14 +164,20 @@ class LookupCache:
         self.key, self.compute, self.max_rows = key, compute, max_rows
         self.table: pl.DataFrame | None = None
 
-    def join(self, df: pl.DataFrame) -> pl.DataFrame:
-        keys = df.get_column(self.key).drop_nulls().unique()
-        table = self.table  # one read: threads sharing the cache each join a table holding their keys
+    def update(self, keys: pl.Series) -> pl.DataFrame:
+        """The table, after computing the rows of the distinct non-null ``keys`` it lacks."""
+        keys = keys.drop_nulls().unique()
+        table = self.table  # one read: threads sharing the cache each get a table holding their keys
         if table is None or table.height + keys.len() > self.max_rows:
             table = self.compute(keys)  # (re)start: memory stays bounded
         else:
             new = keys.filter(~keys.is_in(table.get_column(self.key).implode()))
-            if new.len():
-                table = pl.concat([table, self.compute(new)])
+            if new.len():  # one chunk: joins against a table of many chunks copy it every time
+                table = pl.concat([table, self.compute(new)], rechunk=True)
         self.table = table  # a concurrent update may be lost: it is recomputed when needed
-        return df.join(table, on=self.key, how="left", maintain_order="left")
+        return table
+
+    def join(self, df: pl.DataFrame) -> pl.DataFrame:
+        """``df`` with the derived columns of its key column added."""
+        table = self.update(df.get_column(self.key))
+        return df.with_columns(join_back(df.select(self.key), table).get_columns())

@@ -150,6 +150,8 @@ def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return ``df`` with exactly the columns of ``schema``, in order, cast; missing ones null."""
     if df.width == 0:  # selecting literals from a frame without columns would yield one row
         return pl.DataFrame(schema=schema)
+    if df.schema == schema:  # already conforming (the common case on the ingest path)
+        return df
     return df.select(
         [
             (pl.col(name) if name in df.columns else pl.lit(None)).cast(dtype).alias(name)

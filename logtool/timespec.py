@@ -59,3 +59,9 @@ def check_period(date_from: str | None, date_to: str | None) -> None:
     """``--from`` must not be after ``--to``."""
     if date_from and date_to and date_from > date_to:
         raise ConfigError(f"--from {date_from} is after --to {date_to}")
+
+
+def day_expired(day: str, now: datetime, keep_days: int) -> bool:
+    """True when the whole UTC ``day`` is older than ``keep_days`` at ``now``."""
+    end_of_day = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), now.tzinfo)
+    return end_of_day <= now - timedelta(days=keep_days)

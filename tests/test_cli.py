@@ -171,3 +171,30 @@ def test_demo_writes_reports(run, tmp_path: Path) -> None:
     assert "Privacy and compliance" in html and "INC-DEMO-1" in html and len(html.encode()) < 1_500_000
     # the day of generated calls and chats next to the web logs, shown from its aggregates
     assert rep["conversations"]["calls"] == 120 and "Conversations per day" in (reports / "demo-report.txt").read_text()
+
+
+def test_every_command_is_where_the_lazy_root_group_looks_first() -> None:
+    from logtool.cli import MODULES, WHERE, _commands
+
+    found = {name: m for m in MODULES for name in _commands(m)}
+    assert found == WHERE
+
+
+def test_a_no_op_command_loads_no_renderer_or_parquet_library(tmp_path: Path) -> None:
+    """Start-up time: ``logtool status`` imports only what it uses (not rich, pyarrow, the
+    report renderers or the parsers)."""
+    import subprocess
+    import sys
+
+    from logtool.store import Store
+
+    Store(tmp_path / "s").close()
+    code = (
+        "import sys; from logtool.cli import cli\n"
+        f"try: cli(['--store', {str(tmp_path / 's')!r}, 'status'], prog_name='logtool')\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('rich', 'pyarrow', 'logtool.render.report_table', 'logtool.parsers',"
+        " 'logtool.lifecycle.retention') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

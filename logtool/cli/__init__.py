@@ -9,17 +9,60 @@ stdout, humans to stderr. Exit codes are decided once, in :class:`.common.Logtoo
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
 
 from logtool import __version__
-from logtool.cli import admin, data, holds, lifecycle, subjects
 from logtool.cli.common import Ctx, LogtoolGroup
 from logtool.config import default_config_file
 
+#: The modules of :mod:`logtool.cli` that hold commands (each lists them in ``COMMANDS``).
+MODULES = ("lifecycle", "data", "holds", "subjects", "admin")
+#: Where each command lives, so that running one imports only its module (start-up time: a
+#: no-op command should not load every renderer). A command missing here is still found — by
+#: importing every module — and ``tests/test_cli.py`` keeps this map complete.
+WHERE = {
+    "ingest": "lifecycle", "retain": "lifecycle", "nightly": "lifecycle", "anonymize": "lifecycle",
+    "demo": "lifecycle", "report": "data", "export": "data", "review": "data", "hold": "holds",
+    "subject": "subjects", "status": "admin", "verify": "admin", "audit": "admin", "config": "admin",
+    "formats": "admin", "detect": "admin", "recover": "admin", "forget": "admin",
+}  # fmt: skip
 
-@click.group("logtool", cls=LogtoolGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+def _commands(module: str) -> dict[str, click.Command]:
+    mod = importlib.import_module(f"logtool.cli.{module}")
+    return {c.name: c for c in mod.COMMANDS if c.name}
+
+
+class LazyGroup(LogtoolGroup):
+    """The root group, importing a command's module only when the command runs. ``commands``
+    (every command, for help and for tests) imports all of them."""
+
+    _extra: dict[str, click.Command]
+    _all: dict[str, click.Command] | None = None
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        if self._all is None:
+            self._all = {name: cmd for m in MODULES for name, cmd in _commands(m).items()} | self._extra
+        return self._all
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._extra, self._all = dict(value), None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.commands)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if self._all is None and name in WHERE and (cmd := _commands(WHERE[name]).get(name)) is not None:
+            return cmd
+        return self.commands.get(name)
+
+
+@click.group("logtool", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="logtool")
 @click.option(
     "--store",
@@ -40,13 +83,25 @@ def cli(ctx: click.Context, store: Path | None, config: Path | None, quiet: bool
     ctx.obj = Ctx(store, config or default_config_file(), quiet)
 
 
-for _module in (lifecycle, data, holds, subjects, admin):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
+def tune_allocator() -> None:
+    """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch.
+
+    Python's large ``bytes`` (16–32 MiB reads, encoded output) go through ``malloc``; above the
+    mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
+    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
+    Process-wide, so only the CLI entry point calls it; a no-op where glibc is absent.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 512 * 1024 * 1024)
+        libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> None:  # pragma: no cover - console script entry point
-    from logtool.pipeline import tune_allocator
-
     tune_allocator()
     cli(prog_name="logtool")

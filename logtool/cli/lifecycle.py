@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from logtool.cli.common import Ctx, err, now_option, plural, policy_options, wall_clock
-from logtool.render.findings import summary
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
@@ -172,6 +171,8 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     if res.report is not None:
         obj.say(f"report written to {res.report}")
     if res.days:
+        from logtool.render.findings import summary  # the review's renderer: only nightly needs it
+
         click.echo(summary(res.findings, res.period), nl=False)
         if res.findings:
             click.echo(f"Details: logtool review --from {res.days[0]} --to {res.days[-1]}")

@@ -10,6 +10,7 @@ agent of a file costs one Python call at most, however often it recurs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import polars as pl
 
@@ -23,7 +24,7 @@ from logtool.pipeline import LookupCache
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
     """``client_ip`` → ``client_net``, ``country`` for distinct addresses (each parsed once)."""
     table = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix)
-    countries = [geo.lookup(ip) for ip in table.get_column("ip").to_list()] if geo else [None] * table.height
+    countries = geo.countries(table.get_column("ip").to_list()) if geo else [None] * table.height
     return table.select(
         pl.col("ip").alias("client_ip"),
         pl.col("net").alias("client_net"),
@@ -38,20 +39,35 @@ class Enricher:
     seeded with a secret derived from the day's salt. It lives only in the raw stage, next to
     the address it is computed from, and serves to count unique visitors; once the day leaves
     the raw stage the salt is destroyed with it, so no key can be recomputed.
+
+    :meth:`seeds` reads the catalog (the caller's thread); :meth:`__call__` and
+    :meth:`visitor_keys` only compute, so batches may be enriched on worker threads (the caches
+    tolerate that).
     """
 
     def __init__(self, policy: Policy, geo: GeoDB | None, salt_for: Callable[[str], bytes]) -> None:
-        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo))
+        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo), max_rows=250_000)
         self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
         self.salt_for = salt_for
 
+    def seeds(self, rec: pl.DataFrame) -> dict[date, int]:
+        """The hash seed of each UTC day in ``rec`` (from the day's salt)."""
+        days = rec.select(pl.col("ts").dt.date().unique()).to_series().drop_nulls().to_list()
+        return {d: int.from_bytes(self.salt_for(d.isoformat())[:8], "big") for d in days}
+
     def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:
-        rec = self.agents.join(self.clients.join(rec))
-        day = pl.col("ts").dt.date()
-        days = rec.select(day.unique()).to_series().drop_nulls().to_list()
-        key: pl.Expr = pl.lit(None, dtype=pl.String)
-        for d in days:  # usually one or two days per batch
-            seed = int.from_bytes(self.salt_for(d.isoformat())[:8], "big")
-            hashed = pl.struct("client_ip", "user_agent", "vhost").hash(seed=seed)
-            key = pl.when(day == d).then(hashed.cast(pl.String)).otherwise(key)
-        return rec.with_columns(pl.when(pl.col("client_ip").is_not_null()).then(key).alias("visitor_key"))
+        """``rec`` with the client's network and country and the user agent's classes."""
+        return self.agents.join(self.clients.join(rec))
+
+    def visitor_keys(self, rec: pl.DataFrame, seeds: dict[date, int]) -> pl.DataFrame:
+        """``rec`` with ``visitor_key`` (``seeds``: from :meth:`seeds`, for every day of ``rec``)."""
+        hashed = [(d, pl.struct("client_ip", "user_agent", "vhost").hash(seed=seed)) for d, seed in seeds.items()]
+        key: pl.Expr = pl.lit(None, dtype=pl.UInt64)
+        if len(hashed) == 1:  # the usual batch: one day
+            key = hashed[0][1]
+        else:
+            day = pl.col("ts").dt.date()
+            for d, h in hashed:
+                key = pl.when(day == d).then(h).otherwise(key)
+        known = pl.col("client_ip").is_not_null() & pl.col("ts").is_not_null()
+        return rec.with_columns(pl.when(known).then(key.cast(pl.String)).alias("visitor_key"))

@@ -7,6 +7,7 @@ DB-IP country or city files work too (``country.iso_code``).
 
 from __future__ import annotations
 
+import socket
 from importlib import resources
 from pathlib import Path
 
@@ -54,6 +55,20 @@ class GeoDB:
             return None
         return _code(rec)
 
+    def countries(self, ips: list[str]) -> list[str | None]:
+        """:meth:`lookup` of many addresses: plain IPv4 and IPv6 literals go straight to the
+        reader (about 1 µs each); other spellings through :func:`parse_ip`."""
+        get, out = self._reader.get, []
+        for ip in ips:
+            if ":" in ip and _plain_v6(ip) or ":" not in ip and ip[:1].isdigit():
+                try:
+                    out.append(_code(get(ip)))
+                except ValueError:
+                    out.append(None)
+            else:
+                out.append(self.lookup(ip))
+        return out
+
     def close(self) -> None:
         self._reader.close()
 
@@ -66,3 +81,19 @@ def _code(rec: object) -> str | None:
     if code is None and isinstance(rec.get("country"), dict):
         code = rec["country"].get("iso_code")
     return code
+
+
+_MAPPED = bytes(10) + b"\xff\xff"
+_NAT64 = bytes.fromhex("0064ff9b0000000000000000")
+
+
+def _plain_v6(text: str) -> bool:
+    """An IPv6 literal :func:`parse_ip` would return as itself (no brackets, port, zone,
+    embedded IPv4, IPv4-mapped or NAT64 address), so the reader may take the text."""
+    if "." in text or "%" in text or "[" in text:
+        return False
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):
+        return False
+    return packed[:12] != _MAPPED and packed[:12] != _NAT64

@@ -6,6 +6,7 @@ Parsed once per distinct value (``ua-parser`` with its Rust resolver) and joined
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import polars as pl
@@ -58,3 +59,11 @@ def ua_table(uas: pl.Series) -> pl.DataFrame:
             "is_bot": pl.Series(cols[4], dtype=pl.Boolean),
         }
     )
+
+
+def warm_up() -> threading.Thread:
+    """Compile the user-agent parser's regexes on a thread of their own (a fixed ~0.1 s per
+    process), so that it overlaps whatever the caller does next (hashing the input)."""
+    t = threading.Thread(target=ua_parser.parse, args=("Mozilla/5.0",), name="logtool-ua-warm-up", daemon=True)
+    t.start()
+    return t

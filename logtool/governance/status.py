@@ -9,9 +9,9 @@ from logtool.config import Policy
 from logtool.governance.subjects import restricted_keys
 from logtool.lifecycle.conv_retention import windows
 from logtool.lifecycle.holdmatch import active, held_on_day
-from logtool.lifecycle.retention import day_expired
 from logtool.schema import STAGES
 from logtool.store import Store
+from logtool.timespec import day_expired
 
 
 def overdue_rows(store: Store, policy: Policy, now: datetime, stages: dict[str, int] | None = None) -> dict[str, int]:

@@ -35,13 +35,13 @@ from logtool.anonymize.redact import ADDRESS, decode_expr
 from logtool.config import Policy
 from logtool.governance.conv_verify import conversation_problems
 from logtool.lifecycle import holdmatch
-from logtool.lifecycle.retention import day_expired
 from logtool.net import is_host_network
 from logtool.schema import STAGES
 from logtool.store import Partition, Store
 from logtool.store.files import TMP_PREFIX, stage_files
 from logtool.store.guard import DAMAGED, tighten, wide_permissions
 from logtool.store.recover import set_aside
+from logtool.timespec import day_expired
 
 #: Columns that hold a network, not free text: checked against the policy's prefixes. A virtual
 #: host that is an address (``127.0.0.1:80`` in vhost_combined) is masked to its network like a

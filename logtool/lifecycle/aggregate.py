@@ -22,6 +22,7 @@ from logtool.anonymize.fields import referrer_host
 from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.detect.signatures import request_flags
+from logtool.pipeline import ENGINE
 from logtool.schema import AGG_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ DIMENSIONS: dict[str, tuple[pl.Expr, KeyFn]] = {
 }
 #: Dimensions that count only some requests: a null value is not counted (not ``(unknown)``).
 SPARSE = {"not_found"}
+#: Dimensions with few values in a day (not free text, not addresses): one group-by over their
+#: combinations (a few hundred in a batch) counts them all, each is then summed from it.
+FEW_VALUES = {"total", "status", "status_class", "method", "browser", "os", "device", "bot", "hour", "response_time"}
 
 #: Dimensions whose keys can be unbounded; they are capped at ``top_n`` per day.
 CAPPED = {"path", "referrer_host", "browser", "os", "country", "status", "not_found"}
@@ -100,15 +104,18 @@ def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
     """Flagged requests per (day, vhost, category), and per (day, vhost) flagged at all: attack
     trends without personal data."""
     flags = request_flags(records, rules)
+    cats = flags.columns
     flags = flags.with_columns(
         pl.any_horizontal(pl.all()).alias("_any"), records.get_column("ts").dt.date().alias("date"),
         records.get_column("vhost"),
     )  # fmt: skip
     index = ["date", "vhost"]
-    long = flags.drop("_any").unpivot(index=index, variable_name="key", value_name="hit").filter(pl.col("hit"))
+    # one sum per category and (day, vhost), kept where it is not zero (no row per flag)
+    sums = flags.group_by(index).agg(pl.col(c).sum().cast(pl.Int64) for c in [*cats, "_any"])
+    long = sums.unpivot(index=index, variable_name="key", value_name="requests").filter(pl.col("requests") > 0)
     zero = pl.lit(0, dtype=pl.Int64).alias("bytes")
-    per_key = long.group_by(*index, "key").agg(pl.len().cast(pl.Int64).alias("requests"))
-    any_hit = flags.filter(pl.col("_any")).group_by(index).agg(pl.len().cast(pl.Int64).alias("requests"))
+    per_key = long.filter(pl.col("key") != "_any")
+    any_hit = long.filter(pl.col("key") == "_any")
     return pl.concat(
         [
             per_key.select("date", pl.lit(ATTACKS).alias("dimension"), "key", "requests", zero, "vhost"),
@@ -120,23 +127,36 @@ def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
 
 
 def daily(
-    records: pl.DataFrame, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS, rules: dict[str, Any] | None = None
+    records: pl.DataFrame,
+    sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS,
+    rules: dict[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Aggregate canonical records (raw or anonymised stage) per UTC day; with review ``rules``,
     also the requests per attack category."""
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
-    base = records.lazy().with_columns(pl.col("ts").dt.date().alias("date"), pl.col("bytes").fill_null(0))
-    firsts = pl.collect_all(
-        [
-            base.group_by("date", "vhost", row_expr.alias("v")).agg(
-                pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)
-            )
-            for row_expr, _ in DIMENSIONS.values()
-        ]
-    )
+    day = pl.col("ts").dt.date()
+    base = records.lazy().with_columns(day.alias("date"), pl.col("bytes").fill_null(0))
+    lo, hi, vhosts, vhost = records.select(
+        day.min().alias("lo"), day.max().alias("hi"), pl.col("vhost").n_unique().alias("n"), pl.col("vhost").first()
+    ).row(0)
+    # a batch is usually one day of one vhost: then those are constants, not grouping keys
+    keys = [] if lo == hi and vhosts == 1 else ["date", "vhost"]
+    counts = [pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)]
+    together = [n for n in DIMENSIONS if n in FEW_VALUES]
+    apart = [n for n in DIMENSIONS if n not in FEW_VALUES]
+    queries = [base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in together)).agg(counts)]
+    queries += [base.group_by(*keys, DIMENSIONS[n][0].alias("v")).agg(counts) for n in apart]
+    combos, *separate = pl.collect_all(queries, engine=ENGINE)
+    firsts = dict(zip(apart, separate, strict=True))
+    for n in together:  # each summed from the (few) combinations
+        firsts[n] = combos.group_by(*keys, pl.col(n).alias("v")).agg(pl.col("requests", "bytes").sum())
+    if not keys:
+        constants = [pl.lit(lo, pl.Date).alias("date"), pl.lit(vhost, pl.String).alias("vhost")]
+        firsts = {n: f.with_columns(constants) for n, f in firsts.items()}
     out = []
-    for (name, (_, key_fn)), first in zip(DIMENSIONS.items(), firsts, strict=True):
+    for name, (_, key_fn) in DIMENSIONS.items():
+        first = firsts[name]
         if name in SPARSE:
             first = first.filter(pl.col("v").is_not_null())
         keyed = first.with_columns(key_fn(first.get_column("v"), sensitive).fill_null(UNKNOWN).alias("key"))

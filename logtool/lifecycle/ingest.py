@@ -13,7 +13,8 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import polars as pl
 
@@ -22,6 +23,7 @@ from logtool.config import Policy
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
+from logtool.enrich.ua import warm_up
 from logtool.inputs import (
     DEFAULT_BATCH_BYTES,
     LogInput,
@@ -32,12 +34,12 @@ from logtool.inputs import (
     split_overlong,
 )
 from logtool.lifecycle import aggregate
-from logtool.lifecycle.conversations import ingest_conversations
 from logtool.lifecycle.forget import forget_record
 from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
-from logtool.parsers import LineFormat, detect_first
+from logtool.parsers import LineFormat, Parser, detect_first
+from logtool.parsers.base import Stateless
 from logtool.parsers.conversations import is_conversation
-from logtool.pipeline import BackgroundWriter, prefetch
+from logtool.pipeline import BackgroundWriter, in_order, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
@@ -77,6 +79,45 @@ def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]
     return out
 
 
+class _BatchWork:
+    """What a batch goes through on a worker thread: parsing (when the parser keeps no state
+    between batches; else the batch arrives parsed), enrichment, partial aggregates (attack
+    counts included) and its time range. The caches it shares between batches tolerate
+    concurrent use."""
+
+    def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any]) -> None:
+        self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
+
+    def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
+        rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
+        if rec.height == 0:
+            return _Done(rec, rej, None, None, None)
+        rec = self.enrich(rec)
+        # aggregates are kept for good: a virtual host that is an address as its network
+        vhost = vhost_networks(rec.get_column("vhost"), self.policy.ipv4_prefix, self.policy.ipv6_prefix)
+        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules)
+        ts = rec.get_column("ts")
+        return _Done(rec, rej, agg, ts.min(), ts.max())
+
+
+def parse(parser: Parser, whole: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A batch's records and rejects (overlong lines are rejects, never parsed)."""
+    batch, overlong = split_overlong(whole)
+    rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
+    if overlong.height and batch.height:
+        rej = pl.concat([rej, overlong])
+    return rec, rej
+
+
+@dataclass
+class _Done:
+    rec: pl.DataFrame
+    rej: pl.DataFrame
+    agg: pl.DataFrame | None
+    first: Any
+    last: Any
+
+
 def ingest_file(
     store: Store,
     inp: LogInput,
@@ -92,6 +133,7 @@ def ingest_file(
     earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
     cat, replaced = store.catalog, False
     # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
+    warm_up()  # the user-agent parser compiles while the input is hashed
     disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
     if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
         if not replace:
@@ -109,10 +151,14 @@ def ingest_file(
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
+
         done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
         return FileResult(**done)
 
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
+    stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
+    work = _BatchWork(parser if stateless else None, policy, enrich, rules)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
         bg, stack = BackgroundWriter(), ExitStack()
@@ -122,28 +168,27 @@ def ingest_file(
         parsed = 0
         first_ts = last_ts = None
         seen = 0
-        try:
+
+        def write_raw(rec: pl.DataFrame, seeds: dict[date, int]) -> None:  # on the writer thread
+            rec = enrich.visitor_keys(rec, seeds).with_columns(pl.lit(inp.name).alias("source_file"))
+            raw_w.write(conform(rec, RAW_SCHEMA))
+
+        try:  # two batches at a time on worker threads; reading and writing on threads of their own
             ahead = stack.enter_context(closing(prefetch(batches)))  # closed here, not when collected
-            for whole in itertools.chain(head, ahead):
-                batch, overlong = split_overlong(whole)
-                rec, rej = parser.parse(batch) if batch.height else (RAW_EMPTY, overlong)
-                if overlong.height and batch.height:
-                    rej = pl.concat([rej, overlong])
+            wholes = itertools.chain(head, ahead)
+            items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
+            for done in in_order(work, items):
+                rec, rej = done.rec, done.rej
                 if "_variant" in rec.columns:
                     variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
-                if rec.height:
-                    rec = enrich(rec).with_columns(pl.lit(inp.name).alias("source_file"))
-                    rec = conform(rec, RAW_SCHEMA)
-                    bg.submit(raw_w.write, rec)
-                    # aggregates are kept for good: a virtual host that is an address as its network
-                    vhost = vhost_networks(rec.get_column("vhost"), policy.ipv4_prefix, policy.ipv6_prefix)
-                    partial_aggs.append(aggregate.daily(rec.with_columns(vhost), policy.sensitive_params, rules))
+                if done.agg is not None:
+                    bg.submit(write_raw, rec, enrich.seeds(rec))  # salts: read on this thread
+                    partial_aggs.append(done.agg)
                     if len(partial_aggs) >= 8:
                         partial_aggs = [aggregate.merge(partial_aggs, policy.top_n)]
                     parsed += rec.height
-                    lo, hi = rec.get_column("ts").min(), rec.get_column("ts").max()
-                    first_ts = lo if first_ts is None or lo < first_ts else first_ts  # type: ignore[operator]
-                    last_ts = hi if last_ts is None or hi > last_ts else last_ts  # type: ignore[operator]
+                    first_ts = done.first if first_ts is None or done.first < first_ts else first_ts
+                    last_ts = done.last if last_ts is None or done.last > last_ts else last_ts
                 if rej.height:
                     reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
                     quar_w.write(quarantine_rows(rej, inp.name, now, policy.sensitive_params))

@@ -13,7 +13,7 @@ Quarantined lines follow the raw window too (:mod:`logtool.lifecycle.quarantine`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -31,6 +31,7 @@ from logtool.net import networks
 from logtool.progress import SILENT, Tick
 from logtool.schema import AGG_SCHEMA
 from logtool.store import Change, Hold, Partition, Store
+from logtool.timespec import day_expired
 
 #: Rows reviewed at once when counting a whole day's findings (memory stays bounded).
 SHARD_ROWS = 2_000_000
@@ -62,12 +63,6 @@ class RetainResult:
     def exit_code(self) -> int:
         """1 when a damaged partition kept a day from being processed (every other day was)."""
         return EXIT_FINDINGS if self.damaged else EXIT_OK
-
-
-def day_expired(day: str, now: datetime, keep_days: int) -> bool:
-    """True when the whole UTC ``day`` is older than ``keep_days`` at ``now``."""
-    end_of_day = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), now.tzinfo)
-    return end_of_day <= now - timedelta(days=keep_days)
 
 
 def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:

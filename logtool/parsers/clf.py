@@ -17,6 +17,7 @@ from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.formatstr import CompiledFormat
 from logtool.parsers.layout import Layout, regex_layout, segment_regex
 from logtool.parsers.normalise import normalise, timestamp
+from logtool.pipeline import ENGINE
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class RegexFormat(Stateless):
         """Every line of ``batch`` read with ``regex`` (this format's, or a looser variant of it):
         normalised records with ``line`` and ``_reason`` (null when the line was read).
 
-        One lazy query, collected by the streaming engine so it runs on every core.
+        One lazy query, collected on the calling thread (ingest parses two batches at once).
         """
         fields = self.compiled.fields
         probe = self.probe or sorted(fields)[0]  # null in a mandatory group means "no match"
@@ -86,7 +87,7 @@ class RegexFormat(Stateless):
             port = pl.col("client").str.replace(r":[0-9]{1,5}$", "")
             lf = lf.with_columns(port.str.strip_prefix("[").str.strip_suffix("]").alias("client"))
         lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
-        return normalise(lf, fields).collect(engine="streaming")
+        return normalise(lf, fields).collect(engine=ENGINE)
 
     def rewriter(self) -> Rewriter:
         """The rewrite template of a format string, else lines cut at the parse regex's fields."""

@@ -25,6 +25,7 @@ from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.jsontpl import Template, learn
 from logtool.parsers.layout import Layout
 from logtool.parsers.normalise import normalise, timestamp
+from logtool.pipeline import ENGINE
 
 #: Canonical field → what ``logtool anonymize`` does to it (the rest is kept as logged).
 ANON_FIELDS = {
@@ -120,7 +121,7 @@ class JsonFormat(Stateless):
                 frame.lazy()
                 .with_columns(pl.col("line").str.extract_groups(regex).alias("_g"))
                 .unnest("_g")
-                .collect(engine="streaming")
+                .collect(engine=ENGINE)
             )
             hit = pl.col(first).is_not_null()  # the first group takes part in every match
             matched = got.filter(hit)
@@ -222,7 +223,7 @@ class JsonFormat(Stateless):
         )
         out = normalise(lf.with_columns(pl.col("ua_referrer").alias("referrer")) if "ua_referrer" in fields else lf,
                          norm_fields | ({"referrer"} if "ua_referrer" in fields else set()), unescaped=True)  # fmt: skip
-        out = out.collect(engine="streaming")
+        out = out.collect(engine=ENGINE)
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         return out.filter(ok).drop("line", "_reason"), rejects
@@ -233,7 +234,7 @@ def _search(frame: pl.DataFrame, keys: set[str]) -> pl.DataFrame:
     if not keys or frame.height == 0:
         return frame
     found = [pl.col("line").str.extract(value_rx(k), 1).alias("key:" + k) for k in sorted(keys)]
-    frame = frame.lazy().with_columns(found).collect(engine="streaming")
+    frame = frame.lazy().with_columns(found).collect(engine=ENGINE)
     return frame.with_columns(_clean(frame["key:" + k]) for k in keys)
 
 

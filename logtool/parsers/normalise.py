@@ -9,10 +9,12 @@ Polars expressions over whole batches; a parser builds its lazy frame of groups 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import polars as pl
 
+from logtool.pipeline import ENGINE, per_distinct
 from logtool.schema import TS
 
 METHOD_RX = r"^([A-Z][A-Z0-9_-]{0,31}) "
@@ -34,6 +36,7 @@ def split_request(req: pl.Expr) -> list[pl.Expr]:
 
 
 _QUOTED_FIELDS = ("request", "user", "referrer", "ua", "xff", "vhost")
+_REQUEST_PARTS = ("method", "path", "query", "protocol")
 
 
 def _nullish(col: str) -> pl.Expr:
@@ -108,9 +111,35 @@ def request_time(fields: frozenset[str]) -> pl.Expr:
     return pl.coalesce(num("rt_s"), num("rt_us") / 1e6, num("rt_ms") / 1e3, upstream).alias("request_time_s")
 
 
-def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False) -> pl.LazyFrame:
+def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """Adds ``method``, ``path``, ``query``, ``protocol`` to a frame of raw ``request`` fields."""
+
+    def derive(table: pl.DataFrame) -> pl.DataFrame:
+        r = pl.col("_r")
+        table = table.with_columns(unescape(_nullish("request")).alias("_r"))
+        # "- - - " (AWS ELB TCP connections) and the like: no request at all
+        table = table.with_columns(pl.when(r.str.contains(r"^[- ]*$")).then(None).otherwise(r).alias("_r"))
+        table = table.with_columns(split_request(r))
+        parts = pl.when(pl.col("method").is_null()).then(r).otherwise(pl.col("target")).str.splitn("?", 2)
+        return table.select(
+            "request",
+            "method",
+            parts.struct.field("field_0").alias("path"),
+            parts.struct.field("field_1").alias("query"),
+            "protocol",
+        )
+
+    return derive
+
+
+def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False, engine: str = ENGINE) -> pl.LazyFrame:
     """Canonical columns from the extracted groups. ``unescaped``: the values are already
-    unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time."""
+    unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time.
+
+    The groups are collected once (``engine``: a parser that runs on one thread may ask for the
+    streaming engine, which uses every core). Text fields repeat
+    (a batch has far fewer distinct requests, user agents and referrers than lines), so their
+    clean-up runs once per distinct value and is joined back."""
     unescape = (lambda e: e) if unescaped else _unescape
     cols = {
         name: _col_or_null(fields, name)
@@ -118,33 +147,38 @@ def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False
     }
     if "method_s" in fields and "request" not in fields:  # method and URL logged apart (Squid)
         cols["request"] = pl.concat_str([pl.col("method_s"), pl.lit(" "), pl.col("target_s")])
-    rec = rec.with_columns([cols[n].alias(n) for n in cols]).with_columns(
-        [unescape(_nullish(n)).alias(n) for n in _QUOTED_FIELDS] + [_nullish("client").alias("client")]
-    )
-    # "- - - " (AWS ELB TCP connections) and the like: no request at all
-    rec = rec.with_columns(
-        pl.when(pl.col("request").str.contains(r"^[- ]*$")).then(None).otherwise(pl.col("request")).alias("request")
-    )
-    rec = rec.with_columns(split_request(pl.col("request")))
-    target = pl.when(pl.col("method").is_null()).then(pl.col("request")).otherwise(pl.col("target"))
-    parts = target.str.splitn("?", 2)
-    return rec.select(
-        "ts",
-        "tz_offset_min",
-        pl.col("client").alias("client_ip"),
-        pl.col("user").alias("remote_user"),
-        "method",
-        parts.struct.field("field_0").alias("path"),
-        parts.struct.field("field_1").alias("query"),
-        "protocol",
-        pl.col("status").cast(pl.Int16, strict=False),
-        pl.col("bytes").cast(pl.Int64, strict=False),
-        pl.col("referrer"),
-        pl.col("ua").alias("user_agent"),
-        "vhost",
-        "xff",
-        request_time(fields),
-        "line_no",
-        "line",
-        "_reason",
+    present = {n for n in cols if n in fields} | ({"request"} if "method_s" in fields else set())
+    df = rec.with_columns([cols[n].alias(n) for n in cols]).collect(engine=engine)  # type: ignore[arg-type]
+    text: list[pl.Series] = []
+    for name in _QUOTED_FIELDS:
+        if name == "request":
+            if name in present:
+                text += per_distinct(df, name, _request_parts(unescape)).get_columns()
+            else:
+                text += [pl.repeat(None, df.height, dtype=pl.String, eager=True).alias(c) for c in _REQUEST_PARTS]
+        elif name in present:
+            clean = unescape(_nullish(name)).alias(f"_{name}")
+            text += per_distinct(df, name, lambda t, clean=clean: t.with_columns(clean)).get_columns()
+        else:
+            text.append(pl.repeat(None, df.height, dtype=pl.String, eager=True).alias(f"_{name}"))
+    return (
+        df.with_columns(text)
+        .lazy()
+        .select(
+            "ts",
+            "tz_offset_min",
+            _nullish("client").alias("client_ip"),
+            pl.col("_user").alias("remote_user"),
+            *_REQUEST_PARTS,
+            pl.col("status").cast(pl.Int16, strict=False),
+            pl.col("bytes").cast(pl.Int64, strict=False),
+            pl.col("_referrer").alias("referrer"),
+            pl.col("_ua").alias("user_agent"),
+            pl.col("_vhost").alias("vhost"),
+            pl.col("_xff").alias("xff"),
+            request_time(fields),
+            "line_no",
+            "line",
+            "_reason",
+        )
     )

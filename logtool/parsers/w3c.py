@@ -190,7 +190,8 @@ class W3CFormat:
             .then(pl.lit("unreadable date/time"))
         )
         lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
-        out = normalise(lf, fields).collect(engine="streaming")
+        # parsed in input order on one thread (headers carry over): the streaming engine uses every core
+        out = normalise(lf, fields, engine="streaming").collect(engine="streaming")
         ok = pl.col("_reason").is_null()
         rejects = out.filter(~ok).select("line_no", "line", pl.col("_reason").alias("reason"))
         return out.filter(ok).drop("line", "_reason"), rejects

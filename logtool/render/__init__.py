@@ -8,14 +8,13 @@ from __future__ import annotations
 import enum
 import json
 from datetime import datetime
-from typing import assert_never
+from typing import TYPE_CHECKING, assert_never
 
-import polars as pl
+if TYPE_CHECKING:  # the renderers load on first use: commands that render nothing start faster
+    import polars as pl
 
-from logtool.render import report_csv, report_json, report_md, report_table
-from logtool.report import Report
-from logtool.schema import iso_times
-from logtool.store import Hold
+    from logtool.report import Report
+    from logtool.store import Hold
 
 
 class ReportFormat(enum.StrEnum):
@@ -28,6 +27,8 @@ class ReportFormat(enum.StrEnum):
 
 def render_report(report: Report, fmt: ReportFormat, width: int = 100) -> str:
     """The report as text in ``fmt``."""
+    from logtool.render import report_csv, report_json, report_md, report_table
+
     if fmt is ReportFormat.table:
         return report_table.render(report, width)
     if fmt is ReportFormat.json:
@@ -49,6 +50,9 @@ HOLD_COLUMNS = ["ts", "client_ip", "xff", "method", "path", "query", "status", "
 
 def render_hold(hold: Hold, rows: pl.DataFrame, fmt: ReportFormat, now: datetime) -> str:
     """Row-level detail of the rows an incident hold matches (full addresses and requests)."""
+    from logtool.render import report_csv, report_md, report_table
+    from logtool.schema import iso_times
+
     view = rows.select([c for c in HOLD_COLUMNS if c in rows.columns])
     if fmt is ReportFormat.json:
         doc = {"hold": hold.to_dict(now), "personal_data": True, "rows": view.height,

@@ -11,7 +11,10 @@ renderer and every CLI line that shows log-derived text goes through these funct
 
 from __future__ import annotations
 
-from rich.text import Text
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 from logtool.escape import csv_safe, csv_safe_frame, visible
 
@@ -20,4 +23,6 @@ __all__ = ["visible", "cell", "csv_safe", "csv_safe_frame"]
 
 def cell(text: object) -> Text:
     """A table cell holding ``text`` literally (no markup, no control characters)."""
+    from rich.text import Text  # here: commands that draw no table start without rich
+
     return Text(visible(text))
