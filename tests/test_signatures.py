@@ -92,3 +92,38 @@ def test_probes_for_missing_admin_paths_need_a_4xx() -> None:
 
     hits = request_hits(df, load_rules())
     assert hits.select("_row", "category", "excerpt").rows() == [(0, "sensitive_file", "/phpmyadmin/")]
+
+
+def _mixed_frame() -> pl.DataFrame:
+    """Generated traffic (attacks included) plus attack text in every attacker field."""
+    from datetime import UTC, datetime
+
+    from logtool.generate import lines
+    from logtool.parsers import detect_first
+
+    text = list(lines(datetime(2026, 11, 24, tzinfo=UTC), 3000, seed=5, attack_rate=0.1))
+    text += [
+        '198.51.100.7 - ${jndi:ldap://x/a} [24/Nov/2026:10:00:00 +0000] "GET /a?f=/etc/passwd HTTP/1.1" 200 1 '
+        '"<script>alert(1)</script>" "() { :; }; /bin/id"',
+        '198.51.100.8 - - [24/Nov/2026:10:00:01 +0000] "GET /phpmyadmin/ HTTP/1.1" 404 1 "-" "sqlmap/1.7"',
+        '198.51.100.9 - - [24/Nov/2026:10:00:02 +0000] "BREW /x HTTP/1.1" 200 1 "-" "Googlebot/2.1"',
+    ]
+    fmt, _ = detect_first(pl.Series("line", text))
+    return fmt.parser().parse(pl.DataFrame({"line": text, "line_no": range(len(text))}))[0]
+
+
+def test_attack_flags_are_the_categories_of_the_findings() -> None:
+    """The aggregates' per-row flags (classified once per distinct value, cached between
+    batches) say exactly what the review's findings say, whichever way the rows are batched."""
+    from logtool.detect.flags import SignatureCache, request_flags
+    from logtool.detect.rules import load_rules
+    from logtool.detect.signatures import REQUEST_CATEGORIES, request_hits
+
+    df, rules = _mixed_frame(), load_rules()
+    hits = request_hits(df, rules)
+    expected = {c: sorted(hits.filter(pl.col("category") == c).get_column("_row").to_list()) for c in REQUEST_CATEGORIES}
+    assert sum(map(len, expected.values())) > 300 and all(expected[c] for c in ("sqli", "xss", "log4shell", "cmdi"))
+    cache = SignatureCache(max_rows=50)  # small: the tables start over while the batches run
+    parts = [request_flags(df.slice(o, 700), rules, cache=cache) for o in range(0, df.height, 700)]
+    for flags in (request_flags(df, rules), pl.concat(parts)):
+        assert {c: flags[c].arg_true().to_list() for c in REQUEST_CATEGORIES} == expected

@@ -65,18 +65,24 @@ def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
 
 
 def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
-    """The text signatures match: decoded, lower case, blanks collapsed, SQL comments read both
-    ways (content kept and markers blank; comments removed)."""
-    out = decoded(expr, rounds)
-    kept = out.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
-    joined = out.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
-    out = pl.when(out.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined])).otherwise(out)
-    out = (
-        pl.when(out.str.contains("${", literal=True))
-        .then(pl.concat_str([out, pl.lit("\n"), lookups(out)]))
-        .otherwise(out)
-    )
-    return out.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")
+    """The text signatures match (see :func:`normal_forms`), as an expression."""
+    return expr.map_batches(lambda s: normal_forms(s, rounds), return_dtype=pl.String)
+
+
+def normal_forms(values: pl.Series, rounds: int = 3) -> pl.Series:
+    """The text signatures match, per value: decoded, lower case, blanks collapsed, SQL comments
+    read both ways (content kept and markers blank; comments removed), Log4j lookups resolved
+    in a second reading. Built step by step on materialised columns (an expression that
+    nested each reading in the next would grow with every step)."""
+    df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(decoded(pl.col("d"), rounds))
+    d = pl.col("d")
+    kept = d.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
+    joined = d.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
+    df = df.with_columns(pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined]))
+                         .otherwise(d))  # fmt: skip
+    df = df.with_columns(pl.when(d.str.contains("${", literal=True)).then(pl.concat_str([d, pl.lit("\n"), lookups(d)]))
+                         .otherwise(d))  # fmt: skip
+    return df.select(d.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")).to_series().alias(values.name)
 
 
 def lookups(expr: pl.Expr, rounds: int = 3) -> pl.Expr:

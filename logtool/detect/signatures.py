@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from logtool.detect.crawlers import fake_bots
-from logtool.detect.normalize import normalise
+from logtool.detect.normalize import normal_forms
 from logtool.detect.patterns import CMDI_UA, MISSING_PROBES, SCANNER_AGENTS, SIGNATURES
 
 CATEGORIES = [*SIGNATURES, "scanner"]
@@ -70,12 +70,18 @@ def classify(values: pl.Series, cats: tuple[str, ...] | None = None, ua: bool = 
         field = "user_agent"
     cats = cats or ((*INJECTION, "scanner") if field == "user_agent" else tuple(SIGNATURES))
     uniq = pl.DataFrame({"v": values.drop_nulls().unique()})
-    # most values hold nothing to decode: lower case is their normal form
-    plain = pl.col("v").str.contains(_PLAIN) & ~pl.col("v").str.contains("0x", literal=True)
-    simple, rest = uniq.filter(plain), uniq.filter(~plain)
-    df = pl.concat([simple.with_columns(pl.col("v").str.to_lowercase().alias("n")),
-                    rest.with_columns(normalise(pl.col("v")).alias("n"))])  # fmt: skip
+    df = uniq.with_columns(normal(uniq.get_column("v")).alias("n"))
     return df.with_columns(pl.col("n").str.contains(_rx(field, c)).alias(c) for c in cats)
+
+
+def normal(values: pl.Series) -> pl.Series:
+    """The normal form of each of ``values`` (see :mod:`logtool.detect.normalize`); most values
+    hold nothing to decode, and lower case is their normal form."""
+    plain = values.str.contains(_PLAIN) & ~values.str.contains("0x", literal=True)
+    if plain.all():
+        return values.str.to_lowercase()
+    idx = (~plain).fill_null(False).arg_true()
+    return values.str.to_lowercase().scatter(idx, normal_forms(values.gather(idx)))
 
 
 def categories(values: pl.Series, ua: bool = False) -> pl.DataFrame:
@@ -99,14 +105,16 @@ def field_hits(values: pl.Series, field: str, cats: tuple[str, ...]) -> pl.DataF
     if hits.height == 0:
         return empty
     long = hits.unpivot(index=["v", "n"], on=list(cats), variable_name="category", value_name="h").filter("h")
+    if field == "request":  # where a match lies: the path, or else the query
+        long = long.with_columns(normal(long.get_column("v").str.extract(r"^([^?]*)", 1)).alias("_path"))
     parts = []
     for cat, group in long.group_by("category"):
         rx = _rx(field, str(cat[0]))
         # the match and what follows it, for context
         excerpt = pl.col("n").str.extract(f"((?:{rx})[^\n]{{0,24}})", 1).str.slice(0, MAX_EXCERPT)
         ex = group.with_columns(excerpt.alias("excerpt"))
-        if field == "request":  # where the match lies: the path, or else the query
-            in_path = normalise(pl.col("v").str.extract(r"^([^?]*)", 1)).str.contains(rx).fill_null(False)
+        if field == "request":
+            in_path = pl.col("_path").str.contains(rx).fill_null(False)
             ex = ex.with_columns(pl.when(in_path).then(pl.lit("path")).otherwise(pl.lit("query")).alias("field"))
         else:
             ex = ex.with_columns(pl.lit(field).alias("field"))
@@ -117,7 +125,7 @@ def field_hits(values: pl.Series, field: str, cats: tuple[str, ...]) -> pl.DataF
     return rows.join(long, on="v", how="inner").select(empty.columns)
 
 
-def _missing_probes(df: pl.DataFrame, target: pl.Series) -> pl.DataFrame:
+def missing_probes(df: pl.DataFrame, target: pl.Series) -> pl.DataFrame:
     """Admin, webmail and CGI paths asked for and answered 400, 404 or 410 (the site has none):
     a scanner looking for them."""
     if "status" not in df.columns:
@@ -175,7 +183,7 @@ def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
     return df.select(flags.fill_null(False).alias("protocol")).to_series()
 
 
-def _agent_column(df: pl.DataFrame) -> str:
+def agent_column(df: pl.DataFrame) -> str:
     """The user agent in the raw stage, its family in the anonymised stage."""
     return "user_agent" if "user_agent" in df.columns else "ua_family"
 
@@ -202,11 +210,11 @@ def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verif
     parts = [_target_hits(df)] if "path" in df.columns else []
     for field, column, cats in FIELDS[1:]:
         if column == "user_agent":
-            column = _agent_column(df)
+            column = agent_column(df)
         if column in df.columns and df.get_column(column).null_count() < df.height:
             parts.append(field_hits(df.get_column(column), field, cats))
     if "path" in df.columns:
-        parts.append(_missing_probes(df, df.get_column("path")))
+        parts.append(missing_probes(df, df.get_column("path")))
     proto = protocol_anomalies(df, rules["protocol"]).arg_true()
     request = (
         df.select(request_target()).to_series() if "path" in df.columns else pl.repeat(None, df.height, eager=True)
@@ -216,22 +224,10 @@ def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verif
                               schema_overrides={"category": pl.String, "field": pl.String}))  # fmt: skip
     client = "client_ip" if "client_ip" in df.columns else "client_net"
     bots = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"), verify).arg_true()
-    ua = df.get_column(_agent_column(df)) if _agent_column(df) in df.columns else pl.repeat(None, df.height, eager=True)
+    ua = df.get_column(agent_column(df)) if agent_column(df) in df.columns else pl.repeat(None, df.height, eager=True)
     parts.append(pl.DataFrame({"_row": bots, "category": "fake_bot", "field": "user_agent",
                                "excerpt": ua.gather(bots).cast(pl.String).str.slice(0, MAX_EXCERPT)},
                               schema_overrides={"category": pl.String, "field": pl.String}))  # fmt: skip
     hits = pl.concat([p.with_columns(pl.col("_row").cast(pl.UInt32)) for p in parts])
     order = pl.col("field").replace_strict({f: i for i, f in enumerate(FIELD_ORDER)}, default=len(FIELD_ORDER))
     return hits.sort("_row", "category", order).unique(["_row", "category"], keep="first", maintain_order=True)
-
-
-def request_flags(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None) -> pl.DataFrame:
-    """Per row of a raw- or anonymised-stage frame, one boolean column per
-    :data:`REQUEST_CATEGORIES` (the aggregates' attack counts)."""
-    hits = request_hits(df, rules, asn)
-    out = {}
-    for cat in REQUEST_CATEGORIES:
-        col = pl.repeat(False, df.height, eager=True)
-        idx = hits.filter(pl.col("category") == cat).get_column("_row")
-        out[cat] = col.scatter(idx, True) if idx.len() else col
-    return pl.DataFrame(out)

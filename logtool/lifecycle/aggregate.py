@@ -21,7 +21,7 @@ import polars as pl
 from logtool.anonymize.fields import referrer_host
 from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
-from logtool.detect.signatures import request_flags
+from logtool.detect.flags import SignatureCache, request_flags
 from logtool.pipeline import ENGINE
 from logtool.schema import AGG_SCHEMA, conform
 
@@ -100,10 +100,10 @@ ATTACKED = "attacked"
 FINDINGS = "findings"
 
 
-def attacks(records: pl.DataFrame, rules: dict[str, Any]) -> pl.DataFrame:
+def attacks(records: pl.DataFrame, rules: dict[str, Any], cache: SignatureCache | None = None) -> pl.DataFrame:
     """Flagged requests per (day, vhost, category), and per (day, vhost) flagged at all: attack
-    trends without personal data."""
-    flags = request_flags(records, rules)
+    trends without personal data. ``cache``: classifications shared by a file's batches."""
+    flags = request_flags(records, rules, cache=cache)
     cats = flags.columns
     flags = flags.with_columns(
         pl.any_horizontal(pl.all()).alias("_any"), records.get_column("ts").dt.date().alias("date"),
@@ -130,9 +130,10 @@ def daily(
     records: pl.DataFrame,
     sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS,
     rules: dict[str, Any] | None = None,
+    signatures: SignatureCache | None = None,
 ) -> pl.DataFrame:
     """Aggregate canonical records (raw or anonymised stage) per UTC day; with review ``rules``,
-    also the requests per attack category."""
+    also the requests per attack category (``signatures``: see :func:`attacks`)."""
     if records.height == 0:
         return pl.DataFrame(schema=AGG_SCHEMA)
     day = pl.col("ts").dt.date()
@@ -166,7 +167,7 @@ def daily(
             .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes", "vhost")
         )
     if rules is not None:
-        out.append(attacks(records, rules))
+        out.append(attacks(records, rules, signatures))
     return pl.concat(out)
 
 

@@ -20,6 +20,7 @@ import polars as pl
 
 from logtool.anonymize.fields import vhost_networks
 from logtool.config import Policy
+from logtool.detect.flags import SignatureCache
 from logtool.detect.rules import load_rules
 from logtool.enrich import Enricher
 from logtool.enrich.geo import GeoDB
@@ -87,6 +88,7 @@ class _BatchWork:
 
     def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any]) -> None:
         self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
+        self.signatures = SignatureCache()
 
     def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
         rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
@@ -95,7 +97,7 @@ class _BatchWork:
         rec = self.enrich(rec)
         # aggregates are kept for good: a virtual host that is an address as its network
         vhost = vhost_networks(rec.get_column("vhost"), self.policy.ipv4_prefix, self.policy.ipv6_prefix)
-        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules)
+        agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules, self.signatures)
         ts = rec.get_column("ts")
         return _Done(rec, rej, agg, ts.min(), ts.max())
 
