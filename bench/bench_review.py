@@ -12,7 +12,9 @@ temporary store, then measures:
 
 The machine is shared: every figure is the median of ``--runs`` runs.
 
-    python bench/bench_review.py --lines 1000000 [--runs 3]
+    python bench/bench_review.py --lines 1000000 [--runs 3] [--store DIR]
+
+``--store DIR`` keeps the ingested store and reuses it (it must hold ``--lines`` lines).
 """
 
 from __future__ import annotations
@@ -79,12 +81,16 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=3, help="Runs per measurement; the median is reported.")
     ap.add_argument("--skip-detectors", action="store_true", help="Only the whole review (large --lines).")
+    ap.add_argument("--store", type=Path, help="Keep the ingested store here and reuse it on the next run.")
     args = ap.parse_args()
-    log = make_log(args.lines)
     policy, rules = Policy(), load_rules()
     with tempfile.TemporaryDirectory(prefix="logtool-bench-") as d:
-        store = Store(Path(d) / "store")
-        ingest(store, make_inputs([str(log)]), policy, datetime(2026, 11, 24, tzinfo=UTC))
+        path = args.store or Path(d) / "store"
+        if (path / "catalog.sqlite").exists():
+            store = Store(path, create=False)
+        else:
+            store = Store(path)
+            ingest(store, make_inputs([str(make_log(args.lines))]), policy, datetime(2026, 11, 24, tzinfo=UTC))
         rows = None if args.skip_detectors else store.read("raw")
         store.close()
         print(f"\nreview of {args.lines:,} generated lines, median of {args.runs} runs (shared 2-core machine)")
@@ -103,7 +109,7 @@ def main() -> None:
             print(f"{'per-request detectors':<40} {per_request:>8.2f} {n / per_request:>12,.0f}")
             print(f"{f'  same, {distinct:,} distinct targets':<40} {per_unique:>8.2f} {n / per_unique:>12,.0f}")
             del rows, prepared, unique
-        runs = [whole_review(Path(d) / "store") for _ in range(args.runs)]
+        runs = [whole_review(path) for _ in range(args.runs)]
         secs = statistics.median(r[0] for r in runs)
         peak = statistics.median(r[3] for r in runs)
         n_rows, found = runs[0][1], runs[0][2]
