@@ -70,8 +70,12 @@ def _in_windows(rows: pl.DataFrame, ends: pl.DataFrame, rule: dict[str, Any]) ->
     if ends.height == 0:
         return pl.Series("_i", [], dtype=pl.UInt32)
     width = timedelta(seconds=int(rule["window_seconds"]))
-    joined = rows.select("_i", "_key", "ts").sort("ts").join_asof(
-        ends.sort("_end"), left_on="ts", right_on="_end", by="_key", strategy="forward", check_sortedness=False
+    joined = (
+        rows.select("_i", "_key", "ts")
+        .sort("ts")
+        .join_asof(
+            ends.sort("_end"), left_on="ts", right_on="_end", by="_key", strategy="forward", check_sortedness=False
+        )
     )
     return joined.filter(pl.col("_end").is_not_null() & (pl.col("_end") - pl.col("ts") < width)).get_column("_i")
 

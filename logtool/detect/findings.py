@@ -19,7 +19,6 @@ import ipaddress
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -27,11 +26,11 @@ import polars as pl
 
 from logtool.anonymize.redact import redact
 from logtool.config import Policy
-from logtool.detect.allow import Allow, allowed_rows, compile_allow, finding_allowed
+from logtool.detect.allow import Allow, allowed_rows, client_allowed, compile_allow
 from logtool.detect.behaviour import BEHAVIOURS, behaviour_rows
 from logtool.detect.rules import SEVERITIES
 from logtool.detect.signatures import CATEGORIES, request_hits, request_target
-from logtool.net import mask_distinct, network_text, parse_ip
+from logtool.net import fast_v6_network, mask_distinct, network_text, parse_ip
 
 MAX_SAMPLES = 3
 DETECTORS = ("requests", *BEHAVIOURS)
@@ -88,8 +87,14 @@ def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
     return joined.select(pl.coalesce("m", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
 
 
-@lru_cache(maxsize=262_144)
 def _client_key(text: str, v6_prefix: int) -> str:
+    if v6_prefix < 128 and (fast := fast_v6_network(text, v6_prefix)) is not None:  # a plain IPv6 literal, in C
+        return f"{fast}/{v6_prefix}"
+    return _careful_key(text, v6_prefix)
+
+
+@lru_cache(maxsize=65_536)
+def _careful_key(text: str, v6_prefix: int) -> str:
     addr: Any = None
     if "." not in text and "[" not in text and "%" not in text:  # the common spelling: a plain IPv6 literal
         try:
@@ -183,19 +188,28 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
     return pl.concat(out)
 
 
-def _window(first: datetime, last: datetime) -> str:
-    """``--from``/``--to`` of a hold that covers ``[first, last]`` in whole minutes."""
-    start = first.replace(second=0, microsecond=0)
-    end = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return f"--from {start:%Y-%m-%dT%H:%M}Z --to {end:%Y-%m-%dT%H:%M}Z"
+def _iso(col: str) -> pl.Expr:
+    """``datetime.isoformat`` of a UTC time column (microseconds only when there are any)."""
+    t = pl.col(col)
+    whole = t.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return pl.when(t.dt.microsecond() == 0).then(whole).otherwise(t.dt.strftime("%Y-%m-%dT%H:%M:%S.%6f+00:00"))
 
 
-def _next_step(detector: str, category: str, client: str, first: datetime, last: datetime, hold: str | None) -> str:
-    if category == "error_spike":
-        return f"look at the application behind {client} around {first:%Y-%m-%d %H:%M}Z"
+def _next_steps(hold: str | None) -> pl.Expr:
+    """What a reviewer does next: for a client, the ``hold create`` command whose window covers
+    the finding in whole minutes (``--from``/``--to`` round outward; a hold's window is
+    ``[from, to)``); under a hold, its blocklist; for a 5xx spike, a look at the application."""
+    client = pl.col("_client")
+    start = pl.col("first").dt.truncate("1m").dt.strftime("%Y-%m-%dT%H:%MZ")
+    end = pl.col("last").dt.truncate("1m").dt.offset_by("1m").dt.strftime("%Y-%m-%dT%H:%MZ")
     if hold is not None:
-        return f"logtool review --hold {hold} --blocklist nftables  (firewall rules for the held addresses)"
-    return f"logtool hold create INC-<id> --reason '{category} from {client}' {_window(first, last)} --network {client}"
+        held = pl.lit(f"logtool review --hold {hold} --blocklist nftables  (firewall rules for the held addresses)")
+    else:
+        held = pl.concat_str([pl.lit("logtool hold create INC-<id> --reason '"), pl.col("category"), pl.lit(" from "),
+                              client, pl.lit("' --from "), start, pl.lit(" --to "), end, pl.lit(" --network "), client])  # fmt: skip
+    spike = pl.concat_str([pl.lit("look at the application behind "), client, pl.lit(" around "),
+                           pl.col("first").dt.strftime("%Y-%m-%d %H:%MZ")])  # fmt: skip
+    return pl.when(pl.col("category") == "error_spike").then(spike).otherwise(held)
 
 
 _PART_KEY = ["detector", "category", "suppressed", "_key", "_net", "_ip", "path"]
@@ -250,15 +264,45 @@ def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -
             pl.col("field").drop_nulls().first(), pl.col("excerpt").drop_nulls().first(),
         )
     )  # fmt: skip
-    found, hidden = [], 0
-    for det, cat, sup, client, first, last, count, paths, samples, clients, fld, exc in rows.iter_rows():
-        if sup or finding_allowed(det, cat, str(client), allow):
-            hidden += 1
-            continue
-        found.append(Finding(det, cat, sev[cat], str(client), first.isoformat(), last.isoformat(), int(count),
-                             int(paths), [s for s in samples if s], _next_step(det, cat, str(client), first, last, hold),
-                             int(clients), fld or "", exc or ""))  # fmt: skip
-    return sorted(found, key=sort_key), hidden
+    rows = rows.with_columns(pl.col("_client").cast(pl.String).fill_null("None"))
+    hidden = pl.col("suppressed")
+    if not allow.empty:
+        pair = pl.concat_str(["detector", pl.lit("/"), "category"])
+        hidden = hidden | pair.is_in(list(allow.findings)) | pl.col("category").is_in(list(allow.findings))
+        if allow.networks:
+            clients = rows.get_column("_client").unique()
+            inside = clients.filter(pl.Series([client_allowed(c, allow) for c in clients.to_list()], dtype=pl.Boolean))
+            hidden = hidden | pl.col("_client").is_in(inside.implode())
+    rows = rows.with_columns(hidden.alias("_hidden"))
+    shown = rows.filter(~pl.col("_hidden")).with_columns(
+        pl.col("category").replace_strict(sev, return_dtype=pl.String).alias("_severity"),
+        _iso("first").alias("first"), _iso("last").alias("last"), _next_steps(hold).alias("_next"),
+    )  # fmt: skip
+    rank = pl.col("_severity").replace_strict(_RANK, return_dtype=pl.Int8)
+    shown = shown.sort(rank, "count", "category", "_client", descending=[True, True, False, False], maintain_order=True)
+    cols = ["detector", "category", "_severity", "_client", "first", "last", "count", "path", "sample", "_next",
+            "_key", "field", "excerpt"]  # fmt: skip
+    found = [
+        Finding(
+            det,
+            cat,
+            severity,
+            client,
+            first,
+            last,
+            int(count),
+            int(paths),
+            [s for s in samples if s],
+            step,
+            int(clients),
+            fld or "",
+            exc or "",
+        )  # fmt: skip
+        for det, cat, severity, client, first, last, count, paths, samples, step, clients, fld, exc in shown.select(
+            cols
+        ).iter_rows()
+    ]
+    return found, rows.height - shown.height
 
 
 def review_frame(df: pl.DataFrame, policy: Policy, rules: dict[str, Any], hold: str | None = None,
