@@ -30,7 +30,7 @@ from logtool.detect.allow import Allow, allowed_rows, client_allowed, compile_al
 from logtool.detect.behaviour import BEHAVIOURS, behaviour_rows
 from logtool.detect.rules import SEVERITIES
 from logtool.detect.signatures import CATEGORIES, request_hits, request_target
-from logtool.net import fast_v6_network, mask_distinct, network_text, parse_ip
+from logtool.net import V4_RX, fast_v6_network, network_text, parse_ip
 
 MAX_SAMPLES = 3
 DETECTORS = ("requests", *BEHAVIOURS)
@@ -78,13 +78,13 @@ def client_keys(df: pl.DataFrame, v6_prefix: int) -> pl.Series:
     if "client_ip" not in df.columns:
         return df.select(pl.coalesce(net, pl.lit("(unknown)")).alias("_key")).to_series()
 
-    def careful(rest: pl.Series) -> pl.Series:
-        return pl.Series([_client_key(v, v6_prefix) for v in rest.to_list()], dtype=pl.String)
-
-    table = mask_distinct(df.get_column("client_ip").drop_nulls().unique(), 32, careful, suffix=False)
-    joined = df.select(pl.col("client_ip").alias("v"), net.alias("_net")).join(table, on="v", how="left",
-                                                                                maintain_order="left")  # fmt: skip
-    return joined.select(pl.coalesce("m", "_net", pl.lit("(unknown)")).alias("_key")).to_series()
+    # a canonical dotted quad is its own key; everything else is looked at once per distinct value
+    uniq = df.get_column("client_ip").drop_nulls().unique()
+    slow = uniq.filter(~uniq.str.contains(V4_RX))
+    key = pl.col("client_ip")
+    if slow.len():
+        key = key.replace(slow, pl.Series([_client_key(v, v6_prefix) for v in slow.to_list()], dtype=pl.String))
+    return df.select(pl.coalesce(key, net, pl.lit("(unknown)")).alias("_key")).to_series()
 
 
 def _client_key(text: str, v6_prefix: int) -> str:
@@ -212,6 +212,14 @@ def _next_steps(hold: str | None) -> pl.Expr:
     return pl.when(pl.col("category") == "error_spike").then(spike).otherwise(held)
 
 
+def detach(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with its texts copied. A filtered or grouped frame may share the text buffers of
+    the frame it came from, so a few rows kept for later (partials, the context tail, a day's
+    5xx rows) would keep whole shards in memory."""
+    texts = [pl.concat_str([pl.col(c), pl.lit("")]).alias(c) for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(texts) if texts else df
+
+
 _PART_KEY = ["detector", "category", "suppressed", "_key", "_net", "_ip", "path"]
 
 
@@ -240,7 +248,7 @@ def compact(parts: pl.DataFrame) -> pl.DataFrame:
         pl.when(rank < 1).then(pl.col("field")).alias("field"),
         pl.when(rank < 1).then(pl.col("excerpt")).alias("excerpt"),
     )
-    return out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA)  # type: ignore[arg-type]
+    return detach(out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA))  # type: ignore[arg-type]
 
 
 def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -> tuple[list[Finding], int]:

@@ -26,7 +26,17 @@ import polars as pl
 from logtool.config import Policy
 from logtool.detect.allow import compile_allow
 from logtool.detect.behaviour import BEHAVIOURS
-from logtool.detect.findings import PARTIAL_SCHEMA, Finding, at_least, compact, merge, partials, prepare
+from logtool.detect.findings import (
+    DETECTORS,
+    PARTIAL_SCHEMA,
+    Finding,
+    at_least,
+    compact,
+    detach,
+    merge,
+    partials,
+    prepare,
+)
 from logtool.detect.rules import load_rules
 from logtool.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from logtool.governance.disclosure import disclose
@@ -42,7 +52,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Rows per piece: a day with more is split into shards of clients.
 SHARD_ROWS = 250_000
 _RAW_COLUMNS = ["ts", "client_ip", "client_net", "remote_user", "method", "path", "query", "protocol", "status",
-                "referrer", "user_agent", "vhost", "xff", "source_file", "line_no"]  # fmt: skip
+                "referrer", "user_agent", "vhost", "xff", "source_file"]  # fmt: skip
 _ANON_COLUMNS = [c for c in _RAW_COLUMNS if c not in ("client_ip", "remote_user", "user_agent", "xff")] + ["ua_family"]
 
 
@@ -115,25 +125,36 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
     progress.total(sum(p.rows for _, _, parts in days for p in parts), "rows")
     width = timedelta(seconds=max(int(rules[b]["window_seconds"]) for b in BEHAVIOURS))
     full = hold is not None
+    sensitive = None if full else policy.sensitive_params
+    per_client = tuple(d for d in DETECTORS if d != "error_spike")
     out, tail, seen, rows = [pl.DataFrame(schema=PARTIAL_SCHEMA)], None, pl.DataFrame(), 0
     for _day, stage, parts in days:
-        new_tail, new_seen = [], []
+        new_tail, new_seen, errors = [], [], []
         for i, n, piece in _pieces(store, stage, parts, since, hold, shard_rows):
-            rows += piece.height
-            if piece.height == 0:
+            height = piece.height
+            rows += height
+            if height == 0:
                 continue
             prepared = prepare(piece, policy, rules, full).with_columns(pl.lit(False).alias("_ctx"))
+            del piece
             if tail is not None and tail.height and set(tail.columns) == set(prepared.columns):
                 ctx = _shard_of(tail, i, n).with_columns(pl.lit(True).alias("_ctx"))
                 prepared = pl.concat([ctx.select(prepared.columns), prepared])
-            part = partials(
-                prepared, rules, seen=seen, verify=verify, sensitive=None if full else policy.sensitive_params
-            )
+            # 5xx spikes are per vhost, not per client: over the day's 5xx rows, once its shards are read
+            detectors = DETECTORS if n == 1 else per_client
+            part = partials(prepared, rules, detectors, seen=seen, verify=verify, sensitive=sensitive)
+            if n > 1:
+                errors.append(detach(prepared.filter(pl.col("status") >= 500)))
             out.append(part)
             end = prepared.get_column("ts").max()
-            new_tail.append(prepared.filter(~pl.col("_ctx") & (pl.col("ts") > end - width)))  # type: ignore[operator]
+            new_tail.append(detach(prepared.filter(~pl.col("_ctx") & (pl.col("ts") > end - width))))  # type: ignore[operator]
             new_seen.append(part.filter(pl.col("detector") == "behaviour").select("category", "_key", "last"))
-            progress.advance(piece.height)
+            progress.advance(height)
+            del prepared, part
+        if errors:
+            part = partials(pl.concat(errors), rules, ("error_spike",), seen=seen, sensitive=sensitive)
+            out.append(part)
+            new_seen.append(part.filter(pl.col("detector") == "behaviour").select("category", "_key", "last"))
         out = [compact(pl.concat(out))]  # what is kept between days: one partial per client, category, path
         tail = pl.concat(new_tail, how="diagonal_relaxed") if new_tail else None
         seen = pl.concat(new_seen) if new_seen else pl.DataFrame()
