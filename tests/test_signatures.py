@@ -131,7 +131,9 @@ def test_attack_flags_are_the_categories_of_the_findings() -> None:
 
     df, rules = _mixed_frame(), load_rules()
     hits = request_hits(df, rules)
-    expected = {c: sorted(hits.filter(pl.col("category") == c).get_column("_row").to_list()) for c in REQUEST_CATEGORIES}
+    expected = {
+        c: sorted(hits.filter(pl.col("category") == c).get_column("_row").to_list()) for c in REQUEST_CATEGORIES
+    }
     assert sum(map(len, expected.values())) > 300 and all(expected[c] for c in ("sqli", "xss", "log4shell", "cmdi"))
     cache = SignatureCache(max_rows=50)  # small: the tables start over while the batches run
     parts = [request_flags(df.slice(o, 700), rules, cache=cache) for o in range(0, df.height, 700)]
