@@ -81,6 +81,15 @@ def day_logs(tmp_path: Path) -> list[Path]:
     return write_days(tmp_path / "logs")
 
 
+@pytest.fixture(scope="session")
+def report_page(tmp_path_factory: pytest.TempPathFactory):
+    """The demo report plus a hostile client, rendered to HTML once for every browser test
+    (:mod:`tests.report_page`)."""
+    from .report_page import build_report_page
+
+    return build_report_page(tmp_path_factory.mktemp("report-page"))
+
+
 @pytest.fixture
 def tiny_mmdb(tmp_path: Path) -> Path:
     """A MaxMind-format database with three networks, built here (no download)."""

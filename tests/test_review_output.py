@@ -216,3 +216,18 @@ def test_hostile_text_stays_text(store: Store, tmp_path: Path, fmt: str) -> None
                                 ua="=HYPERLINK(1)\\x1b[31m")])  # fmt: skip
     out = CliRunner().invoke(cli, ["--store", str(store.root), "review", "--format", fmt]).stdout
     assert "\x1b" not in out
+
+
+def test_table_lines_fit_in_terminal_cells_with_wide_characters() -> None:
+    """Lines are cut by terminal cells (a CJK character takes two), not by characters."""
+    from rich.cells import cell_len
+
+    from logtool.detect.findings import Finding
+    from logtool.render.findings import FindingFormat, render
+
+    f = Finding(severity="high", category="xss", detector="signature", client="203.0.113.0/24", clients=1, count=2,
+                distinct_paths=1, first_seen="2026-11-24T10:00:00+00:00", last_seen="2026-11-24T10:05:00+00:00",
+                field="query", excerpt="<script>" + "漢字" * 40, samples=["GET /?q=" + "漢" * 80])  # fmt: skip
+    out = render([f], FindingFormat.table, width=80).splitlines()
+    assert all(cell_len(x) <= 80 for x in out) and any(cell_len(x) >= 78 for x in out[2:])
+    assert "<script>漢字" in "\n".join(out) and not any(x != x.rstrip() for x in out)

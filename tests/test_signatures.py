@@ -37,6 +37,9 @@ def test_signature_table(category: str, value: str, expected: str) -> None:
         ("%f8%80%80%80%ae%fc%80%80%80%80%af", "./"),  # overlong UTF-8 of every length
         ("\\u006a\\x6e", "jn"),  # \uXXXX and \xHH escapes
         ("${${::-j}ndi:x}", "${${::-j}ndi:x}\n${jndi:x}"),  # Log4j lookups resolved in a second reading
+        ("%E2%80%B2%EF%BC%9C%C2%BC", "'<¼"),  # look-alikes and Latin-1 as percent-encoded UTF-8
+        ("&lt &ltd=1", "< &ltd=1"),  # &lt without its semicolon, not a parameter named ltd
+        ("c''at w'h'o'am'i", "c''at w'h'o'am'i\ncat whoami"),  # shell quotes dropped in a second reading
     ],
 )
 def test_normalise(raw: str, normal: str) -> None:
@@ -84,6 +87,13 @@ def test_a_locale_in_a_user_agent_is_not_a_command() -> None:
     assert _hits(user_agent=[ua, "x|id|"]) == [(1, "cmdi", "user_agent")]
 
 
+def test_a_command_glued_to_a_separator_in_a_user_agent_is_not_a_locale() -> None:
+    agents = ["';id;'", "'; id; '", "Mozilla/5.0 (Linux;U;Android 2.3;id;) AppleWebKit/534.30",
+              "Mozilla/5.0 (Windows; U; Windows NT 5.1; id; rv:1.9.2) Gecko/20100101 Firefox/3.6"]  # fmt: skip
+    cmdi = [row for row, cat, _ in _hits(user_agent=agents) if cat == "cmdi"]
+    assert cmdi == [0, 1]
+
+
 def test_probes_for_missing_admin_paths_need_a_4xx() -> None:
     df = pl.DataFrame({"method": ["GET"] * 2, "path": ["/phpmyadmin/"] * 2, "query": [None, None], "status": [404, 200]},
                       schema_overrides={"query": pl.String})  # fmt: skip
@@ -121,7 +131,9 @@ def test_attack_flags_are_the_categories_of_the_findings() -> None:
 
     df, rules = _mixed_frame(), load_rules()
     hits = request_hits(df, rules)
-    expected = {c: sorted(hits.filter(pl.col("category") == c).get_column("_row").to_list()) for c in REQUEST_CATEGORIES}
+    expected = {
+        c: sorted(hits.filter(pl.col("category") == c).get_column("_row").to_list()) for c in REQUEST_CATEGORIES
+    }
     assert sum(map(len, expected.values())) > 300 and all(expected[c] for c in ("sqli", "xss", "log4shell", "cmdi"))
     cache = SignatureCache(max_rows=50)  # small: the tables start over while the batches run
     parts = [request_flags(df.slice(o, 700), rules, cache=cache) for o in range(0, df.height, 700)]

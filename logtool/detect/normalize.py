@@ -2,13 +2,16 @@
 
 Repeated URL-decoding (also ``+``, ``%uXXXX``, ``%%32%%65``-style nested escapes and ``0x2e``
 hex literals), overlong UTF-8 of every length for ``.``, ``/`` and ``\\`` (``%c0%ae`` …
-``%fc%80%80%80%80%ae``), Unicode look-alikes (``%uff0e``, ``%u2215``, ``%u2216``), ``\\uXXXX``
+``%fc%80%80%80%80%ae``), Unicode look-alikes (``%uff0e``, ``%u2215``, ``%u2216``, full-width
+``＜``, curly quotes, also as percent-encoded UTF-8: ``%EF%BC%9C``, ``%E2%80%B2``), ``\\uXXXX``
 and ``\\xHH`` escapes, HTML entities, lower case and runs of blanks. Line breaks (``%0A``)
 stay line breaks, so ``%0Aid`` is still a command after a newline.
 
 SQL comments are read both ways: ``UN/**/ION`` joins to ``union`` and ``/*!50000union*/``
 keeps its content, so a payload hidden inside a comment and one split by a comment are both
 seen. The two readings are joined by a line break, which no signature crosses unless it means to.
+Likewise a word split by shell quotes (``c''at``, ``w'h'o'am'i``, ``c\\at``) is read once more
+joined, and Log4j lookups once more resolved.
 """
 
 from __future__ import annotations
@@ -24,9 +27,21 @@ for _c in range(0x20, 0x7F):
 for _c, _to in ((0x09, " "), (0x0A, "\n"), (0x0D, "\n"), (0x00, " "), (0x0B, " "), (0x0C, " ")):
     for _form in ("%{:02X}", "%U00{:02X}", "\\U00{:02X}", "\\X{:02X}"):
         _PCT[_form.format(_c)] = _to
-#: Unicode look-alikes of ``.``, ``/`` and ``\\`` that path normalisers fold.
+#: Unicode look-alikes of ``.``, ``/``, ``\\``, ``<`` and ``>`` that path normalisers and best-fit
+#: mappings fold.
 _LOOKALIKE = {"%UFF0E": ".", "%U2215": "/", "%U2216": "\\", "%UFF0F": "/", "%UFF3C": "\\", "%U2044": "/",
-              "%UEFC8": "/", "%UF025": "\\", "\u2032": "'", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\uff0e": ".", "\u2215": "/", "\u2216": "\\", "\uff0f": "/"}  # fmt: skip
+              "%UEFC8": "/", "%UF025": "\\", "%UFF1C": "<", "%UFF1E": ">"}  # fmt: skip
+#: The same look-alikes as characters; they are also sent as percent-encoded UTF-8 (``%E2%80%B2``).
+_LOOKALIKE_CHARS = {"\u2032": "'", "\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                    "\uff0e": ".", "\u2215": "/", "\u2216": "\\", "\uff0f": "/", "\uff3c": "\\", "\uff1c": "<",
+                    "\uff1e": ">", "\uff02": '"', "\uff07": "'"}  # fmt: skip
+for _ch, _to in _LOOKALIKE_CHARS.items():
+    _LOOKALIKE[_ch] = _to
+    _LOOKALIKE["".join(f"%{b:02X}" for b in _ch.encode())] = _to
+#: Latin-1 letters and signs sent as percent-encoded UTF-8 (``%C2%BC`` is ``¼``, which a 7-bit
+#: reader takes for ``<``; see the US-ASCII rule of :data:`logtool.detect.patterns.XSS`).
+for _c in range(0xA0, 0x100):
+    _LOOKALIKE.setdefault("".join(f"%{b:02X}" for b in chr(_c).encode()), chr(_c))
 _NUMERIC = {60: "<", 62: ">", 34: '"', 39: "'", 40: "(", 41: ")", 58: ":", 59: ";", 47: "/", 61: "="}
 _HEX_LITERAL = {"0X2E": ".", "0X2F": "/", "0X5C": "\\"}
 _ENTITIES = {
@@ -40,6 +55,10 @@ _ENTITIES = {
 _DOT = r"(?i)%(?:c0|e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%(?:ae|2e)|%c0%ee"
 _SLASH = r"(?i)%(?:c0|e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%(?:af|2f)|%c0%9v|%c0%qf|%c1%8s"
 _BACKSLASH = r"(?i)%c1%(?:9c|1c|pc)|%c0%5c|%(?:e0%80|f0%80%80|f8%80%80%80|fc%80%80%80%80)%dc"
+
+
+#: Quotes and backslashes inside a word, which a shell drops: ``c''at``, ``w'h'o'am'i``, ``c\\at``.
+_SHELL_QUOTES = r"([a-z])(?:['\"]+|\\)([a-z])"
 
 
 def _decode_round(expr: pl.Expr) -> pl.Expr:
@@ -59,6 +78,8 @@ def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
         out = _decode_round(out)
     out = out.str.replace_many(_HEX_LITERAL, ascii_case_insensitive=True)
     out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
+    # &lt and &gt without their semicolon, as browsers read them (not &ltd=, a parameter name)
+    out = out.str.replace_all(r"&lt([^a-z]|$)", "<${1}").str.replace_all(r"&gt([^a-z]|$)", ">${1}")
     for code, char in _NUMERIC.items():  # &#60 &#060; &#x3c &#X003C; (with or without the semicolon)
         out = out.str.replace_all(rf"&#(?:0*{code}|x0*{code:x});?", char.replace("$", "$$"))
     return out
@@ -72,8 +93,9 @@ def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
 def normal_forms(values: pl.Series, rounds: int = 3) -> pl.Series:
     """The text signatures match, per value: decoded, lower case, blanks collapsed, SQL comments
     read both ways (content kept and markers blank; comments removed), Log4j lookups resolved
-    in a second reading. Built step by step on materialised columns (an expression that
-    nested each reading in the next would grow with every step)."""
+    and shell quotes inside words dropped in further readings. Built step by step on
+    materialised columns (an expression that nested each reading in the next would grow with
+    every step)."""
     df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(decoded(pl.col("d"), rounds))
     d = pl.col("d")
     kept = d.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
@@ -81,6 +103,9 @@ def normal_forms(values: pl.Series, rounds: int = 3) -> pl.Series:
     df = df.with_columns(pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined]))
                          .otherwise(d))  # fmt: skip
     df = df.with_columns(pl.when(d.str.contains("${", literal=True)).then(pl.concat_str([d, pl.lit("\n"), lookups(d)]))
+                         .otherwise(d))  # fmt: skip
+    unquoted = d.str.replace_all(_SHELL_QUOTES, "${1}${2}").str.replace_all(_SHELL_QUOTES, "${1}${2}")
+    df = df.with_columns(pl.when(d.str.contains(_SHELL_QUOTES)).then(pl.concat_str([d, pl.lit("\n"), unquoted]))
                          .otherwise(d))  # fmt: skip
     return df.select(d.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")).to_series().alias(values.name)
 

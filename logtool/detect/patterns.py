@@ -7,7 +7,11 @@ counts after a shell separator (``;id``, ``|id|``, ``%0Aid``), or with an argume
 like a path, option or address (``cat /etc/passwd``, ``ping -c 3``), never as a parameter name
 (``&id=``, ``&type=``) or a word (``mammal;cat;ears``); a target file counts at the root of a
 value or after a traversal (``?f=/etc/passwd``), not inside a longer path
-(``/docs/etc/passwd-manager-review``); ``javascript:`` counts when code follows it.
+(``/docs/etc/passwd-manager-review``); ``javascript:`` counts when code follows it. A command
+whose name is no English word (``tracert``, ``netsh``) takes any argument after a separator, a
+word-like one (``echo``, ``route``) only after a shell separator, never after a blank or a lone
+``&`` (``tom & echo band``); a whole value may be a reconnaissance command (``?cmd=whoami``) but
+not a path (``/whoami`` is an endpoint name).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ SQLI = [
     rf"\b(?:or|and|xor|having|where|when|not)\s*\(*\s*(?:['\"`]\s*\w*\s*['\"`]?|-?\d+(?:\.\d+)?|null|true|false|@@\w+|\w+\s*\([^)]*\))\s*{_CMP}",
     r"\b(?:or|and|xor|having|where)\s*\(*\s*\w+\s*(?:=|<>|!=|<=?|>=?)\s*(?:['\"`(]|-?\d|\w+\s*\()",
     r"['\"`]\s*\)*\s*(?:\bor\b|\band\b|\bxor\b|\|\||&&|\bdiv\b)",
-    r"(?:^|=)\s*['\"`]\s*[-+&^*|%/]?\s*['\"`]\s*(?:$|&)",  # '-'  '^'  " " (authentication bypass)
+    r"(?:^/?|=)\s*['\"`]+\s*[-+&^*|%/]?\s*['\"`]+\s*(?:$|&)",  # '-'  '^'  " " (authentication bypass)
+    r"(?:^/?|=)\s*(?:and|or|xor)\s+(?:\d+|true|false|null)\s*(?:$|&|--|#|;)",  # a value that is a condition: and 0
     rf"\b{_STRONG_SQL_FN}\s*\(",
     rf"(?:^|['\"`=(,|&+*/\s;-]){_WEAK_SQL_FN}\s*\(\s*(?:\d|['\"`@*)]|0x|select\b|\w+\s*\()",
     r"\bwaitfor\s+(?:delay|time)\b",
@@ -43,7 +48,17 @@ SQLI = [
 ]
 
 _TAGS = r"script|iframe|frame|frameset|object|embed|applet|svg|math|meta|link|style|base|form|isindex|xml|xss|body|html|img|image|video|audio|source|input|details|marquee|bgsound|layer|ilayer|table|td|div|a|p|b|i|u|br|span|title|textarea|keygen|button|select|option|h1|h2|li|ul|plaintext|xmp|noscript|animate|set|marguee|x|feimage|path|polyline|use|foreignobject|animatetransform|handler|listener|vmlframe|import|xsl|t:set|blink|dialog|portal|template|picture|track|canvas|noembed|noframes|menu|command|content|shadow|slot"
-_EVENTS = r"abort|activate|afterprint|animationend|animationiteration|animationstart|auxclick|beforeactivate|beforecopy|beforecut|beforedeactivate|beforepaste|beforeprint|beforescriptexecute|beforeunload|begin|blur|bounce|cancel|canplay|canplaythrough|change|click|close|contextmenu|copy|cuechange|cut|dblclick|deactivate|drag|dragend|dragenter|dragleave|dragover|dragstart|drop|durationchange|emptied|end|ended|error|finish|focus|focusin|focusout|formdata|fullscreenchange|hashchange|input|invalid|keydown|keypress|keyup|load|loadeddata|loadedmetadata|loadend|loadstart|message|mousedown|mouseenter|mouseleave|mousemove|mouseout|mouseover|mouseup|mousewheel|offline|online|pagehide|pageshow|paste|pause|play|playing|pointerdown|pointerenter|pointerleave|pointermove|pointerout|pointerover|pointerrawupdate|pointerup|popstate|progress|propertychange|ratechange|readystatechange|repeat|reset|resize|scroll|scrollend|search|seeked|seeking|select|selectionchange|selectstart|show|stalled|start|storage|submit|suspend|timeupdate|toggle|touchend|touchmove|touchstart|transitioncancel|transitionend|transitionrun|transitionstart|unhandledrejection|unload|volumechange|waiting|webkitanimationend|webkittransitionend|wheel|zoom|afterupdate|beforeeditfocus|beforeupdate|cellchange|controlselect|dataavailable|datasetchanged|datasetcomplete|dragdrop|errorupdate|filterchange|help|layoutcomplete|losecapture|mediacomplete|mediaerror|move|moveend|movestart|outofsync|resume|reverse|rowdelete|rowenter|rowexit|rowinserted|rowsdelete|rowsenter|rowsinserted|seek|stop|syncrestored|timeerror|trackchange|urlflip|beforeinput|securitypolicyviolation|slotchange|visibilitychange|beforetoggle|dragexit|contentvisibilityautostatechange|beforematch|pagereveal|pageswap|scrollsnapchange|scrollsnapchanging|fullscreenerror"
+_EVENTS = (
+    r"abort|activate|afterprint|animationend|animationiteration|animationstart|auxclick|beforeactivate|beforecopy|beforecut|beforedeactivate|beforepaste|beforeprint|beforescriptexecute|beforeunload|begin|blur|bounce|cancel|canplay|canplaythrough|change|click|close|contextmenu|copy|cuechange|cut|dblclick|deactivate|drag|dragend|dragenter|dragleave|dragover|dragstart|drop|durationchange|emptied|end|ended|error|finish|focus|focusin|focusout|formdata|fullscreenchange|hashchange|input|invalid|keydown|keypress|keyup|load|loadeddata|loadedmetadata|loadend|loadstart|message|mousedown|mouseenter|mouseleave|mousemove|mouseout|mouseover|mouseup|mousewheel|offline|online|pagehide|pageshow|paste|pause|play|playing|pointerdown|pointerenter|pointerleave|pointermove|pointerout|pointerover|pointerrawupdate|pointerup|popstate|progress|propertychange|ratechange|readystatechange|repeat|reset|resize|scroll|scrollend|search|seeked|seeking|select|selectionchange|selectstart|show|stalled|start|storage|submit|suspend|timeupdate|toggle|touchend|touchmove|touchstart|transitioncancel|transitionend|transitionrun|transitionstart|unhandledrejection|unload|volumechange|waiting|webkitanimationend|webkittransitionend|wheel|zoom|afterupdate|beforeeditfocus|beforeupdate|cellchange|controlselect|dataavailable|datasetchanged|datasetcomplete|dragdrop|errorupdate|filterchange|help|layoutcomplete|losecapture|mediacomplete|mediaerror|move|moveend|movestart|outofsync|resume|reverse|rowdelete|rowenter|rowexit|rowinserted|rowsdelete|rowsenter|rowsinserted|seek|stop|syncrestored|timeerror|trackchange|urlflip|beforeinput|securitypolicyviolation|slotchange|visibilitychange|beforetoggle|dragexit|contentvisibilityautostatechange|beforematch|pagereveal|pageswap|scrollsnapchange|scrollsnapchanging|fullscreenerror"
+    "|afterscriptexecute|resizeend|resizestart|redo|undo|gesturestart|gesturechange|gestureend|orientationchange"
+    "|devicemotion|deviceorientation|deviceorientationabsolute|deviceproximity|devicelight|userproximity"
+    "|gotpointercapture|lostpointercapture|pointerlockchange|pointerlockerror|touchcancel|touchenter|touchleave"
+    "|animationcancel|upgradeneeded|versionchange|sourceopen|sourceended|nomatch"
+    "|soundstart|soundend|speechstart|speechend|audiostart|audioend|encrypted|waitingforkey|rejectionhandled"
+    "|languagechange|messageerror|beforeinstallprompt|appinstalled|notificationclick|statechange|voiceschanged"
+    "|devicechange|beforexrselect|overflowchanged|textinput|compositionstart|compositionupdate"
+    "|compositionend|formchange|forminput"
+)
 
 XSS = [
     rf"<\s*/?\s*(?:{_TAGS})\b",
@@ -55,10 +70,10 @@ XSS = [
     rf"(?:^|[^a-z])on(?:{_EVENTS})(?:$|[^a-z])",
     r"\b(?:alert|confirm|prompt|eval|settimeout|setinterval|fromcharcode|atob|execscript|msgbox)\s*(?:\(|`)",
     r"\((?:alert|confirm|prompt)\)",
-    r"\bdocument\s*\.\s*(?:cookie|location|write|domain|body|createelement|forms|getelementby|url\b|referrer)",
+    r"\bdocument\s*\.\s*(?:location|body|createelement|forms|getelementby|url\b|referrer)|document\s*\.\s*(?:cookie|write|domain)\b",
     r"\b(?:window|self|top|parent|this|frames|globalthis)\s*\[\s*['\"`\d/]",
     r"=\s*(?:alert|prompt|confirm|eval)\s*[,;]|\bphn2zy|\bphnjcmlwd|<!attlist",
-    r"(?:^|[^a-z])on(?:moz|webkit|ms)[a-z]{4,}(?:$|[^a-z])|\badw-.{0,40}\bad4-",
+    r"(?:^|[^a-z])on(?:moz|webkit|ms|svg|dom)[a-z]{4,}(?:$|[^a-z])|\badw-.{0,40}\bad4-",
     r"\b(?:window|self|top|parent)\s*\.\s*(?:location|name|eval|alert|open)\b",
     r"\blocation\s*(?:\.\s*(?:hash|href|search|replace|assign)|\s*=)",
     r"\.\s*tostring\s*\(\s*\d+\s*\)|\bconstructor\s*\(|\bnavigator\s*\.\s*\w+\s*\(",
@@ -67,6 +82,9 @@ XSS = [
     r"<!--.*-->|\]\]>|-->\s*<|<!\[cdata\[|<\?xml|<!entity|<!doctype",
     r"\bstyle\s*=\s*['\"]?[^'\"]*(?:expression|javascript|url\s*\()",
     r"\{\{.*(?:constructor|alert|\$on|\$eval).*\}\}",
+    r"<\s*\?\s*import\b|\bimplementation\s*=\s*['\"]?#default#",
+    r"(?:^/?|=)\s*<\s*(?:$|&)",  # a value that is only "<" (%3C, &lt, \x3c): a probe for reflection
+    r"¼\s*/?\s*(?:script|img|svg|iframe|body|object|embed|a|div|style|input|image)\b[^¾]{0,200}¾",
 ]
 
 #: Files and directories attackers aim at; they count at the root of a value or after a traversal.
@@ -94,10 +112,12 @@ TRAVERSAL = [
     r"\bli4vli4v|\bli4uli4u|l2v0yy9wyxnzd2|\bli4vzxrj",
 ]
 
-_STANDALONE = r"(?:id|whoami|uname|ls|dir|pwd|ifconfig|ipconfig|netstat|hostname|ver|systeminfo|tasklist|ps|env|printenv|set|reboot|shutdown|w|who|last|history|phpinfo|sysinfo|getuid|ipconfig/all)"
-_WITH_ARGS = r"(?:cat|more|less|head|tail|nl|tac|type|rm|cp|mv|chmod|chown|touch|mkdir|echo|printf|wget|curl|nc|ncat|netcat|telnet|bash|sh|zsh|ksh|dash|csh|python[\d.]*|perl|php|ruby|lua|node|nslookup|dig|host|ping|ping6|sleep|timeout|kill|killall|sudo|su|crontab|base64|xxd|find|grep|awk|sed|tftp|ftp|scp|ssh|certutil|bitsadmin|powershell|cmd|net|reg|wmic|del|copy|start|ls|dir|netstat|uname|id|nohup|exec|eval|busybox|sysctl|mkfifo|openssl|socat|xterm|chattr|tar|unzip|gcc|msiexec|rundll32|regsvr32|cscript|wscript|mshta|icacls|attrib|net1|tasklist|taskkill|shutdown|whoami)"
+_STANDALONE = r"(?:id|whoami|uname|ls|dir|pwd|ifconfig|ipconfig|netstat|hostname|ver|systeminfo|tasklist|ps|env|printenv|set|reboot|shutdown|w|who|last|history|phpinfo|sysinfo|getuid|ipconfig/all|route|arp|lsof|groups|qwinsta)"
+_WITH_ARGS = r"(?:cat|more|less|head|tail|nl|tac|type|rm|cp|mv|chmod|chown|touch|mkdir|echo|printf|wget|curl|nc|ncat|netcat|telnet|bash|sh|zsh|ksh|dash|csh|python[\d.]*|perl|php|ruby|lua|node|nslookup|dig|host|ping|ping6|sleep|timeout|kill|killall|sudo|su|crontab|base64|xxd|find|grep|awk|sed|tftp|ftp|scp|ssh|certutil|bitsadmin|powershell|cmd|net|reg|wmic|del|copy|start|ls|dir|netstat|uname|id|nohup|exec|eval|busybox|sysctl|mkfifo|openssl|socat|xterm|chattr|tar|unzip|gcc|msiexec|rundll32|regsvr32|cscript|wscript|mshta|icacls|attrib|net1|tasklist|taskkill|shutdown|whoami|route|arp|lsof|ipconfig|netsh|nbtstat|tracert|traceroute|nmap|findstr|schtasks)"
 _WS = r"(?:\s|\$\{?ifs\}?|\$9)+"
 _ARG = r"(?:-{1,2}\w|/|~|\$|\.{1,2}/|https?:|ftp:|\d+\.\d+\.|\d+\s*[;|&`]|\d+$|[a-z]:[\\/\s|]|%\w+%|['\"]|\||>|<|[\w-]+\.[a-z]{2,4}\b|\*|\{)"
+#: Commands whose names are not English words: after a shell separator any argument will do.
+_NONWORD = r"(?:uname|whoami|netstat|ifconfig|ipconfig|nslookup|netsh|nbtstat|tracert|traceroute|nmap|useradd|usermod|getent|wmic|schtasks|findstr|killall|pkill|powershell|pwsh|certutil|bitsadmin|chmod|chown|wget|sudo|crontab|tasklist|taskkill|systeminfo|qwinsta|icacls|ncat|socat|busybox)"
 CMDI = [
     rf"(?:[;|`\n&]|\$\(|\|\|)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s;|&`'\")<>#\n]|\$\{{?ifs)",
     rf"(?:[;|`\n&(]|\$\(|\|\||&&|^|[=\s'\"])\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_WITH_ARGS}(?:\.exe)?{_WS}{_ARG}",
@@ -112,7 +132,18 @@ CMDI = [
     r"\bfor\s+/[lfdr]\b",
     r"\{\s*(?:cat|ls|id|wget|curl|nc|bash|sh|echo|ping|rm|uname|whoami),",
     r"\$\{?ifs\}?|\\0?33\[|\x1b\[",
-    rf"=\s*{_STANDALONE}\s*[;|`]",
+    rf"(?:^|=)\s*{_STANDALONE}\s*[;|`]",
+    rf"^/{_STANDALONE}[;|`](?:$|[^\w=])",  # /id; at the root of a path, not /list;jsessionid=
+    # a whole value that is a reconnaissance command (?cmd=whoami); not /whoami, an endpoint name
+    r"(?:^|=)\s*(?:whoami|uname|ifconfig|ipconfig|netstat|systeminfo|sysinfo|tasklist|net1?\s+(?:view|users?|localgroup|share|accounts|session))(?:\s+[-/]\w+)*\s*(?:$|&)",
+    r"(?:[;|`\n]|\$\(|&&)\s*(?:echo|printf)(?:\s+[\w'\"$]|\s*>)",  # ;echo vulnerable
+    rf"(?:[;|`\n]|\$\(|&&)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_NONWORD}(?:\.exe)?\s+[\w/.-]",  # ;tracert example.com
+    r"\biex\s*\(|\bnew-object\s+(?:system\.)?net\.webclient|\.downloadstring\s*\(|\binvoke-(?:expression|webrequest)\b",
+    r"(?:[;|`\n&]|\$\(|\|\|)\s*net1?(?:\.exe)?\s+(?:users?|localgroup|group|share|view|accounts|session|config|start|stop)\b",
+    r"(?:[;|`\n&]|\$\()\s*(?:cat|more|less|head|tail|nl|tac|sh|bash)\s*<\s*[/\w~.]",  # ;cat</etc/passwd
+    r"(?:[;|`\n&(=]|\$\(|^)\s*ch(?:mod|own)\s+(?:-[a-z]+\s+)?(?:[0-7]{3,4}|[ugoa]*[-+=][rwxst]+|\w+:\w*)\s+\S",
+    r"(?:[;|`\n&]|\$\(|\s)/[?*]{2,}[\w?*]*/[\w?*]*[?*]",  # /???/c?t /???/p??s??
+    r"\b(?:for\s+\w+\s+in\s|while\s+(?:true|:|\[))[^;\n]{0,80}[;\n]\s*do\s.{0,80}[;\n]\s*done\b",
     r"\breg(?:\.exe)?\s+(?:add|delete|query|save|export)\s+\W*hk",
     r"/dev/(?:tcp|udp)/",
     r"\b(?:nc|ncat|netcat)\b.{0,30}\s-[a-z]*[elvnp]",
@@ -136,10 +167,12 @@ LOG4SHELL = [
 ]
 
 #: In a user agent ``; id)`` and ``; id;`` are a locale (Opera's ``U; id``): there a command
-#: after ``;`` must not be followed by ``)`` or ``;``.
+#: after ``;`` must not be followed by ``)`` or ``;``, unless it is glued to the separator
+#: (``';id;'``) or follows a quote (``'; id;``), which no browser writes.
 CMDI_UA = [
     rf"(?:[|`\n&]|\$\(|\|\|)\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n;]|\$\{{?ifs)",
     rf";\s*(?:(?:[/\\][\w.-]+)*[/\\])?{_STANDALONE}(?:$|[\s|&`'\"<>#\n]|\$\{{?ifs)",
+    rf"(?:^|[^\w\s;])\s*;{_STANDALONE}[;)]|(?:^|['\"`])\s*;\s*{_STANDALONE}\s*[;)]",
     *CMDI[1:],
 ]
 

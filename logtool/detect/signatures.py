@@ -40,6 +40,8 @@ FIELD_ORDER = ("path", "query", "referrer", "user_agent", "user", "xff", "host",
 MAX_EXCERPT = 60
 #: Values made only of these characters need no decoding.
 _PLAIN = r"^[A-Za-z0-9/._~=&?,:-]*$"
+#: ... unless they hold hex literals (``0x2e``) or entities without their semicolon (``&lt``).
+_HIDDEN = r"0[xX]|&(?i:lt|gt)"
 
 
 def _alternation(patterns: list[str]) -> str:
@@ -77,7 +79,7 @@ def classify(values: pl.Series, cats: tuple[str, ...] | None = None, ua: bool = 
 def normal(values: pl.Series) -> pl.Series:
     """The normal form of each of ``values`` (see :mod:`logtool.detect.normalize`); most values
     hold nothing to decode, and lower case is their normal form."""
-    plain = values.str.contains(_PLAIN) & ~values.str.contains("0x", literal=True)
+    plain = values.str.contains(_PLAIN) & ~values.str.contains(_HIDDEN)
     if plain.all():
         return values.str.to_lowercase()
     idx = (~plain).fill_null(False).arg_true()

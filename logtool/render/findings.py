@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from typing import assert_never
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -71,26 +72,34 @@ def summary_lines(findings: list[Finding]) -> list[str]:
     return out
 
 
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells (wide characters count two), without trailing blanks."""
+    if len(text) > width or not text.isascii():
+        text = text[:width]
+        while cell_len(text) > width:
+            text = text[:-1]
+    return text.rstrip()
+
+
 def _table(findings: list[Finding], width: int = 80) -> str:
     """The summary lines, then one block per finding: severity, category, client and count;
-    first and last seen (full dates) and where it matched; the first sample request."""
-    buf = io.StringIO()
-    con = _console(buf, width)
-    for line in summary_lines(findings):
-        con.print(Text(line))
+    first and last seen (full dates) and where it matched; the first sample request. Every
+    value is already :func:`visible` and cut to the width, so the lines are joined as text
+    (thousands of findings through rich cost seconds)."""
+    lines = [_fit(line, width) for line in summary_lines(findings)]
     for f in findings:
         client = f.client if f.clients == 1 else f"{f.client} ({f.clients:,} clients)"
         first, last = (x[:19].replace("T", " ") for x in (f.first_seen, f.last_seen))
         seen = first if first == last else f"{first} → {last}"
         where = f"{visible(f.field)}: {visible(f.excerpt)}" if f.field else visible(f.detector)
-        con.print()
-        con.print(
-            Text(f"{visible(f.severity):<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests"[:width])
+        lines.append("")
+        lines.append(
+            _fit(f"{visible(f.severity):<6} {visible(f.category):<15} {visible(client)}  {f.count:,} requests", width)
         )
-        con.print(Text(f"       {seen}  {where}"[:width]))
+        lines.append(_fit(f"       {seen}  {where}", width))
         if f.samples:
-            con.print(Text(f"       {visible(f.samples[0])}"[:width]))
-    return buf.getvalue()
+            lines.append(_fit(f"       {visible(f.samples[0])}", width))
+    return "\n".join(lines) + "\n"
 
 
 def _markdown(findings: list[Finding]) -> str:
