@@ -28,8 +28,9 @@ from logtool.anonymize.redact import redact
 from logtool.config import Policy
 from logtool.detect.allow import Allow, allowed_rows, client_allowed, compile_allow
 from logtool.detect.behaviour import BEHAVIOURS, behaviour_rows
+from logtool.detect.hitcache import HitCache
 from logtool.detect.rules import SEVERITIES
-from logtool.detect.signatures import CATEGORIES, request_hits, request_target
+from logtool.detect.signatures import CATEGORIES, field_hits, request_hits, request_target
 from logtool.net import V4_RX, fast_v6_network, network_text, parse_ip
 
 MAX_SAMPLES = 3
@@ -150,12 +151,13 @@ def _partial(rows: pl.DataFrame, detector: pl.Expr | str, category: pl.Expr | st
 
 def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str] = DETECTORS, asn: Any = None,
              allow: Allow | None = None, seen: pl.DataFrame | None = None, verify: Any = None,
-             sensitive: tuple[str, ...] | None = ()) -> pl.DataFrame:  # fmt: skip
+             sensitive: tuple[str, ...] | None = (), hits: HitCache | None = None) -> pl.DataFrame:  # fmt: skip
     """Partial aggregates of one piece of ``prepare``-d rows. Rows with ``_ctx`` true only give
     behavioural windows their history (the tail of the previous day): no per-request detector
     counts them, and a window counts them only if the previous day had not (``seen``: its last
     flagged time per category and ``_key``). Samples are redacted with ``sensitive`` (the
-    policy's sensitive parameters), or shown in full when it is None (under a hold)."""
+    policy's sensitive parameters), or shown in full when it is None (under a hold). ``hits``:
+    the signature matches of the pieces before (one :class:`HitCache` per review)."""
     allow = allow or compile_allow(rules.get("allow"))
     out = [pl.DataFrame(schema=PARTIAL_SCHEMA)]
     if df.height == 0:
@@ -164,10 +166,10 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
     quiet = allowed_rows(df, allow) if not allow.empty else pl.repeat(False, df.height, eager=True)
     if "requests" in detectors:
         own = df.filter(~ctx)
-        hits = request_hits(own, rules, asn, verify)
-        if hits.height:
+        found = request_hits(own, rules, asn, verify, hits or field_hits)
+        if found.height:
             rows = own.with_row_index("_row").with_columns(quiet.filter(~ctx).alias("_quiet"))
-            joined = hits.join(rows, on="_row", how="left")
+            joined = found.join(rows, on="_row", how="left")
             detector = (
                 pl.when(pl.col("category").is_in(CATEGORIES))
                 .then(pl.lit("signature"))

@@ -13,6 +13,7 @@ and webmail paths only when answered 4xx), ``scanner`` (attack-tool and bad-bot 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -190,7 +191,7 @@ def agent_column(df: pl.DataFrame) -> str:
     return "user_agent" if "user_agent" in df.columns else "ua_family"
 
 
-def _target_hits(df: pl.DataFrame) -> pl.DataFrame:
+def _target_hits(df: pl.DataFrame, field_hits: Callable[..., pl.DataFrame] = field_hits) -> pl.DataFrame:
     """:func:`field_hits` of the request target, built and classified per distinct (path, query)."""
     query = df.get_column("query") if "query" in df.columns else pl.repeat(None, df.height, dtype=pl.String, eager=True)
     pairs = pl.DataFrame({"path": df.get_column("path"), "query": query}).unique()
@@ -205,11 +206,14 @@ def _target_hits(df: pl.DataFrame) -> pl.DataFrame:
     return out.select("_row", "category", "field", "excerpt")
 
 
-def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verify: Any = None) -> pl.DataFrame:
+def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verify: Any = None,
+                 field_hits: Callable[..., pl.DataFrame] = field_hits) -> pl.DataFrame:  # fmt: skip
     """Every per-request match of a raw- or anonymised-stage frame, long form: ``_row`` (row
     index), ``category``, ``field`` (where it matched) and ``excerpt`` (the matched text,
-    normalised). A row may match several categories; per category its first field is kept."""
-    parts = [_target_hits(df)] if "path" in df.columns else []
+    normalised). A row may match several categories; per category its first field is kept.
+    ``field_hits``: a stand-in with the same results (the review's
+    :class:`~logtool.detect.hitcache.HitCache`)."""
+    parts = [_target_hits(df, field_hits)] if "path" in df.columns else []
     for field, column, cats in FIELDS[1:]:
         if column == "user_agent":
             column = agent_column(df)
@@ -218,11 +222,13 @@ def request_hits(df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, verif
     if "path" in df.columns:
         parts.append(missing_probes(df, df.get_column("path")))
     proto = protocol_anomalies(df, rules["protocol"]).arg_true()
-    request = (
-        df.select(request_target()).to_series() if "path" in df.columns else pl.repeat(None, df.height, eager=True)
+    request = (  # of the anomalies only
+        df[proto].select(request_target()).to_series()
+        if "path" in df.columns
+        else pl.repeat(None, proto.len(), eager=True)
     )
     parts.append(pl.DataFrame({"_row": proto, "category": "protocol", "field": "request",
-                               "excerpt": request.gather(proto).cast(pl.String).str.slice(0, MAX_EXCERPT)},
+                               "excerpt": request.cast(pl.String).str.slice(0, MAX_EXCERPT)},
                               schema_overrides={"category": pl.String, "field": pl.String}))  # fmt: skip
     client = "client_ip" if "client_ip" in df.columns else "client_net"
     bots = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"), verify).arg_true()

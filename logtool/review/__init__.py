@@ -37,6 +37,7 @@ from logtool.detect.findings import (
     partials,
     prepare,
 )
+from logtool.detect.hitcache import HitCache
 from logtool.detect.rules import load_rules
 from logtool.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from logtool.governance.disclosure import disclose
@@ -127,6 +128,7 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
     full = hold is not None
     sensitive = None if full else policy.sensitive_params
     per_client = tuple(d for d in DETECTORS if d != "error_spike")
+    hits = HitCache()  # each distinct target, agent, referrer ... is classified once per review
     out, tail, seen, rows = [pl.DataFrame(schema=PARTIAL_SCHEMA)], None, pl.DataFrame(), 0
     for _day, stage, parts in days:
         new_tail, new_seen, errors = [], [], []
@@ -142,7 +144,7 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
                 prepared = pl.concat([ctx.select(prepared.columns), prepared])
             # 5xx spikes are per vhost, not per client: over the day's 5xx rows, once its shards are read
             detectors = DETECTORS if n == 1 else per_client
-            part = partials(prepared, rules, detectors, seen=seen, verify=verify, sensitive=sensitive)
+            part = partials(prepared, rules, detectors, seen=seen, verify=verify, sensitive=sensitive, hits=hits)
             if n > 1:
                 errors.append(detach(prepared.filter(pl.col("status") >= 500)))
             out.append(part)
