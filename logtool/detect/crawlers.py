@@ -5,7 +5,8 @@ in one of the operator's autonomous systems (``asns``, looked up in an ASN datab
 judgement that does not go stale like a range list) or, as a second signal, inside the ranges
 the operator publishes (``networks``). Otherwise it is fake. An optional verifier (forward-
 confirmed reverse DNS against ``domains``, see :mod:`logtool.review.crawlers`) overrides both
-when it gives an answer. Work is per distinct (agent, client), never per row.
+when it gives an answer. Work is per distinct (agent, client), never per row, and a client's
+judgement is remembered.
 """
 
 from __future__ import annotations
@@ -50,6 +51,22 @@ def genuine(client: str, bot: dict[str, Any], asn: Any, verify: Verifier | None 
     return _in_any(client, _networks(tuple(bot.get("networks", []))))
 
 
+@lru_cache(maxsize=65_536)
+def _genuine(client: str, asns: tuple[int, ...], networks: tuple[str, ...], domains: tuple[str, ...], asn: Any,
+             verify: Verifier | None) -> bool:  # fmt: skip
+    """:func:`genuine`, remembered: a review asks about the same crawler addresses in every piece."""
+    return genuine(client, {"asns": list(asns), "networks": list(networks), "domains": list(domains)}, asn, verify)
+
+
+def _judge(clients: list[str], bot: dict[str, Any], asn: Any, verify: Verifier | None) -> list[str]:
+    """The ``clients`` that are ``bot``'s operator's machines."""
+    try:
+        key = (tuple(bot.get("asns", [])), tuple(bot.get("networks", [])), tuple(bot.get("domains", [])))
+        return [c for c in clients if _genuine(c, *key, asn, verify)]
+    except TypeError:  # a value that cannot be a key: judged afresh
+        return [c for c in clients if genuine(c, bot, asn, verify)]
+
+
 def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip", asn: Any = None,
               crawlers: dict[str, Any] | None = None, verify: Verifier | None = None) -> pl.Series:  # fmt: skip
     """Per row: does its user agent claim a crawler of ``bots`` from outside that operator?"""
@@ -66,6 +83,6 @@ def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip",
             continue
         claims = df.get_column(ua).is_in(claiming.implode()).fill_null(False)
         clients = df.get_column(client).filter(claims).drop_nulls().unique()
-        real = [c for c in clients.to_list() if genuine(c, bot, asn, verify)]
+        real = _judge(clients.to_list(), bot, asn, verify)
         out = out | (claims & ~df.get_column(client).is_in(real).fill_null(False))
     return out.alias("fake_bot")

@@ -165,11 +165,17 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
     ctx = df.get_column("_ctx") if "_ctx" in df.columns else pl.repeat(False, df.height, eager=True)
     quiet = allowed_rows(df, allow) if not allow.empty else pl.repeat(False, df.height, eager=True)
     if "requests" in detectors:
-        own = df.filter(~ctx)
+        has_ctx = bool(ctx.any())
+        own = df.filter(~ctx) if has_ctx else df
         found = request_hits(own, rules, asn, verify, hits or field_hits)
         if found.height:
-            rows = own.with_row_index("_row").with_columns(quiet.filter(~ctx).alias("_quiet"))
-            joined = found.join(rows, on="_row", how="left")
+            at = found.get_column("_row")
+            own_quiet = quiet.filter(~ctx) if has_ctx else quiet
+            joined = (
+                own[at]
+                .with_columns(found.drop("_row").get_columns())
+                .with_columns(own_quiet.gather(at).alias("_quiet"))
+            )
             detector = (
                 pl.when(pl.col("category").is_in(CATEGORIES))
                 .then(pl.lit("signature"))
