@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -159,33 +160,44 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
     policy's sensitive parameters), or shown in full when it is None (under a hold). ``hits``:
     the signature matches of the pieces before (one :class:`HitCache` per review)."""
     allow = allow or compile_allow(rules.get("allow"))
-    out = [pl.DataFrame(schema=PARTIAL_SCHEMA)]
+    empty = pl.DataFrame(schema=PARTIAL_SCHEMA)
     if df.height == 0:
-        return out[0]
+        return empty
     ctx = df.get_column("_ctx") if "_ctx" in df.columns else pl.repeat(False, df.height, eager=True)
     quiet = allowed_rows(df, allow) if not allow.empty else pl.repeat(False, df.height, eager=True)
-    if "requests" in detectors:
-        has_ctx = bool(ctx.any())
-        own = df.filter(~ctx) if has_ctx else df
-        found = request_hits(own, rules, asn, verify, hits or field_hits)
-        if found.height:
-            at = found.get_column("_row")
-            own_quiet = quiet.filter(~ctx) if has_ctx else quiet
-            joined = (
-                own[at]
-                .with_columns(found.drop("_row").get_columns())
-                .with_columns(own_quiet.gather(at).alias("_quiet"))
-            )
-            detector = (
-                pl.when(pl.col("category").is_in(CATEGORIES))
-                .then(pl.lit("signature"))
-                .otherwise(pl.col("category").str.replace("_", "-"))
-            )
-            out.append(_partial(joined, detector, pl.col("category"), pl.col("_quiet"), sensitive))
     live = df.filter(~quiet) if not allow.empty else df
-    for name in BEHAVIOURS:
-        if name not in detectors:
-            continue
+    behaviours = [b for b in BEHAVIOURS if b in detectors]
+    if "requests" not in detectors:
+        return pl.concat([empty, *_behaviour_partials(live, behaviours, rules, seen, sensitive)])
+    # the two families share nothing but the rows: they run side by side (polars releases the GIL)
+    with ThreadPoolExecutor(1) as pool:
+        requests = pool.submit(_request_partials, df, ctx, quiet, rules, asn, verify, sensitive, hits)
+        behavioural = _behaviour_partials(live, behaviours, rules, seen, sensitive)
+        return pl.concat([empty, requests.result(), *behavioural])
+
+
+def _request_partials(df: pl.DataFrame, ctx: pl.Series, quiet: pl.Series, rules: dict[str, Any], asn: Any,
+                      verify: Any, sensitive: tuple[str, ...] | None, hits: HitCache | None) -> pl.DataFrame:  # fmt: skip
+    has_ctx = bool(ctx.any())
+    own = df.filter(~ctx) if has_ctx else df
+    found = request_hits(own, rules, asn, verify, hits or field_hits)
+    if found.height == 0:
+        return pl.DataFrame(schema=PARTIAL_SCHEMA)
+    at = found.get_column("_row")
+    own_quiet = quiet.filter(~ctx) if has_ctx else quiet
+    joined = own[at].with_columns(found.drop("_row").get_columns()).with_columns(own_quiet.gather(at).alias("_quiet"))
+    detector = (
+        pl.when(pl.col("category").is_in(CATEGORIES))
+        .then(pl.lit("signature"))
+        .otherwise(pl.col("category").str.replace("_", "-"))
+    )
+    return _partial(joined, detector, pl.col("category"), pl.col("_quiet"), sensitive)
+
+
+def _behaviour_partials(live: pl.DataFrame, behaviours: list[str], rules: dict[str, Any], seen: pl.DataFrame | None,
+                        sensitive: tuple[str, ...] | None) -> list[pl.DataFrame]:  # fmt: skip
+    out = []
+    for name in behaviours:
         rows = behaviour_rows(live, name, rules)
         if rows.height and "_ctx" in rows.columns and seen is not None and seen.height:
             last = seen.filter(pl.col("category") == name).group_by("_key").agg(pl.col("last").max().alias("_seen"))
@@ -193,7 +205,7 @@ def partials(df: pl.DataFrame, rules: dict[str, Any], detectors: Collection[str]
             rows = rows.filter(~pl.col("_ctx") | pl.col("_seen").is_null() | (pl.col("ts") > pl.col("_seen")))
         if rows.height:
             out.append(_partial(rows, "behaviour", name, False, sensitive))
-    return pl.concat(out)
+    return out
 
 
 def _iso(col: str) -> pl.Expr:

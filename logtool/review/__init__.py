@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import polars as pl
@@ -86,26 +88,39 @@ def _days(store: Store, date_from: str | None, date_to: str | None,
     return sorted((day, stage, parts) for (day, stage), parts in by.items())
 
 
-def _pieces(store: Store, stage: str, parts: list[Partition], since: datetime | None, hold: Hold | None,
-            shard_rows: int) -> Iterator[tuple[int, int, pl.DataFrame]]:  # fmt: skip
-    """(shard, shards, rows) of one day: the whole day, or shards of clients. A damaged partition
-    is a :class:`~logtool.errors.DamagedPartitionError` naming it (the store's readers)."""
+def _read(store: Store, stage: str, parts: list[Partition], i: int, n: int) -> pl.DataFrame:
+    """Shard ``i`` of ``n`` of one day's ``parts`` (all of them when ``n`` is 1). A damaged
+    partition is a :class:`~logtool.errors.DamagedPartitionError` naming it (the store's readers)."""
     known = SCHEMAS[stage]
     cols = [c for c in (_RAW_COLUMNS if stage == "raw" else _ANON_COLUMNS) if c in known]
-    n = max(1, -(-sum(p.rows for p in parts) // shard_rows))
-    for i in range(n):
-        if n == 1:
-            piece = store.read_parts(parts, stage, cols)
-        else:
-            lf = store.scan(parts).select(cols).filter(pl.col("client_net").hash(seed=7) % n == i)
-            piece = store.collect(lf, parts, stage)
-        if since is not None:
-            piece = piece.filter(pl.col("ts") >= since)
-        if hold is not None:
-            piece = piece.filter(held_mask(piece, [hold], "raw"))
-        elif stage == "raw":
-            piece = unrestricted(store, piece)
-        yield i, n, piece
+    if n == 1:
+        return store.read_parts(parts, stage, cols)
+    lf = store.scan(parts).select(cols).filter(pl.col("client_net").hash(seed=7) % n == i)
+    return store.collect(lf, parts, stage)
+
+
+def _pieces(store: Store, days: list[tuple[str, str, list[Partition]]], since: datetime | None, hold: Hold | None,
+            shard_rows: int) -> Iterator[tuple[int, int, int, pl.DataFrame]]:  # fmt: skip
+    """(day, shard, shards, rows) of every day in order: the whole day, or shards of clients.
+    The next piece is read while the caller works on this one (reading releases the GIL)."""
+    tasks = []
+    for d, (_day, stage, parts) in enumerate(days):
+        n = max(1, -(-sum(p.rows for p in parts) // shard_rows))
+        tasks += [(d, i, n, stage, parts) for i in range(n)]
+    with ThreadPoolExecutor(1) as pool:
+        ahead = pool.submit(_read, store, tasks[0][3], tasks[0][4], 0, tasks[0][2]) if tasks else None
+        for k, (d, i, n, stage, _parts) in enumerate(tasks):
+            piece = ahead.result()  # type: ignore[union-attr]
+            if k + 1 < len(tasks):
+                _, i2, n2, stage2, parts2 = tasks[k + 1]
+                ahead = pool.submit(_read, store, stage2, parts2, i2, n2)
+            if since is not None:
+                piece = piece.filter(pl.col("ts") >= since)
+            if hold is not None:
+                piece = piece.filter(held_mask(piece, [hold], "raw"))
+            elif stage == "raw":
+                piece = unrestricted(store, piece)
+            yield d, i, n, piece
 
 
 def _shard_of(df: pl.DataFrame, i: int, n: int) -> pl.DataFrame:
@@ -130,9 +145,9 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
     per_client = tuple(d for d in DETECTORS if d != "error_spike")
     hits = HitCache()  # each distinct target, agent, referrer ... is classified once per review
     out, tail, seen, rows = [pl.DataFrame(schema=PARTIAL_SCHEMA)], None, pl.DataFrame(), 0
-    for _day, stage, parts in days:
+    for _d, day_pieces in groupby(_pieces(store, days, since, hold, shard_rows), key=lambda x: x[0]):
         new_tail, new_seen, errors = [], [], []
-        for i, n, piece in _pieces(store, stage, parts, since, hold, shard_rows):
+        for _, i, n, piece in day_pieces:
             height = piece.height
             rows += height
             if height == 0:
