@@ -249,7 +249,7 @@ def compact(parts: pl.DataFrame) -> pl.DataFrame:
     if parts.height == 0:
         return parts
     out = (
-        parts.sort("first")
+        parts.sort("first", maintain_order=True)
         .group_by(_PART_KEY, maintain_order=True)
         .agg(
             pl.col("first").min(),
@@ -259,14 +259,17 @@ def compact(parts: pl.DataFrame) -> pl.DataFrame:
             pl.col("field").drop_nulls().first(),
             pl.col("excerpt").drop_nulls().first(),
         )  # fmt: skip
-        .sort("first")
+        .sort("first", maintain_order=True)
+        .with_row_index("_i")
     )
     # texts are kept only where a finding can show them: its first samples, its first match
-    rank = pl.int_range(pl.len()).over(_PART_KEY[:-1])
+    # (row numbers per finding in time order; a group-by is much cheaper than a window here)
+    ranks = out.group_by(_PART_KEY[:-1]).agg(pl.col("_i").head(MAX_SAMPLES))
+    firsts = ranks.select(pl.col("_i").list.first()).to_series()
     out = out.with_columns(
-        pl.when(rank < MAX_SAMPLES).then(pl.col("sample")).alias("sample"),
-        pl.when(rank < 1).then(pl.col("field")).alias("field"),
-        pl.when(rank < 1).then(pl.col("excerpt")).alias("excerpt"),
+        pl.when(pl.col("_i").is_in(ranks.get_column("_i").explode().implode())).then(pl.col("sample")).alias("sample"),
+        pl.when(pl.col("_i").is_in(firsts.implode())).then(pl.col("field")).alias("field"),
+        pl.when(pl.col("_i").is_in(firsts.implode())).then(pl.col("excerpt")).alias("excerpt"),
     )
     return detach(out.select(list(PARTIAL_SCHEMA)).cast(PARTIAL_SCHEMA))  # type: ignore[arg-type]
 
@@ -308,28 +311,13 @@ def merge(parts: pl.DataFrame, rules: dict[str, Any], hold: str | None = None) -
     )  # fmt: skip
     rank = pl.col("_severity").replace_strict(_RANK, return_dtype=pl.Int8)
     shown = shown.sort(rank, "count", "category", "_client", descending=[True, True, False, False], maintain_order=True)
-    cols = ["detector", "category", "_severity", "_client", "first", "last", "count", "path", "sample", "_next",
-            "_key", "field", "excerpt"]  # fmt: skip
-    found = [
-        Finding(
-            det,
-            cat,
-            severity,
-            client,
-            first,
-            last,
-            int(count),
-            int(paths),
-            [s for s in samples if s],
-            step,
-            int(clients),
-            fld or "",
-            exc or "",
-        )  # fmt: skip
-        for det, cat, severity, client, first, last, count, paths, samples, step, clients, fld, exc in shown.select(
-            cols
-        ).iter_rows()
-    ]
+    # the columns of Finding, in its order, as Python values column by column (faster than rows)
+    values = shown.select(
+        "detector", "category", "_severity", "_client", "first", "last", pl.col("count").cast(pl.Int64),
+        pl.col("path").cast(pl.Int64), pl.col("sample").list.eval(pl.element().filter(pl.element() != "")), "_next",
+        pl.col("_key").cast(pl.Int64), pl.col("field").fill_null(""), pl.col("excerpt").fill_null(""),
+    )  # fmt: skip
+    found = list(map(Finding, *(values.get_column(c).to_list() for c in values.columns)))
     return found, rows.height - shown.height
 
 

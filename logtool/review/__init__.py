@@ -16,7 +16,7 @@ day as context, so sliding windows see across midnight without a row being count
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,21 +99,27 @@ def _read(store: Store, stage: str, parts: list[Partition], i: int, n: int) -> p
     return store.collect(lf, parts, stage)
 
 
+def _derived(derive: Callable[[pl.DataFrame], pl.DataFrame], store: Store, stage: str, parts: list[Partition], i: int,
+             n: int) -> pl.DataFrame:  # fmt: skip
+    return derive(_read(store, stage, parts, i, n))
+
+
 def _pieces(store: Store, days: list[tuple[str, str, list[Partition]]], since: datetime | None, hold: Hold | None,
-            shard_rows: int) -> Iterator[tuple[int, int, int, pl.DataFrame]]:  # fmt: skip
-    """(day, shard, shards, rows) of every day in order: the whole day, or shards of clients.
-    The next piece is read while the caller works on this one (reading releases the GIL)."""
+            shard_rows: int, derive: Callable[[pl.DataFrame], pl.DataFrame]) -> Iterator[tuple[int, int, int, pl.DataFrame]]:  # fmt: skip
+    """(day, shard, shards, rows) of every day in order: the whole day, or shards of clients,
+    with the columns ``derive`` adds (row by row). The next piece is read and derived while the
+    caller works on this one (polars releases the GIL)."""
     tasks = []
     for d, (_day, stage, parts) in enumerate(days):
         n = max(1, -(-sum(p.rows for p in parts) // shard_rows))
         tasks += [(d, i, n, stage, parts) for i in range(n)]
     with ThreadPoolExecutor(1) as pool:
-        ahead = pool.submit(_read, store, tasks[0][3], tasks[0][4], 0, tasks[0][2]) if tasks else None
+        ahead = pool.submit(_derived, derive, store, tasks[0][3], tasks[0][4], 0, tasks[0][2]) if tasks else None
         for k, (d, i, n, stage, _parts) in enumerate(tasks):
             piece = ahead.result()  # type: ignore[union-attr]
             if k + 1 < len(tasks):
                 _, i2, n2, stage2, parts2 = tasks[k + 1]
-                ahead = pool.submit(_read, store, stage2, parts2, i2, n2)
+                ahead = pool.submit(_derived, derive, store, stage2, parts2, i2, n2)
             if since is not None:
                 piece = piece.filter(pl.col("ts") >= since)
             if hold is not None:
@@ -145,14 +151,15 @@ def review_store(store: Store, policy: Policy, now: datetime, since: datetime | 
     per_client = tuple(d for d in DETECTORS if d != "error_spike")
     hits = HitCache()  # each distinct target, agent, referrer ... is classified once per review
     out, tail, seen, rows = [pl.DataFrame(schema=PARTIAL_SCHEMA)], None, pl.DataFrame(), 0
-    for _d, day_pieces in groupby(_pieces(store, days, since, hold, shard_rows), key=lambda x: x[0]):
+    pieces = _pieces(store, days, since, hold, shard_rows, lambda df: prepare(df, policy, rules, full))
+    for _d, day_pieces in groupby(pieces, key=lambda x: x[0]):
         new_tail, new_seen, errors = [], [], []
         for _, i, n, piece in day_pieces:
             height = piece.height
             rows += height
             if height == 0:
                 continue
-            prepared = prepare(piece, policy, rules, full).with_columns(pl.lit(False).alias("_ctx"))
+            prepared = piece.with_columns(pl.lit(False).alias("_ctx"))
             del piece
             if tail is not None and tail.height and set(tail.columns) == set(prepared.columns):
                 ctx = _shard_of(tail, i, n).with_columns(pl.lit(True).alias("_ctx"))
