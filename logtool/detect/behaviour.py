@@ -1,8 +1,10 @@
 """Behavioural detectors: per client over sliding windows (brute force, 4xx probing, user-agent
 switching, floods above a threshold and the population's median) and 5xx spikes per vhost.
 
-Each returns the *rows* that fall inside an offending window, with ``_key`` (who the client is);
-:mod:`logtool.detect.findings` groups them into findings.
+Each returns the *rows* that fall inside an offending window, with ``_key`` (who the client is),
+in time order; :mod:`logtool.detect.findings` groups them into findings. The work runs on narrow
+rows (row number, client, time, value), and the exact sliding count only where a cheap bound
+(per client, per pair of window-long buckets) says a window can reach the threshold.
 """
 
 from __future__ import annotations
