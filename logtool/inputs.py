@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -208,21 +209,29 @@ def _gunzip(f: BinaryIO) -> BinaryIO:
     return igzip.IGzipFile(fileobj=f)  # type: ignore[return-value]
 
 
+@contextmanager
+def _read_errors(name: str, kind: str) -> Iterator[None]:
+    """Corrupt or truncated compressed data read in the block: an :class:`InputError` naming it."""
+    try:
+        yield
+    except (OSError, EOFError, lzma.LZMAError) as e:
+        raise InputError(f"{name}: corrupt or truncated {kind} data: {e}") from None
+    except Exception as e:  # zstandard and ISA-L raise their own error types
+        if type(e).__name__ == "ZstdError":
+            raise InputError(f"{name}: corrupt zstd data: {e}") from None
+        if type(e).__name__ == "IsalError":
+            raise InputError(f"{name}: corrupt or truncated {kind} data: {e}") from None
+        raise
+
+
 def check_complete(inp: LogInput) -> None:
     """Decompress ``inp`` to its end (discarding the text): an :class:`InputError` if it is
     truncated or corrupt."""
     stream, kind, _ = _decompressed(inp.path)
     try:
-        while stream.read(4 * 1024 * 1024):
-            pass
-    except (OSError, EOFError, lzma.LZMAError) as e:
-        raise InputError(f"{inp.name}: corrupt or truncated {kind} data: {e}") from None
-    except Exception as e:  # zstandard and ISA-L raise their own error types
-        if type(e).__name__ == "ZstdError":
-            raise InputError(f"{inp.name}: corrupt zstd data: {e}") from None
-        if type(e).__name__ == "IsalError":
-            raise InputError(f"{inp.name}: corrupt or truncated {kind} data: {e}") from None
-        raise
+        with _read_errors(inp.name, kind):
+            while stream.read(4 * 1024 * 1024):
+                pass
     finally:
         if inp.path is not None:
             stream.close()
@@ -325,16 +334,8 @@ def iter_batches(
     line_no = 1
     try:
         while True:
-            try:
+            with _read_errors(inp.name, inp.compression):
                 block = stream.read(batch_bytes)
-            except (OSError, EOFError, lzma.LZMAError) as e:
-                raise InputError(f"{inp.name}: corrupt or truncated {inp.compression} data: {e}") from None
-            except Exception as e:  # zstandard and ISA-L raise their own error types
-                if type(e).__name__ == "ZstdError":
-                    raise InputError(f"{inp.name}: corrupt zstd data: {e}") from None
-                if type(e).__name__ == "IsalError":
-                    raise InputError(f"{inp.name}: corrupt or truncated {inp.compression} data: {e}") from None
-                raise
             if not block:
                 break
             try:

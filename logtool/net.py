@@ -92,6 +92,21 @@ def _psl():  # type: ignore[no-untyped-def]
     return PublicSuffixList(accept_unknown=False)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def inside_any(text: str, nets: list[Network]) -> bool:
+    """Is an address (any spelling :func:`parse_ip` reads) or a network inside one of ``nets``?"""
+    try:
+        value = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        addr = parse_ip(text)
+        if addr is None:
+            return False
+        value = ipaddress.ip_network(addr)
+    return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
+
+
 def host_network(text: str) -> str:
     """A hostname's counterpart of a truncated network: its registrable domain (public suffix
     plus one label), or :data:`UNKNOWN_HOST` for a bare, unknown or malformed name."""

@@ -17,9 +17,7 @@ from typing import Any
 import polars as pl
 
 from logtool.errors import ConfigError
-from logtool.net import parse_ip
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from logtool.net import Network, inside_any
 
 
 @dataclass(frozen=True)
@@ -82,16 +80,7 @@ def allowed_rows(df: pl.DataFrame, allow: Allow) -> pl.Series:
 
 def client_allowed(client: str, allow: Allow) -> bool:
     """Is a finding's client (an address, a network, a vhost) inside an allowed network?"""
-    if not allow.networks:
-        return False
-    try:
-        value = ipaddress.ip_network(client, strict=False)
-    except ValueError:
-        addr = parse_ip(client)
-        if addr is None:
-            return False
-        value = ipaddress.ip_network(addr)
-    return any(value.version == n.version and value.subnet_of(n) for n in allow.networks)  # type: ignore[arg-type]
+    return bool(allow.networks) and inside_any(client, allow.networks)
 
 
 def finding_allowed(detector: str, category: str, client: str, allow: Allow) -> bool:

@@ -19,26 +19,14 @@ from typing import Any
 import polars as pl
 
 from logtool.enrich.asn import open_asn_db
-from logtool.net import parse_ip
+from logtool.net import Network, inside_any
 
 #: ``verify(client, domains) -> True (genuine) | False (fake) | None (no answer)``.
 Verifier = Callable[[str, list[str]], "bool | None"]
 
 
-def _in_any(text: str, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
-    """Is an address (raw stage) or a network (anonymised stage) inside one of ``nets``?"""
-    try:
-        value = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        addr = parse_ip(text)
-        if addr is None:
-            return False
-        value = ipaddress.ip_network(addr)
-    return any(value.version == n.version and value.subnet_of(n) for n in nets)  # type: ignore[arg-type]
-
-
 @lru_cache(maxsize=64)
-def _networks(nets: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _networks(nets: tuple[str, ...]) -> list[Network]:
     return [ipaddress.ip_network(n) for n in nets]
 
 
@@ -48,7 +36,7 @@ def genuine(client: str, bot: dict[str, Any], asn: Any, verify: Verifier | None 
         return answer
     if asn is not None and bot.get("asns") and asn.lookup(client) in set(bot["asns"]):
         return True
-    return _in_any(client, _networks(tuple(bot.get("networks", []))))
+    return inside_any(client, _networks(tuple(bot.get("networks", []))))
 
 
 @lru_cache(maxsize=65_536)

@@ -16,11 +16,9 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-from logtool.net import parse_ip
+from logtool.net import Network, parse_ip
 from logtool.schema import TS
 from logtool.store import Hold, Partition, Store
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def active(store: Store, now: datetime) -> list[Hold]:

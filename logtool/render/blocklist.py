@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import enum
-import ipaddress
 from typing import assert_never
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from logtool.net import Network
 
 
 class BlocklistStyle(enum.StrEnum):

@@ -52,13 +52,12 @@ from logtool.errors import EXIT_FINDINGS, EXIT_OK, ConfigError
 from logtool.governance.disclosure import disclose
 from logtool.governance.subjects import unrestricted
 from logtool.lifecycle.holdmatch import held_mask
-from logtool.net import parse_ip
+from logtool.net import Network, parse_ip
 from logtool.progress import SILENT, Tick
 from logtool.review.quarantine import quarantine_partials
 from logtool.schema import SCHEMAS
 from logtool.store import Hold, Partition, Store
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Rows per piece: a day with more is split into shards of clients (peak memory ~750 MiB at 500k
 #: rows of generated traffic, flat over days; 250k: ~550 MiB and 15 % slower).
 SHARD_ROWS = 500_000
