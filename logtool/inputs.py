@@ -75,6 +75,8 @@ class LogInput:
     lines: int = 0
     #: SHA-256 of the file on disk, if known; for uncompressed files it is the content's too.
     disk_sha256: str | None = None
+    #: ``disk_sha256`` is being taken elsewhere (ingest, on a thread): plain text is not hashed again.
+    disk_sha256_later: bool = False
     #: Compute the content fingerprint while reading (not needed by ``anonymize``).
     hash_content: bool = True
     #: Bytes of the file on disk read so far (compressed bytes for a compressed file).
@@ -153,8 +155,7 @@ def _open_raw(path: Path | None) -> BinaryIO:
 
 def open_decompressed(path: Path | None) -> tuple[BinaryIO, str]:
     """Open ``path`` (None = stdin) and transparently decompress it by its magic bytes."""
-    stream, kind, _ = _open_decompressed(path, str(path or "<stdin>"))
-    return stream, kind
+    return _open_decompressed(path, str(path or "<stdin>"))[:2]  # type: ignore[return-value]
 
 
 def disk_size(inp: LogInput) -> int | None:
@@ -165,8 +166,6 @@ def disk_size(inp: LogInput) -> int | None:
         st = inp.path.stat()
     except OSError:
         return None
-    import stat
-
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
@@ -225,8 +224,7 @@ def _read_errors(name: str, kind: str) -> Iterator[None]:
 
 
 def check_complete(inp: LogInput) -> None:
-    """Decompress ``inp`` to its end (discarding the text): an :class:`InputError` if it is
-    truncated or corrupt."""
+    """Decompress ``inp`` to its end, discarding the text: an :class:`InputError` if it is corrupt."""
     stream, kind, _ = _decompressed(inp.path)
     try:
         with _read_errors(inp.name, kind):
@@ -242,7 +240,7 @@ def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with _open_raw(path) as f:
         try:
-            while chunk := f.read(4 * 1024 * 1024):
+            while chunk := f.read(16 * 1024 * 1024):  # few GIL hand-overs: hashing runs beside other threads
                 h.update(chunk)
         except OSError as e:
             raise InputError(f"cannot read {path}: {e.strerror}") from None
@@ -324,7 +322,9 @@ def iter_batches(
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``.
     Overlong lines come marked (see :func:`split_overlong`); memory stays bounded for them."""
     stream, inp.compression, raw = _open_decompressed(inp.path, inp.name)
-    reuse_disk_hash = (inp.compression == "none" and inp.disk_sha256 is not None) or not inp.hash_content
+    disk_hash = inp.disk_sha256 is not None or inp.disk_sha256_later
+    reuse_disk_hash = (inp.compression == "none" and disk_hash) or not inp.hash_content
+    hash_here = not reuse_disk_hash
     hash_here = not reuse_disk_hash
     if inp.compression != "none":  # inflated and hashed ahead, on a thread of its own
         stream = ReadAhead(stream, batch_bytes, inp._hash if hash_here else None)  # type: ignore[assignment]
@@ -379,7 +379,7 @@ def iter_batches(
         if inp.path is not None:
             stream.close()
     inp.lines = line_no - 1
-    inp.sha256 = inp.disk_sha256 if reuse_disk_hash else inp._hash.hexdigest()  # type: ignore[assignment]
+    inp.sha256 = (inp.disk_sha256 or "") if reuse_disk_hash else inp._hash.hexdigest()
 
 
 def _frame(lines: pl.Series, first: int) -> pl.DataFrame:

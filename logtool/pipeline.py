@@ -96,6 +96,23 @@ def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: 
                 fut.cancel()
 
 
+def in_background(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """``fn(*args)`` on a thread of its own (work that releases the GIL, such as hashing a file,
+    next to the pipeline); its result or error comes from the future."""
+    fut: Future[R] = Future()
+
+    def run() -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # handed to whoever asks for the result
+            fut.set_exception(e)
+
+    threading.Thread(target=run, name="logtool-background", daemon=True).start()
+    return fut
+
+
 class ReadAhead:
     """A stream read ahead by a thread of its own, one block at a time (a decompressing stream:
     inflating, and hashing what comes out, then overlap the splitting and parsing that follow;

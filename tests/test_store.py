@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import stat
 import subprocess
@@ -56,6 +57,21 @@ def test_reingest_is_a_noop_even_renamed_or_compressed(
     assert all(r.duplicate_of == src.name for r in res)
     assert store.read("raw").height == before
     assert len(store.catalog.files.all()) == 1
+
+
+def test_fingerprints_of_plain_and_compressed_files(store: Store, policy, day_logs: list[Path], tmp_path: Path) -> None:
+    """A plain file is hashed once, on disk, beside the parsing (its content's fingerprint is the
+    same digest); a compressed file's content is hashed as it is inflated."""
+    plain, data = day_logs[0], day_logs[0].read_bytes()
+    gz = tmp_path / "other.log.gz"
+    gz.write_bytes(gzip.compress(day_logs[1].read_bytes()))
+    inputs = make_inputs([str(plain), str(gz)])
+    ingest(store, inputs, policy, NOW)
+    rows = {r["name"]: r for r in store.catalog.files.all()}
+    assert rows[plain.name]["fingerprint"] == rows[plain.name]["disk_sha256"] == hashlib.sha256(data).hexdigest()
+    assert inputs[0]._hash.hexdigest() == hashlib.sha256(b"").hexdigest()  # not hashed a second time
+    assert rows[gz.name]["disk_sha256"] == hashlib.sha256(gz.read_bytes()).hexdigest()
+    assert rows[gz.name]["fingerprint"] == hashlib.sha256(day_logs[1].read_bytes()).hexdigest()
 
 
 def test_crash_between_parquet_write_and_catalog_commit(

@@ -63,7 +63,7 @@ def ua_table(uas: pl.Series) -> pl.DataFrame:
 
 def warm_up() -> threading.Thread:
     """Compile the user-agent parser's regexes on a thread of their own (a fixed ~0.1 s per
-    process), so that it overlaps whatever the caller does next (hashing the input)."""
+    process), so that it overlaps work that releases the GIL (polars parsing a batch); it holds the GIL itself."""
     t = threading.Thread(target=ua_parser.parse, args=("Mozilla/5.0",), name="logtool-ua-warm-up", daemon=True)
     t.start()
     return t

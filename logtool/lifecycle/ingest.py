@@ -40,7 +40,7 @@ from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
 from logtool.parsers.conversations import is_conversation
-from logtool.pipeline import BackgroundWriter, in_order, prefetch
+from logtool.pipeline import BackgroundWriter, in_background, in_order, prefetch
 from logtool.progress import SILENT, Tick
 from logtool.schema import RAW_SCHEMA, conform
 from logtool.store import Store
@@ -102,6 +102,27 @@ class _BatchWork:
         return _Done(rec, rej, agg, ts.min(), ts.max())
 
 
+class _DiskDigest:
+    """The SHA-256 of a regular file's bytes on disk, taken on a thread of its own while the
+    first batches are read and parsed (it costs a read of the file). An input whose bytes were
+    ingested before is then dropped at the next batch, before anything is committed. A pipe,
+    FIFO or ``/dev/stdin`` can be read only once: its fingerprint is taken while parsing."""
+
+    def __init__(self, inp: LogInput) -> None:
+        self.inp, self._checked = inp, False
+        self._future = in_background(file_digest, inp.path) if is_regular(inp.path) else None
+        inp.disk_sha256_later = self._future is not None
+
+    def duplicate(self, store: Store, wait: bool) -> dict[str, Any] | None:
+        """The earlier ingest of the same bytes on disk, checked once, when the digest is known
+        (``wait``: wait for it); None when there is none (or not known yet)."""
+        if self._checked or self._future is None or not (wait or self._future.done()):
+            return None
+        self._checked = True
+        sha = self.inp.disk_sha256 = self._future.result()
+        return store.catalog.files.by("disk_sha256", sha)
+
+
 def parse(parser: Parser, whole: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A batch's records and rejects (overlong lines are rejects, never parsed)."""
     batch, overlong = split_overlong(whole)
@@ -134,15 +155,7 @@ def ingest_file(
     """Ingest one input into ``store`` (the caller holds the writer lock). ``replace``: an
     earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`)."""
     cat, replaced = store.catalog, False
-    # a pipe, FIFO or /dev/stdin can be read only once: its fingerprint is taken while parsing
-    warm_up()  # the user-agent parser compiles while the input is hashed
-    disk_sha = inp.disk_sha256 = file_digest(inp.path) if is_regular(inp.path) else None
-    if disk_sha and (prev := cat.files.by("disk_sha256", disk_sha)):
-        if not replace:
-            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
-        forget_record(store, prev, now)
-        replaced = True
-
+    disk = _DiskDigest(inp)
     enrich = Enricher(policy, geo, cat.salts.get)
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
@@ -152,12 +165,20 @@ def ingest_file(
     if fmt is None:
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
+    if (prev := disk.duplicate(store, wait=True)) is not None:
+        if not replace:
+            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        forget_record(store, prev, now)
+        replaced = True
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
         from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
 
         done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
         return FileResult(**done)
 
+    # The user-agent parser compiles (~0.2 s, holding the GIL) while the first batches are parsed
+    # (polars, without the GIL); it would stall the hashing above.
+    warm_up()
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
     work = _BatchWork(parser if stateless else None, policy, enrich, rules)
@@ -180,6 +201,12 @@ def ingest_file(
             wholes = itertools.chain(head, ahead)
             items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
             for done in in_order(work, items):
+                if (prev := disk.duplicate(store, wait=False)) is not None:
+                    if not replace:
+                        ch.skip()
+                        return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+                    forget_record(store, prev, now)  # its own change, committed before this one
+                    replaced = True
                 rec, rej = done.rec, done.rej
                 if "_variant" in rec.columns:
                     variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
@@ -200,6 +227,14 @@ def ingest_file(
             stack.close()
             bg.close()
 
+        if (prev := disk.duplicate(store, wait=True)) is not None:  # a file smaller than a few batches
+            if not replace:
+                ch.skip()
+                return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+            forget_record(store, prev, now)
+            replaced = True
+        disk_sha = inp.disk_sha256
+        inp.sha256 = inp.sha256 or disk_sha or ""  # an uncompressed file: its content's fingerprint
         if prev := cat.files.by("fingerprint", inp.sha256):
             if not replace:
                 ch.skip()
