@@ -135,6 +135,12 @@ class Policy:
     #: patterns); empty keeps every parameter (sensitive values redacted).
     anonymize_query_allowlist: tuple[str, ...] = ()
 
+    def kept_days(self) -> dict[str, int]:
+        """Stage → days its rows are kept, counted from their time (the quarantine follows the raw
+        window; aggregates are kept for good)."""
+        return {"raw": self.raw_days, "anonymised": self.anonymised_days, "quarantine": self.raw_days,
+                "conv_raw": self.conversations_raw_days, "conv_anonymised": self.conversations_anonymised_days}  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["query_allowlist"] = list(self.query_allowlist)

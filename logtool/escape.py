@@ -15,8 +15,10 @@ that exports and evidence bundles (governance) use the same rules.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars loads when a frame is escaped: commands that show none start faster
+    import polars as pl
 
 #: C0 and C1 controls, DEL, and the Unicode format characters that reorder or hide text.
 _CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u200b-\\u200f\\u202a-\\u202e\\u2066-\\u2069\\ufeff]")
@@ -49,6 +51,8 @@ def csv_safe(value: object) -> object:
 
 def csv_safe_frame(df: pl.DataFrame) -> pl.DataFrame:
     """:func:`csv_safe` on every text column of ``df`` (vectorised; numbers and times unchanged)."""
+    import polars as pl
+
     text = [c for c, t in df.schema.items() if t == pl.String]
     if not text:
         return df

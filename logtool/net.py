@@ -17,8 +17,10 @@ import re
 import socket
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # the vectorised functions load polars: single addresses (holds, status) do not
+    import polars as pl
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -148,6 +150,8 @@ def _v4_networks(s: pl.Series, prefix: int, suffix: bool = True) -> pl.Series:
     Prefixes on an octet boundary (the usual /8, /16, /24, /32) drop trailing octets as text,
     which is exact for canonical quads and four times faster; any other prefix is computed by
     integer arithmetic (polars has no shift operators)."""
+    import polars as pl
+
     tail = f"/{prefix}" if suffix else ""
     if prefix % 8 == 0:
         keep = prefix // 8
@@ -181,6 +185,8 @@ def mask_distinct(
     """Distinct address-like values → columns ``v`` and ``m`` (masked): canonical IPv4 quads
     vectorised, everything else (IPv6, ports, brackets, hostnames) through ``rest``. The one
     place where ingest, retention and ``anonymize`` split the fast and the careful path."""
+    import polars as pl
+
     uniq = uniq.rename("v")
     is_v4 = uniq.str.contains(V4_RX)
     fast, slow = uniq.filter(is_v4), uniq.filter(~is_v4)
@@ -192,6 +198,7 @@ def mask_distinct(
 
 def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.DataFrame:
     """Map each unique non-null value of ``ips`` to its network: columns ``ip``, ``net``."""
+    import polars as pl
 
     def careful(slow: pl.Series) -> pl.Series:
         return pl.Series([truncate_one(x, v4_prefix, v6_prefix) for x in slow.to_list()], dtype=pl.String)
@@ -202,5 +209,7 @@ def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.DataFram
 
 def networks(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.Series:
     """Truncate every value of ``ips`` (nulls stay null); same length and order."""
+    import polars as pl
+
     table = network_table(ips, v4_prefix, v6_prefix)
     return pl.DataFrame({"ip": ips}).join(table, on="ip", how="left", maintain_order="left").get_column("net")

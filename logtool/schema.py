@@ -130,10 +130,6 @@ CONV_AGG_SCHEMA: dict[str, pl.DataType] = {
     "seconds": pl.Float64(),
 }
 
-#: The conversation family of stages (their own windows; see ``conversations_*`` in the policy).
-CONV_STAGES = ("conv_raw", "conv_anonymised", "conv_aggregates")
-
-STAGES = ("raw", "anonymised", "aggregates", "quarantine", *CONV_STAGES)
 
 SCHEMAS = {
     "raw": RAW_SCHEMA,

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "escape",
             "config",
             "schema",
+            "stages",
             "timespec",
             "net",
             "pipeline",
@@ -162,3 +163,27 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     bad.write_text("import click\ndef f():\n    from datetime import datetime\n    print(datetime.now())\n")
     assert len(forbidden(bad)) == 3
     assert layer_of("logtool.cli.data") > layer_of("logtool.store") > layer_of("logtool.net")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["status"], ["status", "--format", "json"]])
+def test_no_op_commands_start_without_polars(args: list[str], tmp_path: Path) -> None:
+    """Start-up of a command with nothing to compute (``status`` of an empty store) stays short:
+    it must not load polars or pyarrow (about 0.2 s of imports); the figure is in ``bench/``."""
+    import subprocess
+    import sys
+
+    from logtool.store import Store
+
+    Store(tmp_path / "s").close()
+    code = (
+        "import sys\n"
+        "from logtool.cli import main\n"
+        "try:\n    main()\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(sorted(m for m in ('polars', 'pyarrow') if m in sys.modules), file=sys.stderr)\n"
+    )
+    argv = ["logtool", "--store", str(tmp_path / "s"), *args]
+    r = subprocess.run([sys.executable, "-c", f"import sys; sys.argv = {argv!r}\n" + code],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "[]", r.stderr

@@ -6,23 +6,22 @@ from datetime import datetime
 from typing import Any
 
 from logtool.config import Policy
-from logtool.governance.subjects import restricted_keys
-from logtool.lifecycle.conv_retention import windows
 from logtool.lifecycle.holdmatch import active, held_on_day
-from logtool.schema import STAGES
+from logtool.stages import STAGES
 from logtool.store import Store
 from logtool.timespec import day_expired
 
+#: The stages ``overdue_rows`` counts by default (the web logs'); the conversation stages apart.
+LOG_STAGES, CONV_KEPT = ("raw", "anonymised", "quarantine"), ("conv_raw", "conv_anonymised")
 
-def overdue_rows(store: Store, policy: Policy, now: datetime, stages: dict[str, int] | None = None) -> dict[str, int]:
-    """Rows per stage older than the policy allows, not counting evidence under an active hold
-    (retention keeps those on purpose; ``verify`` counts the same way). ``stages`` maps stage →
-    days kept (default: the web-log stages; :func:`~logtool.lifecycle.conv_retention.windows`
-    gives the conversation stages)."""
+
+def overdue_rows(store: Store, policy: Policy, now: datetime, stages: tuple[str, ...] = LOG_STAGES) -> dict[str, int]:
+    """Rows per stage of ``stages`` older than the policy allows, not counting evidence under an
+    active hold (retention keeps those on purpose; ``verify`` counts the same way)."""
     holds = active(store, now)
     out = {}
-    default = {"raw": policy.raw_days, "anonymised": policy.anonymised_days, "quarantine": policy.raw_days}
-    for stage, keep in (stages or default).items():
+    for stage in stages:
+        keep = policy.kept_days()[stage]
         n = 0
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)
@@ -57,11 +56,11 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         },
         "stages": stages,
         "overdue_rows": overdue_rows(store, policy, now),
-        "overdue_conversation_records": overdue_rows(store, policy, now, windows(policy)),
+        "overdue_conversation_records": overdue_rows(store, policy, now, CONV_KEPT),
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),
         "last_nightly": cat.runs.last("nightly"),
         "holds": [h.to_dict(now) for h in store.catalog.holds.all() if h.active(now)],
-        "restricted_subjects": len(restricted_keys(store)),
+        "restricted_subjects": len(store.catalog.restricted.keys()),
     }

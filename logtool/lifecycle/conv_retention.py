@@ -35,7 +35,7 @@ class ConvRetainResult:
 
 def windows(policy: Policy) -> dict[str, int]:
     """Conversation stage → days its records are kept."""
-    return {"conv_raw": policy.conversations_raw_days, "conv_anonymised": policy.conversations_anonymised_days}
+    return {s: d for s, d in policy.kept_days().items() if s.startswith("conv_")}
 
 
 def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:

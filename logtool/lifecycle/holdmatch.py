@@ -13,12 +13,13 @@ from __future__ import annotations
 import ipaddress
 import json
 from datetime import datetime, timedelta
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from logtool.net import Network, parse_ip
-from logtool.schema import TS
 from logtool.store import Hold, Partition, Store
+
+if TYPE_CHECKING:  # polars loads when rows are matched: ``status`` of a store without holds never does
+    import polars as pl
 
 
 def active(store: Store, now: datetime) -> list[Hold]:
@@ -27,6 +28,10 @@ def active(store: Store, now: datetime) -> list[Hold]:
 
 
 def _in_window(h: Hold) -> pl.Expr:
+    import polars as pl
+
+    from logtool.schema import TS
+
     ts = pl.col("ts")
     cond = ts >= pl.lit(h.start).cast(TS)
     if h.end is not None:
@@ -38,6 +43,8 @@ def _client_in(values: pl.Series, nets: list[Network], anonymised: bool) -> pl.S
     """Per distinct client value: is it inside (raw addresses) or overlapping (anonymised
     networks) any of ``nets``? A hostname or token is not provably inside: not matched (a hold
     is an exception to deletion, so it keeps only what it names)."""
+    import polars as pl
+
     uniq = values.drop_nulls().unique()
     hits = []
     for v in uniq.to_list():
@@ -59,6 +66,8 @@ def held_mask(df: pl.DataFrame, holds: list[Hold], stage: str) -> pl.Series:
     conversations: ``conv_raw`` rows carry ``client_ip`` like ``raw`` ones) that any of
     ``holds`` matches. A quarantined line's client cannot be checked: any hold whose window
     covers it keeps it."""
+    import polars as pl
+
     mask = pl.repeat(False, df.height, eager=True)
     raw = stage in ("raw", "conv_raw")
     col = "client_ip" if raw else "client_net"

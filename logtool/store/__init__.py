@@ -23,16 +23,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from logtool.errors import DamagedPartitionError, StoreError
-from logtool.schema import SCHEMAS, STAGES, conform
+from logtool.stages import STAGES
 from logtool.store import guard
 from logtool.store.catalog import Catalog
 from logtool.store.files import PartitionWriter, file_sha256, remove_debris, stage_files
 from logtool.store.records import Hold, Partition
+
+if TYPE_CHECKING:  # polars (and the schemas) load with the first read: commands that read no rows start faster
+    import polars as pl
 
 __all__ = ["Store", "Change", "Partition", "PartitionWriter", "Hold", "fault_hook"]
 
@@ -192,6 +193,8 @@ class Store:
 
     # partitions -------------------------------------------------------------------------
     def writer(self, stage: str) -> PartitionWriter:
+        from logtool.schema import SCHEMAS
+
         assert stage in STAGES
         return PartitionWriter(self.root, stage, SCHEMAS[stage])
 
@@ -210,6 +213,10 @@ class Store:
         return self.read_parts(self.parts(stage, date_from, date_to), stage, columns)
 
     def read_parts(self, parts: list[Partition], stage: str, columns: list[str] | None = None) -> pl.DataFrame:
+        import polars as pl
+
+        from logtool.schema import SCHEMAS, conform
+
         schema = SCHEMAS[stage]
         if not parts:
             df = conform(pl.DataFrame(), schema)
@@ -224,6 +231,8 @@ class Store:
     def scan(self, parts: list[Partition]) -> pl.LazyFrame:
         """A lazy scan of ``parts`` (one stage), for queries the streaming engine runs in bounded
         memory; run it with :meth:`collect`, which names a damaged partition."""
+        import polars as pl
+
         return pl.scan_parquet([str(self.root / p.path) for p in parts], hive_partitioning=False)
 
     def collect(self, lf: pl.LazyFrame, parts: list[Partition], stage: str) -> pl.DataFrame:
@@ -235,7 +244,10 @@ class Store:
 
     def iter_parts(self, parts: list[Partition], stage: str, batch_rows: int = 262_144) -> Iterator[pl.DataFrame]:
         """Rows of ``parts`` in bounded batches (memory stays flat for any partition size)."""
-        import pyarrow.parquet as pq  # only here: commands that read no parts start faster
+        import polars as pl
+        import pyarrow.parquet as pq
+
+        from logtool.schema import SCHEMAS, conform
 
         for p in parts:
             try:

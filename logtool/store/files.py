@@ -17,15 +17,14 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
-if TYPE_CHECKING:
-    import pyarrow.parquet as pq
-
 from logtool.errors import StoreError
-from logtool.schema import STAGES, conform
+from logtool.stages import STAGES
 from logtool.store.guard import make_dir, readers_away
 from logtool.store.records import Partition
+
+if TYPE_CHECKING:  # polars and pyarrow load on the first write: commands that write nothing start faster
+    import polars as pl
+    import pyarrow.parquet as pq
 
 TMP_PREFIX = ".tmp-"
 #: Parquet key-value metadata of an ingest's files: the catalog record of the ingested file.
@@ -81,6 +80,8 @@ def parquet_options(schema: dict[str, pl.DataType]) -> dict[str, object]:
       statistics of long strings cost a third of the encoding time and prune nothing.
     * No Arrow schema in the file: every engine (and pyarrow) reads the Parquet types alone.
     """
+    import polars as pl
+
     strings = [c for c, t in schema.items() if t == pl.String]
     return {
         "compression": "zstd",
@@ -111,6 +112,10 @@ class PartitionWriter:
 
     def write(self, df: pl.DataFrame, date_column: str | None = "ts") -> None:
         """Append rows; they are split by UTC day of ``date_column`` (or all to ``date`` col)."""
+        import polars as pl
+
+        from logtool.schema import conform
+
         if df.height == 0:
             return
         df = conform(df, self.schema)
@@ -124,6 +129,11 @@ class PartitionWriter:
             self.write_day(str(d), part.drop("_d"))
 
     def write_day(self, day: str, df: pl.DataFrame) -> None:
+        import polars as pl
+        import pyarrow.parquet as pq
+
+        from logtool.schema import conform
+
         if df.height == 0:
             return
         # Polars strings go to Arrow as string views without a copy (``CompatLevel.newest``);
@@ -133,7 +143,6 @@ class PartitionWriter:
             d = self.root / self.stage / f"date={day}"
             make_dir(d)
             tmp = d / f"{TMP_PREFIX}{uuid.uuid4().hex}.parquet"
-            import pyarrow.parquet as pq  # imported on first write: read-only commands start faster
 
             with io_errors(f"{self.stage} partition in {d}"):
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from logtool.errors import StoreBusyError, StoreError
-from logtool.schema import STAGES
+from logtool.stages import STAGES
 
 LOCK = ".lock"
 READERS = ".readers"

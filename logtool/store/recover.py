@@ -25,7 +25,8 @@ from typing import Any
 import polars as pl
 
 from logtool.errors import ConfigError, StoreError
-from logtool.schema import SCHEMAS, STAGES
+from logtool.schema import SCHEMAS
+from logtool.stages import STAGES
 from logtool.store import guard
 from logtool.store.catalog import Catalog
 from logtool.store.files import INGEST_KEY, TMP_PREFIX, file_sha256, fsync_dir, stage_files, unlink_all
