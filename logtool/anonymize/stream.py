@@ -33,7 +33,7 @@ from logtool.errors import InputError
 from logtool.inputs import LONG_LINE_PREFIX, MAX_LINE_BYTES, LogInput, _cut_long, iter_batches, long_line, sniff_text
 from logtool.parsers import LineFormat, detect_first
 from logtool.parsers.conversations import is_conversation
-from logtool.pipeline import BackgroundWriter, in_order, prefetch
+from logtool.pipeline import in_order, prefetch
 
 READ_SIZE = 1 << 20
 #: Batch size for regular files (bounds memory like ingest does). Smaller batches cost more
@@ -206,32 +206,33 @@ def run(
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
             batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True)
             chunks = prefetch((b.get_column("line"), True) for b in batches)
-        writer = BackgroundWriter()  # encode + write the previous batch while masking this one
         try:
             first = next(chunks, None)
             if first is None:
                 return result
             anonymizer = anonymizer_for(first[0].filter(~first[0].str.contains("\x00", literal=True)))
+
+            def mask(job: tuple[tuple[pl.Series, bool], object]) -> tuple[int, bytes | memoryview]:
+                """A batch's lines masked and encoded (on a worker thread: only the bytes wait)."""
+                (lines, newline), context = job
+                return lines.len(), _encode(_unmark(anonymizer.anonymize(lines, context)), newline)  # type: ignore[arg-type]
+
             # what a batch carries over from the ones before (a W3C header) is taken here, in order
             jobs = ((c, anonymizer.context(c[0])) for c in itertools.chain([first], chunks))
-            if streaming:  # one batch at a time: a pipe's lines go out as they come
-                done = ((job, anonymizer.anonymize(job[0][0], job[1])) for job in jobs)
-            else:  # a file: two batches in flight keep both cores busy
-                done = in_order(lambda job: (job, anonymizer.anonymize(job[0][0], job[1])), jobs)
-            for ((lines, newline), _), masked in done:
+            # a pipe: one batch at a time, its lines go out as they come; a file: two batches in
+            # flight keep both cores busy
+            done = (mask(job) for job in jobs) if streaming else in_order(mask, jobs)
+            for count, data in done:
                 if sig.reopen:
-                    writer.wait()
                     output.reopen()
                     sig.reopen = False
                     result.reopened += 1
-                unmarked = _unmark(masked)
-                writer.submit(lambda m=unmarked, n=newline: output.write(_encode(m, n)))
-                result.lines += lines.len()
+                output.write(data)
+                result.lines += count
                 if sig.stop:
                     break
         finally:
             chunks.close()  # here, not when collected (an interrupt then would print a traceback)
-            writer.close()
             output.close()
             if source is not None and streaming:
                 os.close(fd)
