@@ -5,59 +5,59 @@ Parsed once per distinct value (``ua-parser`` with its Rust resolver) and joined
 
 from __future__ import annotations
 
-import re
 import threading
-from functools import lru_cache
 
 import polars as pl
 import ua_parser
 
-_BOT_RX = re.compile(
-    r"bot|crawl|spider|slurp|scrape|fetch|curl|wget|python-requests|httpx|go-http-client|"
-    r"java/|libwww|headless|monitor|uptime|scan|nikto|sqlmap|nuclei|zgrab|masscan|okhttp|axios",
-    re.I,
+#: Bot and tablet hints in the text itself, matched by polars over the distinct agents (Python's
+#: ``re`` took ~60 µs an agent for these two case-insensitive alternations: more than the parser).
+_BOT_RX = (
+    r"(?i)bot|crawl|spider|slurp|scrape|fetch|curl|wget|python-requests|httpx|go-http-client|"
+    r"java/|libwww|headless|monitor|uptime|scan|nikto|sqlmap|nuclei|zgrab|masscan|okhttp|axios"
 )
-_MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}
-_DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Chrome OS", "FreeBSD", "Debian", "OpenBSD"}
-_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t\d", re.I)
+_TABLET_RX = r"(?i)ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t\d"
+_MOBILE_OS = ["iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"]
+_DESKTOP_OS = ["Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Chrome OS", "FreeBSD", "Debian", "OpenBSD"]
 
 
-@lru_cache(maxsize=100_000)
-def classify_ua(ua: str) -> tuple[str, str | None, str, str, bool]:
-    """(browser family, major version, OS family, device class, is_bot) of one user agent."""
+def _parse(ua: str) -> tuple[str, str | None, str, str]:
+    """(browser family, major version, OS family, device family) of one user agent (ua-parser)."""
     r = ua_parser.parse(ua)
-    fam = r.user_agent.family if r.user_agent else "Other"
-    major = r.user_agent.major if r.user_agent else None
-    os_fam = r.os.family if r.os else "Other"
-    dev_fam = r.device.family if r.device else "Other"
-    is_bot = dev_fam == "Spider" or bool(_BOT_RX.search(ua))
-    if is_bot:
-        device = "bot"
-    elif _TABLET.search(ua) or dev_fam == "iPad":
-        device = "tablet"
-    elif os_fam in _MOBILE_OS or "Mobile" in ua:
-        device = "mobile"
-    elif os_fam in _DESKTOP_OS:
-        device = "desktop"
-    else:
-        device = "other"
-    return fam, major, os_fam, device, is_bot
+    return (
+        r.user_agent.family if r.user_agent else "Other",
+        r.user_agent.major if r.user_agent else None,
+        r.os.family if r.os else "Other",
+        r.device.family if r.device else "Other",
+    )
 
 
 def ua_table(uas: pl.Series) -> pl.DataFrame:
-    """One row per unique non-null user agent with its parsed columns."""
-    uniq = uas.drop_nulls().unique().to_list()
-    rows = [classify_ua(u) for u in uniq]
-    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    return pl.DataFrame(
+    """One row per unique non-null user agent with its parsed columns: ``ua_family``,
+    ``ua_major``, ``os_family``, ``device`` (bot, tablet, mobile, desktop or other) and ``is_bot``."""
+    uniq = uas.drop_nulls().unique()
+    rows = [_parse(u) for u in uniq.to_list()]
+    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], []]
+    parsed = pl.DataFrame(
         {
-            "user_agent": pl.Series(uniq, dtype=pl.String),
+            "user_agent": uniq.cast(pl.String),
             "ua_family": pl.Series(cols[0], dtype=pl.String),
             "ua_major": pl.Series(cols[1], dtype=pl.String),
             "os_family": pl.Series(cols[2], dtype=pl.String),
-            "device": pl.Series(cols[3], dtype=pl.String),
-            "is_bot": pl.Series(cols[4], dtype=pl.Boolean),
+            "_device": pl.Series(cols[3], dtype=pl.String),
         }
+    )
+    ua, dev, os_fam = pl.col("user_agent"), pl.col("_device"), pl.col("os_family")
+    is_bot = (dev == "Spider") | ua.str.contains(_BOT_RX)
+    device = (
+        pl.when(is_bot).then(pl.lit("bot"))
+        .when(ua.str.contains(_TABLET_RX) | (dev == "iPad")).then(pl.lit("tablet"))
+        .when(os_fam.is_in(_MOBILE_OS) | ua.str.contains("Mobile", literal=True)).then(pl.lit("mobile"))
+        .when(os_fam.is_in(_DESKTOP_OS)).then(pl.lit("desktop"))
+        .otherwise(pl.lit("other"))
+    )  # fmt: skip
+    return parsed.select(
+        "user_agent", "ua_family", "ua_major", "os_family", device.alias("device"), is_bot.alias("is_bot")
     )
 
 

@@ -104,21 +104,19 @@ class _BatchWork:
 
 class _DiskDigest:
     """The SHA-256 of a regular file's bytes on disk, taken on a thread of its own while the
-    first batches are read and parsed (it costs a read of the file). An input whose bytes were
-    ingested before is then dropped at the next batch, before anything is committed. A pipe,
-    FIFO or ``/dev/stdin`` can be read only once: its fingerprint is taken while parsing."""
+    first batch is read and the format detected; :meth:`duplicate` then waits for it, so a file
+    ingested before is still skipped before any parsing. A pipe, FIFO or ``/dev/stdin`` can be
+    read only once: its fingerprint is taken while parsing."""
 
     def __init__(self, inp: LogInput) -> None:
-        self.inp, self._checked = inp, False
+        self.inp = inp
         self._future = in_background(file_digest, inp.path) if is_regular(inp.path) else None
         inp.disk_sha256_later = self._future is not None
 
-    def duplicate(self, store: Store, wait: bool) -> dict[str, Any] | None:
-        """The earlier ingest of the same bytes on disk, checked once, when the digest is known
-        (``wait``: wait for it); None when there is none (or not known yet)."""
-        if self._checked or self._future is None or not (wait or self._future.done()):
+    def duplicate(self, store: Store) -> dict[str, Any] | None:
+        """The earlier ingest of the same bytes on disk, if any (None for a stream)."""
+        if self._future is None:
             return None
-        self._checked = True
         sha = self.inp.disk_sha256 = self._future.result()
         return store.catalog.files.by("disk_sha256", sha)
 
@@ -165,7 +163,7 @@ def ingest_file(
     if fmt is None:
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
-    if (prev := disk.duplicate(store, wait=True)) is not None:
+    if (prev := disk.duplicate(store)) is not None:
         if not replace:
             return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
         forget_record(store, prev, now)
@@ -201,12 +199,6 @@ def ingest_file(
             wholes = itertools.chain(head, ahead)
             items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
             for done in in_order(work, items):
-                if (prev := disk.duplicate(store, wait=False)) is not None:
-                    if not replace:
-                        ch.skip()
-                        return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
-                    forget_record(store, prev, now)  # its own change, committed before this one
-                    replaced = True
                 rec, rej = done.rec, done.rej
                 if "_variant" in rec.columns:
                     variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
@@ -227,14 +219,8 @@ def ingest_file(
             stack.close()
             bg.close()
 
-        if (prev := disk.duplicate(store, wait=True)) is not None:  # a file smaller than a few batches
-            if not replace:
-                ch.skip()
-                return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
-            forget_record(store, prev, now)
-            replaced = True
         disk_sha = inp.disk_sha256
-        inp.sha256 = inp.sha256 or disk_sha or ""  # an uncompressed file: its content's fingerprint
+        inp.sha256 = inp.sha256 or disk_sha or ""  # plain text: the disk digest is the content's
         if prev := cat.files.by("fingerprint", inp.sha256):
             if not replace:
                 ch.skip()

@@ -1,0 +1,89 @@
+"""User-agent classification: the vectorised table against a per-agent reference."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+import ua_parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logtool import generate
+from logtool.enrich.ua import ua_table
+
+from .conftest import DAY0, EXAMPLES
+
+# The classification as it was written per agent, in Python's ``re``: the reference.
+_BOT = re.compile(
+    r"bot|crawl|spider|slurp|scrape|fetch|curl|wget|python-requests|httpx|go-http-client|"
+    r"java/|libwww|headless|monitor|uptime|scan|nikto|sqlmap|nuclei|zgrab|masscan|okhttp|axios",
+    re.I,
+)
+_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t\d", re.I)
+_MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS"}
+_DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Chrome OS", "FreeBSD", "Debian", "OpenBSD"}
+
+
+def reference(ua: str) -> tuple[str, str | None, str, str, bool]:
+    r = ua_parser.parse(ua)
+    fam = r.user_agent.family if r.user_agent else "Other"
+    major = r.user_agent.major if r.user_agent else None
+    os_fam = r.os.family if r.os else "Other"
+    dev_fam = r.device.family if r.device else "Other"
+    is_bot = dev_fam == "Spider" or bool(_BOT.search(ua))
+    if is_bot:
+        device = "bot"
+    elif _TABLET.search(ua) or dev_fam == "iPad":
+        device = "tablet"
+    elif os_fam in _MOBILE_OS or "Mobile" in ua:
+        device = "mobile"
+    elif os_fam in _DESKTOP_OS:
+        device = "desktop"
+    else:
+        device = "other"
+    return fam, major, os_fam, device, is_bot
+
+
+def check(agents: list[str]) -> None:
+    table = ua_table(pl.Series(agents, dtype=pl.String))
+    got = {r[0]: r[1:] for r in table.iter_rows()}
+    assert set(got) == set(agents)
+    for ua in agents:
+        assert got[ua] == reference(ua), ua
+
+
+TRICKY = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (iPad; CPU OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148",
+    "Mozilla/5.0 (Linux; Android 13; SM-T820) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/129.0.0.0 Safari/537.36",
+    "NEXUS 7 build", "nexus 8", "sm-t", "SM-T9", "MOBILE", "mobile", "HeadlessChrome/120", "curl/8.4.0",
+    "\u212aindle",  # KELVIN SIGN folds to k in both regex engines
+    "", "-", "\x00\x1b[31m", "Ünïcödé Tablet", "python-requests/2.31", "Java/17", "java 17",
+]  # fmt: skip
+
+
+def test_user_agent_table_equals_the_per_agent_reference() -> None:
+    lines = generate.lines(DAY0, 20_000, seed=5)
+    agents = {line[line.rfind(' "') + 2 : -1] for line in lines if line.endswith('"')}
+    check(sorted(agents | set(TRICKY)))
+
+
+@settings(max_examples=60 * EXAMPLES, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("abotcrawlipadSM-T79 Nexus/Mobile\u212a.()")), max_size=40),
+                min_size=1, max_size=20, unique=True))  # fmt: skip
+def test_user_agent_table_equals_the_reference_on_any_text(agents: list[str]) -> None:
+    check(agents)
+
+
+@pytest.mark.parametrize(
+    ("ua", "device", "bot"),
+    [(TRICKY[0], "bot", True), (TRICKY[1], "tablet", False), (TRICKY[2], "tablet", False),
+     (TRICKY[3], "mobile", False), (TRICKY[4], "desktop", False)],
+)  # fmt: skip
+def test_device_classes(ua: str, device: str, bot: bool) -> None:
+    row = ua_table(pl.Series([ua])).row(0, named=True)
+    assert (row["device"], row["is_bot"]) == (device, bot)
