@@ -224,7 +224,8 @@ def _read_errors(name: str, kind: str) -> Iterator[None]:
 
 
 def check_complete(inp: LogInput) -> None:
-    """Decompress ``inp`` to its end, discarding the text: an :class:`InputError` if it is corrupt."""
+    """Decompress ``inp`` to its end, discarding the text: an :class:`InputError` if it is
+    truncated or corrupt."""
     stream, kind, _ = _decompressed(inp.path)
     try:
         with _read_errors(inp.name, kind):
@@ -324,7 +325,6 @@ def iter_batches(
     stream, inp.compression, raw = _open_decompressed(inp.path, inp.name)
     disk_hash = inp.disk_sha256 is not None or inp.disk_sha256_later
     reuse_disk_hash = (inp.compression == "none" and disk_hash) or not inp.hash_content
-    hash_here = not reuse_disk_hash
     hash_here = not reuse_disk_hash
     if inp.compression != "none":  # inflated and hashed ahead, on a thread of its own
         stream = ReadAhead(stream, batch_bytes, inp._hash if hash_here else None)  # type: ignore[assignment]

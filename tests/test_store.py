@@ -15,8 +15,9 @@ import pytest
 
 import logtool.store as store_mod
 from logtool.errors import StoreBusyError
-from logtool.inputs import make_inputs
+from logtool.inputs import MAX_LINE_BYTES, make_inputs
 from logtool.lifecycle.ingest import ingest
+from logtool.parsers import get_format
 from logtool.store import Store
 
 from .conftest import NOW
@@ -72,6 +73,35 @@ def test_fingerprints_of_plain_and_compressed_files(store: Store, policy, day_lo
     assert inputs[0]._hash.hexdigest() == hashlib.sha256(b"").hexdigest()  # not hashed a second time
     assert rows[gz.name]["disk_sha256"] == hashlib.sha256(gz.read_bytes()).hexdigest()
     assert rows[gz.name]["fingerprint"] == hashlib.sha256(day_logs[1].read_bytes()).hexdigest()
+
+
+def test_a_file_whose_format_needs_naming_is_skipped_as_a_duplicate(store: Store, policy, tmp_path: Path) -> None:
+    """The duplicate check comes before format detection: a file ingested with ``fmt`` is
+    skipped when offered again without it (not refused as undetectable)."""
+    odd = tmp_path / "odd.log"
+    odd.write_text("nothing a detector could name\n" * 3)
+    first = ingest(store, make_inputs([str(odd)]), policy, NOW, fmt=get_format("combined"))
+    assert first[0].status == "ingested"
+    again = ingest(store, make_inputs([str(odd)]), policy, NOW)
+    assert again[0].status == "duplicate" and again[0].duplicate_of == odd.name
+
+
+@pytest.mark.parametrize("fmt", ["combined", "twilio_calls"])
+def test_files_read_in_their_first_batch_keep_their_own_fingerprint(
+    store: Store, policy, tmp_path: Path, fmt: str
+) -> None:
+    """A file that is all one overlong line is read to its end with the first batch, before its
+    digest is known: it still records its own fingerprint, so a different file is not taken
+    for it."""
+    paths = []
+    for name, fill in (("a.log", "a"), ("b.log", "b")):
+        p = tmp_path / name
+        p.write_text(fill * (MAX_LINE_BYTES + 10) + "\n")
+        paths.append(p)
+    res = ingest(store, make_inputs([str(p) for p in paths]), policy, NOW, fmt=get_format(fmt))
+    assert [r.status for r in res] == ["ingested", "ingested"]
+    prints = {r["name"]: r["fingerprint"] for r in store.catalog.files.all()}
+    assert prints == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
 def test_crash_between_parquet_write_and_catalog_commit(

@@ -104,9 +104,10 @@ class _BatchWork:
 
 class _DiskDigest:
     """The SHA-256 of a regular file's bytes on disk, taken on a thread of its own while the
-    first batch is read and the format detected; :meth:`duplicate` then waits for it, so a file
-    ingested before is still skipped before any parsing. A pipe, FIFO or ``/dev/stdin`` can be
-    read only once: its fingerprint is taken while parsing."""
+    first batch is read; :meth:`duplicate` then waits for it, so a file ingested before is
+    still skipped before its format is detected or a line parsed. A pipe, FIFO or
+    ``/dev/stdin`` can be read only once: its fingerprint is taken while parsing. (Should the
+    first batch fail to read, the thread finishes its read alone; its result is not needed.)"""
 
     def __init__(self, inp: LogInput) -> None:
         self.inp = inp
@@ -117,7 +118,10 @@ class _DiskDigest:
         """The earlier ingest of the same bytes on disk, if any (None for a stream)."""
         if self._future is None:
             return None
-        sha = self.inp.disk_sha256 = self._future.result()
+        inp = self.inp
+        sha = inp.disk_sha256 = self._future.result()
+        if inp.compression == "none":  # plain text: the disk digest is the content's fingerprint
+            inp.sha256 = sha  # (reading may have ended already, in the first batch)
         return store.catalog.files.by("disk_sha256", sha)
 
 
@@ -158,16 +162,16 @@ def ingest_file(
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
     head = _head(batches)
+    if (prev := disk.duplicate(store)) is not None:  # before detection: its format may need --format
+        if not replace:
+            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
+        forget_record(store, prev, now)
+        replaced = True
     if not head:
         return FileResult(inp.name, "empty")
     if fmt is None:
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
-    if (prev := disk.duplicate(store)) is not None:
-        if not replace:
-            return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
-        forget_record(store, prev, now)
-        replaced = True
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
         from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
 
@@ -219,8 +223,6 @@ def ingest_file(
             stack.close()
             bg.close()
 
-        disk_sha = inp.disk_sha256
-        inp.sha256 = inp.sha256 or disk_sha or ""  # plain text: the disk digest is the content's
         if prev := cat.files.by("fingerprint", inp.sha256):
             if not replace:
                 ch.skip()
@@ -235,7 +237,7 @@ def ingest_file(
             "name": inp.name,
             "path": str(inp.path) if inp.path else None,
             "fingerprint": inp.sha256,
-            "disk_sha256": disk_sha,
+            "disk_sha256": inp.disk_sha256,
             "compression": inp.compression,
             "format": result.format,
             "lines": result.lines,
