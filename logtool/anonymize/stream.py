@@ -33,7 +33,7 @@ from logtool.errors import InputError
 from logtool.inputs import LONG_LINE_PREFIX, MAX_LINE_BYTES, LogInput, _cut_long, iter_batches, long_line, sniff_text
 from logtool.parsers import LineFormat, detect_first
 from logtool.parsers.conversations import is_conversation
-from logtool.pipeline import in_order, prefetch
+from logtool.pipeline import in_order
 
 READ_SIZE = 1 << 20
 #: Batch size for regular files (bounds memory like ingest does). Smaller batches cost more
@@ -205,7 +205,8 @@ def run(
         else:
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
             batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True)
-            chunks = prefetch((b.get_column("line"), True) for b in batches)
+            # read on this thread: ``in_order`` asks for the next batch while both workers mask
+            chunks = ((b.get_column("line"), True) for b in batches)
         try:
             first = next(chunks, None)
             if first is None:
