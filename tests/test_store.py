@@ -104,6 +104,23 @@ def test_files_read_in_their_first_batch_keep_their_own_fingerprint(
     assert prints == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
+def test_an_error_while_hashing_on_its_thread_stops_the_ingest_of_that_file(
+    store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk digest runs on a thread of its own; its error reaches the caller as it would
+    have from the main thread, and nothing of the file is committed."""
+    import logtool.lifecycle.ingest as ingest_mod
+    from logtool.errors import InputError
+
+    def unreadable(path: Path) -> str:
+        raise InputError(f"cannot read {path}: Input/output error")
+
+    monkeypatch.setattr(ingest_mod, "file_digest", unreadable)
+    with pytest.raises(InputError, match="Input/output error"):
+        ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    assert store.catalog.files.all() == [] and store.parts("raw") == []
+
+
 def test_crash_between_parquet_write_and_catalog_commit(
     store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
