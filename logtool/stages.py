@@ -11,3 +11,8 @@ CONV_STAGES = ("conv_raw", "conv_anonymised", "conv_aggregates")
 
 #: Every stage, web logs first.
 STAGES = ("raw", "anonymised", "aggregates", "quarantine", *CONV_STAGES)
+
+#: The stages with a retention window (``Policy.kept_days``), web logs' and conversations'
+#: apart; aggregates are kept for good.
+WINDOWED_LOG_STAGES = ("raw", "anonymised", "quarantine")
+WINDOWED_CONV_STAGES = ("conv_raw", "conv_anonymised")

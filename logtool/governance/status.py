@@ -7,21 +7,20 @@ from typing import Any
 
 from logtool.config import Policy
 from logtool.lifecycle.holdmatch import active, held_on_day
-from logtool.stages import STAGES
+from logtool.stages import STAGES, WINDOWED_CONV_STAGES, WINDOWED_LOG_STAGES
 from logtool.store import Store
 from logtool.timespec import day_expired
 
-#: The stages ``overdue_rows`` counts by default (the web logs'); the conversation stages apart.
-LOG_STAGES, CONV_KEPT = ("raw", "anonymised", "quarantine"), ("conv_raw", "conv_anonymised")
 
-
-def overdue_rows(store: Store, policy: Policy, now: datetime, stages: tuple[str, ...] = LOG_STAGES) -> dict[str, int]:
+def overdue_rows(
+    store: Store, policy: Policy, now: datetime, stages: tuple[str, ...] = WINDOWED_LOG_STAGES
+) -> dict[str, int]:
     """Rows per stage of ``stages`` older than the policy allows, not counting evidence under an
     active hold (retention keeps those on purpose; ``verify`` counts the same way)."""
-    holds = active(store, now)
+    holds, kept = active(store, now), policy.kept_days()
     out = {}
     for stage in stages:
-        keep = policy.kept_days()[stage]
+        keep = kept[stage]
         n = 0
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)
@@ -56,7 +55,7 @@ def status(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
         },
         "stages": stages,
         "overdue_rows": overdue_rows(store, policy, now),
-        "overdue_conversation_records": overdue_rows(store, policy, now, CONV_KEPT),
+        "overdue_conversation_records": overdue_rows(store, policy, now, WINDOWED_CONV_STAGES),
         "files_ingested": len(files),
         "lines_ingested": sum(f["lines"] or 0 for f in files),
         "quarantine": cat.quarantine.totals(),

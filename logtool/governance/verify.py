@@ -36,7 +36,7 @@ from logtool.config import Policy
 from logtool.governance.conv_verify import conversation_problems
 from logtool.lifecycle import holdmatch
 from logtool.net import is_host_network
-from logtool.stages import STAGES
+from logtool.stages import STAGES, WINDOWED_LOG_STAGES
 from logtool.store import Partition, Store
 from logtool.store.files import TMP_PREFIX, stage_files
 from logtool.store.guard import DAMAGED, tighten, wide_permissions
@@ -152,7 +152,8 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
         parts = [p for p in store.parts(stage) if p.path not in damaged]
         problems += _scan_parts(store, stage, parts, policy)
     active = holdmatch.active(store, now)
-    for stage, keep in ((s, policy.kept_days()[s]) for s in ("raw", "anonymised", "quarantine")):
+    kept = policy.kept_days()
+    for stage, keep in ((s, kept[s]) for s in WINDOWED_LOG_STAGES):
         for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
             parts = store.parts(stage, day, day)
             _, held = holdmatch.held_on_day(store, day, parts, stage, active)  # evidence is not overdue

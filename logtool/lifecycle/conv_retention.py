@@ -19,6 +19,7 @@ from logtool.anonymize.conversations import anonymise_conversations
 from logtool.config import Policy
 from logtool.lifecycle.holdmatch import held_mask, held_on_day
 from logtool.net import networks
+from logtool.stages import WINDOWED_CONV_STAGES
 from logtool.store import Hold, Partition, Store
 
 
@@ -35,7 +36,7 @@ class ConvRetainResult:
 
 def windows(policy: Policy) -> dict[str, int]:
     """Conversation stage → days its records are kept."""
-    return {s: d for s, d in policy.kept_days().items() if s.startswith("conv_")}
+    return {s: d for s, d in policy.kept_days().items() if s in WINDOWED_CONV_STAGES}
 
 
 def _by_day(parts: list[Partition]) -> dict[str, list[Partition]]:
