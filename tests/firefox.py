@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .browser import BrowserError
+
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
 #: The profile's preferences: no first-run pages, no background traffic, nothing through the
 #: network (port 9 is "discard": nothing listens there, so a proxied request fails at once).
@@ -57,10 +59,6 @@ PREFS: dict[str, Any] = {
     "ui.useOverlayScrollbars": 1,  # the page is as wide as the viewport, as in Chromium's screenshots
 }
 EVENTS = ["log.entryAdded", "network.beforeRequestSent", "network.fetchError"]
-
-
-class BrowserError(RuntimeError):
-    pass
 
 
 class Firefox:
