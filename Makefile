@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test fuzz lint format bench bench-10m clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py logtool/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
@@ -45,4 +45,4 @@ bench-10m: $(STAMP)
 	$(BIN)/python bench/bench_ingest.py --lines 10000000 --no-peers --no-lifecycle
 
 clean:
-	rm -rf $(VENV) build *.egg-info bench/out .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info bench/out .pytest_cache .ruff_cache logtool/*.so

@@ -10,7 +10,7 @@ Text with a byte-order mark is decoded (UTF-8, UTF-16 and UTF-32, either byte or
 looks like UTF-16/32 without one is refused (:class:`InputError`), never read as UTF-8 — its
 addresses would not look like addresses. A line longer than :data:`MAX_LINE_BYTES` is not
 parsed: it comes out cut to :data:`LONG_LINE_PREFIX` characters with a marker
-(:func:`split_overlong`), and memory stays bounded however long it is.
+(:func:`~logtool.linesplit.split_overlong`), and memory stays bounded however long it is.
 """
 
 from __future__ import annotations
@@ -32,21 +32,13 @@ from typing import BinaryIO
 
 import polars as pl
 
+from logtool import native
 from logtool.errors import InputError
+from logtool.linesplit import LONG_LINE_PREFIX, MAX_LINE_BYTES, cut_long, long_line, split_lines
 from logtool.pipeline import ReadAhead
 
 #: Bytes of decompressed input per batch; bounds memory whatever the file size.
 DEFAULT_BATCH_BYTES = 16 * 1024 * 1024  # large: every regex call over a batch pays a fixed few ms
-#: Longest line parsed (bytes): longer lines are quarantined ("line longer than …"), not parsed.
-MAX_LINE_BYTES = 64 * 1024
-#: Characters of an overlong line kept (for the quarantine and ``anonymize``).
-LONG_LINE_PREFIX = 4096
-#: Marks an overlong line: its prefix, NUL, its length (a NUL never survives in a line otherwise).
-_LONG_MARK = "\x00"
-
-#: First bytes the CSV reader would take for compressed data (gzip, zlib, bzip2, xz).
-_INFLATABLE = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"BZ", b"\xfd7")
-
 _BOMS = [
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),
@@ -248,80 +240,11 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
-    """The first ``n_lines`` newline-terminated lines of ``data`` as a string Series.
-
-    Uses the CSV reader with a separator that cannot occur (NUL is escaped first), so the
-    split and the lossy UTF-8 decoding run in polars without copying ``data``.
-    """
-    if b"\x00" in data:  # NUL would split the single CSV column; keep it visible as an escape
-        data = data.replace(b"\x00", b"\\x00")
-    if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
-        lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
-        return pl.Series("line", lines, dtype=pl.String)
-    # A batch that starts like gzip, zlib or zstd data would be inflated by the CSV reader (it
-    # sniffs the first bytes): a leading newline (an empty first row, dropped) prevents that.
-    lead = 1 if data[:2] in _INFLATABLE or data[:4] == b"\x28\xb5\x2f\xfd" else 0
-    try:
-        df = pl.read_csv(
-            io.BytesIO(b"\n" + data if lead else data),
-            has_header=False,
-            separator="\x00",
-            quote_char=None,
-            encoding="utf8-lossy",
-            new_columns=["line"],
-            infer_schema=False,
-            n_rows=n_lines + lead,
-        )
-        s = df.get_column("line").slice(lead).fill_null("")
-        if s.len() == n_lines:
-            return s if keep_cr else s.str.strip_suffix("\r")
-    except (pl.exceptions.PolarsError, OSError):
-        pass
-    # Slow path for inputs the CSV reader splits differently (lone CRs and the like).
-    lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
-    s = pl.Series("line", lines, dtype=pl.String)
-    return s if keep_cr else s.str.strip_suffix("\r")
-
-
-def split_overlong(batch: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``batch`` without its overlong lines, and those lines (``line_no``, ``line`` cut to
-    :data:`LONG_LINE_PREFIX` characters, ``reason``)."""
-    mark = pl.col("line").str.contains(_LONG_MARK, literal=True)
-    if not batch.select(mark.any()).item():
-        return batch, batch.head(0).with_columns(pl.lit(None, pl.String).alias("reason"))
-    parts = pl.col("line").str.splitn(_LONG_MARK, 2)
-    size = parts.struct.field("field_1").cast(pl.Int64, strict=False)
-    long = batch.filter(mark).with_columns(
-        parts.struct.field("field_0").alias("line"),
-        pl.format("line longer than {} bytes ({} bytes): not parsed", pl.lit(MAX_LINE_BYTES), size).alias("reason"),
-    )
-    return batch.filter(~mark), long
-
-
-def _cut_long(s: pl.Series) -> pl.Series:
-    """Lines over :data:`MAX_LINE_BYTES` as their prefix and a marker (see :func:`split_overlong`)."""
-    n = s.str.len_bytes()
-    if not (n > MAX_LINE_BYTES).any():
-        return s
-    cut = pl.concat_str([pl.col("l").str.slice(0, LONG_LINE_PREFIX), pl.lit(_LONG_MARK), pl.col("n").cast(pl.String)])
-    frame = pl.DataFrame({"l": s, "n": n})
-    return frame.select(
-        pl.when(pl.col("n") > MAX_LINE_BYTES).then(cut).otherwise(pl.col("l")).alias(s.name)
-    ).to_series()
-
-
-def long_line(prefix: bytes, size: int) -> str:
-    """An overlong line's marked form, from the first bytes of the line and its length."""
-    text = prefix.decode("utf-8", "replace").replace("\r", "")[:LONG_LINE_PREFIX]
-    return text.replace("\x00", "\\x00") + _LONG_MARK + str(size)
-
-
 def iter_batches(
     inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False
 ) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``.
-    Overlong lines come marked (see :func:`split_overlong`); memory stays bounded for them."""
+    Overlong lines come marked (see :func:`~logtool.linesplit.split_overlong`); memory stays bounded for them."""
     stream, inp.compression, raw = _open_decompressed(inp.path, inp.name)
     disk_hash = inp.disk_sha256 is not None or inp.disk_sha256_later
     reuse_disk_hash = (inp.compression == "none" and disk_hash) or not inp.hash_content
@@ -356,14 +279,14 @@ def iter_batches(
                 if not block:
                     continue
             data = carry + block if carry else block
-            n = data.count(b"\n")
+            n = native.count_lines(data)
             if n == 0:
                 carry = data
                 if len(carry) > MAX_LINE_BYTES:  # keep the prefix only, skip to the line's end
                     skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
                 continue
             carry = data[data.rfind(b"\n") + 1 :]
-            s = _cut_long(_split_lines(data, n, keep_cr))
+            s = cut_long(split_lines(data, n, keep_cr))
             yield _frame(s, line_no)
             line_no += s.len()
             if len(carry) > MAX_LINE_BYTES:
@@ -372,7 +295,7 @@ def iter_batches(
             yield _frame(pl.Series("line", [long_line(carry, len(carry) + skipped)]), line_no)
             line_no += 1
         elif carry:
-            s = _cut_long(_split_lines(carry + b"\n", 1, keep_cr))
+            s = cut_long(split_lines(carry + b"\n", 1, keep_cr))
             yield _frame(s, line_no)
             line_no += s.len()
     finally:

@@ -26,7 +26,8 @@ from logtool.anonymize.lines import LineAnonymizer
 from logtool.config import Policy
 from logtool.detect.findings import Finding
 from logtool.errors import InputError
-from logtool.inputs import LogInput, iter_batches, split_overlong
+from logtool.inputs import LogInput, iter_batches
+from logtool.linesplit import split_overlong
 from logtool.parsers import REGISTRY, detect, detect_input
 from logtool.render import ReportFormat, render_report
 from logtool.render.findings import FindingFormat, render, summary

@@ -29,9 +29,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "progress",
             "generate",
         )
-        + ("phones", "convgen"),
+        + ("phones", "convgen", "native", "_native"),
     ),
-    ("input", ("inputs", "parsers")),
+    ("input", ("linesplit", "inputs", "parsers")),
     ("transform", ("anonymize", "enrich", "detect")),
     ("store", ("store",)),
     ("lifecycle", ("lifecycle",)),

@@ -15,8 +15,9 @@ import pytest
 
 import logtool.store as store_mod
 from logtool.errors import StoreBusyError
-from logtool.inputs import MAX_LINE_BYTES, make_inputs
+from logtool.inputs import make_inputs
 from logtool.lifecycle.ingest import ingest
+from logtool.linesplit import MAX_LINE_BYTES
 from logtool.parsers import get_format
 from logtool.store import Store
 

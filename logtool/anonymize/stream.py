@@ -30,7 +30,8 @@ import polars as pl
 from logtool.anonymize.lines import LineAnonymizer
 from logtool.config import Policy
 from logtool.errors import InputError
-from logtool.inputs import LONG_LINE_PREFIX, MAX_LINE_BYTES, LogInput, _cut_long, iter_batches, long_line, sniff_text
+from logtool.inputs import LogInput, iter_batches, sniff_text
+from logtool.linesplit import LONG_LINE_PREFIX, MAX_LINE_BYTES, cut_long, long_line
 from logtool.parsers import LineFormat, detect_first
 from logtool.parsers.conversations import is_conversation
 from logtool.pipeline import in_order
@@ -143,14 +144,14 @@ def _pipe_chunks(fd: int, sig: Signals, name: str) -> Iterator[tuple[pl.Series, 
             continue
         carry = data[cut + 1 :]
         text = data[:cut].decode("utf-8", "replace").replace("\x00", "\\x00")
-        yield _cut_long(pl.Series("line", text.split("\n"), dtype=pl.String)), True
+        yield cut_long(pl.Series("line", text.split("\n"), dtype=pl.String)), True
         if len(carry) > MAX_LINE_BYTES:
             skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
     if skipped:
         yield pl.Series("line", [long_line(carry, len(carry) + skipped)], dtype=pl.String), False
     elif carry:
         text = carry.decode("utf-8", "replace").replace("\x00", "\\x00")
-        yield _cut_long(pl.Series("line", [text], dtype=pl.String)), False
+        yield cut_long(pl.Series("line", [text], dtype=pl.String)), False
 
 
 def _pipe_decoder(data: bytes, name: str) -> tuple[Callable[[bytes], bytes] | None, bytes, bool]:

@@ -32,11 +32,11 @@ from logtool.inputs import (
     file_digest,
     is_regular,
     iter_batches,
-    split_overlong,
 )
 from logtool.lifecycle import aggregate
 from logtool.lifecycle.forget import forget_record
 from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
+from logtool.linesplit import split_overlong
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
 from logtool.parsers.conversations import is_conversation
@@ -83,23 +83,26 @@ def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]
 class _BatchWork:
     """What a batch goes through on a worker thread: parsing (when the parser keeps no state
     between batches; else the batch arrives parsed), enrichment, partial aggregates (attack
-    counts included) and its time range. The caches it shares between batches tolerate
-    concurrent use."""
+    counts included), its time range, and its rejects masked for the quarantine. The caches it
+    shares between batches tolerate concurrent use."""
 
-    def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any]) -> None:
+    def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any], source: str,
+                 now: datetime) -> None:  # fmt: skip
         self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
+        self.source, self.now = source, now
         self.signatures = SignatureCache()
 
     def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
         rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
+        quar = quarantine_rows(rej, self.source, self.now, self.policy.sensitive_params) if rej.height else None
         if rec.height == 0:
-            return _Done(rec, rej, None, None, None)
+            return _Done(rec, rej, quar, None, None, None)
         rec = self.enrich(rec)
         # aggregates are kept for good: a virtual host that is an address as its network
         vhost = vhost_networks(rec.get_column("vhost"), self.policy.ipv4_prefix, self.policy.ipv6_prefix)
         agg = aggregate.daily(rec.with_columns(vhost), self.policy.sensitive_params, self.rules, self.signatures)
         ts = rec.get_column("ts")
-        return _Done(rec, rej, agg, ts.min(), ts.max())
+        return _Done(rec, rej, quar, agg, ts.min(), ts.max())
 
 
 class _DiskDigest:
@@ -138,6 +141,7 @@ def parse(parser: Parser, whole: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
 class _Done:
     rec: pl.DataFrame
     rej: pl.DataFrame
+    quar: pl.DataFrame | None  # the rejects as quarantine rows (masked)
     agg: pl.DataFrame | None
     first: Any
     last: Any
@@ -183,7 +187,7 @@ def ingest_file(
     warm_up()
     parser = fmt.parser()  # this input's own parser (per-file state such as W3C headers)
     stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
-    work = _BatchWork(parser if stateless else None, policy, enrich, rules)
+    work = _BatchWork(parser if stateless else None, policy, enrich, rules, inp.name, now)
     with store.change("ingest", now) as ch:
         raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
         bg, stack = BackgroundWriter(), ExitStack()
@@ -220,9 +224,9 @@ def ingest_file(
                     parsed += rec.height
                     first_ts = done.first if first_ts is None or done.first < first_ts else first_ts
                     last_ts = done.last if last_ts is None or done.last > last_ts else last_ts
-                if rej.height:
+                if done.quar is not None:
                     reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write(quarantine_rows(rej, inp.name, now, policy.sensitive_params))
+                    quar_w.write(done.quar)
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
         finally:

@@ -1,0 +1,410 @@
+/* logtool's compiled part (optional: without it, the same results come from polars, slower).
+ *
+ * split(): a batch of bytes cut into lines, as an Arrow string-view array over the batch's own
+ * bytes (see logtool/inputs.py, which falls back to polars' CSV reader when the batch is not
+ * valid UTF-8).
+ *
+ * cut(): the CLF family's fields in one pass over each line, for the formats whose regex is a
+ * plain sequence of literals and a few field shapes (see logtool/parsers/fastcut.py, which turns
+ * such a regex into the program this runs and falls back to the regex for every other format).
+ *
+ * Input: an Arrow string-view array (16-byte views and their data buffers). Output: for each
+ * captured field, an Arrow string-view array that points into the same data buffers (no bytes
+ * are copied but the up to 12 that a short view holds inline), and one validity bitmap: a line
+ * that does not match has every field null, as the regex's groups are.
+ *
+ * Every shape matches exactly what its regex matches, on bytes: the delimiters (space, tab,
+ * quote, backslash, digits, letters) are ASCII, and no byte of a multi-byte UTF-8 character is
+ * ASCII, so a byte scan and the regex's character scan find the same ends. The program must be
+ * deterministic (fastcut.py checks it): a field's end is decided by the next byte alone.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+enum {
+    OP_LIT = 'L',    /* L len bytes...: the bytes themselves */
+    OP_NONSP = 'N',  /* [^ \t]+ */
+    OP_DIGITS = 'D', /* [0-9]+ */
+    OP_STATUS = 'S', /* [0-9]{3}|- */
+    OP_BYTES = 'B',  /* [0-9]+|- */
+    OP_TIME = 'T',   /* [0-9]{1,2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4} */
+    OP_QUOTED = 'Q', /* [^"\\]*(?:\\.[^"\\]*)*  (the body of a quoted field) */
+    OP_END = 'E',    /* [ \t]*$ */
+};
+#define NO_SLOT 255
+#define MAX_SLOTS 32
+
+static inline int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+static inline int is_alpha(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+static inline int digits(const uint8_t *p, size_t n, size_t i, size_t count) {
+    if (i + count > n) return 0;
+    for (size_t k = 0; k < count; k++)
+        if (!is_digit(p[i + k])) return 0;
+    return 1;
+}
+
+/* Match one line; on success fill start/end per slot and return 1. */
+static int match(const uint8_t *p, size_t n, const uint8_t *prog, size_t plen, int32_t *start, int32_t *end) {
+    size_t i = 0, pc = 0;
+    while (pc < plen) {
+        uint8_t op = prog[pc++];
+        if (op == OP_LIT) {
+            size_t len = prog[pc++];
+            if (i + len > n || memcmp(p + i, prog + pc, len) != 0) return 0;
+            i += len;
+            pc += len;
+            continue;
+        }
+        if (op == OP_END) {
+            while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+            return i == n;
+        }
+        uint8_t slot = prog[pc++];
+        size_t s = i;
+        switch (op) {
+        case OP_NONSP:
+            while (i < n && p[i] != ' ' && p[i] != '\t') i++;
+            if (i == s) return 0;
+            break;
+        case OP_DIGITS:
+            while (i < n && is_digit(p[i])) i++;
+            if (i == s) return 0;
+            break;
+        case OP_STATUS:
+            if (digits(p, n, i, 3)) i += 3;
+            else if (i < n && p[i] == '-') i += 1;
+            else return 0;
+            break;
+        case OP_BYTES:
+            if (i < n && p[i] == '-') { i += 1; break; }
+            while (i < n && is_digit(p[i])) i++;
+            if (i == s) return 0;
+            break;
+        case OP_TIME:
+            /* day: one or two digits, then '/' */
+            if (!digits(p, n, i, 1)) return 0;
+            i += (i + 1 < n && is_digit(p[i + 1])) ? 2 : 1;
+            if (i >= n || p[i] != '/') return 0;
+            i++;
+            if (i + 3 > n || !is_alpha(p[i]) || !is_alpha(p[i + 1]) || !is_alpha(p[i + 2])) return 0;
+            i += 3;
+            if (i >= n || p[i] != '/') return 0;
+            i++;
+            if (!digits(p, n, i, 4)) return 0;
+            i += 4;
+            for (int k = 0; k < 3; k++) {
+                if (i >= n || p[i] != ':') return 0;
+                i++;
+                if (!digits(p, n, i, 2)) return 0;
+                i += 2;
+            }
+            if (i + 2 > n || p[i] != ' ' || (p[i + 1] != '+' && p[i + 1] != '-')) return 0;
+            i += 2;
+            if (!digits(p, n, i, 4)) return 0;
+            i += 4;
+            break;
+        case OP_QUOTED: {
+            /* the first quote, then any backslash before it: escapes are rare, so two memchr
+             * scans (vectorised in libc) replace the byte loop for almost every line */
+            const uint8_t *q = memchr(p + i, '"', n - i);
+            size_t stop = q ? (size_t)(q - p) : n;
+            if (memchr(p + i, '\\', stop - i) == NULL) {
+                i = stop;
+                break;
+            }
+            while (i < n) {
+                uint8_t c = p[i];
+                if (c == '"') break;
+                if (c == '\\') {
+                    /* \\. : any character but a newline (lines hold none); a trailing backslash ends the body */
+                    if (i + 1 >= n || p[i + 1] == '\n') break;
+                    i += 2;
+                    continue;
+                }
+                i++;
+            }
+            break;
+        }
+        default:
+            return 0;
+        }
+        if (slot != NO_SLOT) {
+            start[slot] = (int32_t)s;
+            end[slot] = (int32_t)i;
+        }
+    }
+    return 0; /* a program always ends in OP_END */
+}
+
+static PyObject *cut(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, prog = {0}, out = {0}, valid = {0};
+    PyObject *datas;
+    Py_ssize_t n, offset, nslots;
+    if (!PyArg_ParseTuple(args, "y*O!nny*nw*w*", &views, &PyTuple_Type, &datas, &n, &offset, &prog, &nslots, &out,
+                          &valid))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas);
+    Py_buffer *bufs = PyMem_Calloc(ndata ? ndata : 1, sizeof(Py_buffer));
+    Py_ssize_t got = 0;
+    if (bufs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < ndata; got++)
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, got), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+    if (nslots < 0 || nslots > MAX_SLOTS || n < 0 || offset < 0 || views.len < (offset + n) * 16 ||
+        out.len < nslots * n * 16 || valid.len < (n + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    const uint8_t *vw = (const uint8_t *)views.buf + offset * 16;
+    uint8_t *ov = out.buf, *bits = valid.buf;
+    const uint8_t *pg = prog.buf;
+    size_t plen = (size_t)prog.len;
+    Py_ssize_t matched = 0, total[MAX_SLOTS] = {0};
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(bits, 0, (size_t)((n + 7) / 8));
+    int32_t start[MAX_SLOTS], end[MAX_SLOTS];
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const uint8_t *v = vw + r * 16;
+        int32_t len, bi = 0, off = 0;
+        memcpy(&len, v, 4);
+        const uint8_t *line;
+        if (len <= 12) {
+            line = v + 4;
+        } else {
+            memcpy(&bi, v + 8, 4);
+            memcpy(&off, v + 12, 4);
+            if (bi < 0 || bi >= ndata || off < 0 || (Py_ssize_t)off + len > bufs[bi].len) {
+                bad = 1;
+                break;
+            }
+            line = (const uint8_t *)bufs[bi].buf + off;
+        }
+        if (len < 0 || !match(line, (size_t)len, pg, plen, start, end)) {
+            for (Py_ssize_t s = 0; s < nslots; s++) memset(ov + (s * n + r) * 16, 0, 16);
+            continue;
+        }
+        matched++;
+        bits[r >> 3] |= (uint8_t)(1u << (r & 7));
+        for (Py_ssize_t s = 0; s < nslots; s++) {
+            uint8_t *o = ov + (s * n + r) * 16;
+            int32_t flen = end[s] - start[s];
+            memset(o, 0, 16);
+            memcpy(o, &flen, 4);
+            if (flen <= 12) {
+                memcpy(o + 4, line + start[s], (size_t)flen);
+            } else {
+                int32_t foff = off + start[s];
+                total[s] += flen;
+                memcpy(o + 4, line + start[s], 4);
+                memcpy(o + 8, &bi, 4);
+                memcpy(o + 12, &foff, 4);
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+        goto done;
+    }
+    result = PyTuple_New(nslots);
+    if (result == NULL) goto done;
+    for (Py_ssize_t s = 0; s < nslots; s++) {
+        PyObject *v = PyLong_FromSsize_t(total[s]);
+        if (v == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyTuple_SET_ITEM(result, s, v);
+    }
+done:
+    for (Py_ssize_t k = 0; k < got; k++) PyBuffer_Release(&bufs[k]);
+    PyMem_Free(bufs);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&prog);
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&valid);
+    return result;
+}
+
+/* Whether p[0..n) is valid UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above
+ * U+10FFFF), ASCII eight bytes at a time. */
+static int valid_utf8(const uint8_t *p, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if ((w & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
+        else return 0;
+        if (i + len > n) return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* split(data, n_lines, strip_cr, out_views) -> 1, or 0 when data is not valid UTF-8 (out_views is
+ * then incomplete). The first n_lines newline-terminated lines of data, without the newline (and
+ * one CR before it when strip_cr), as views into data: buffer index 0. */
+static PyObject *split(PyObject *self, PyObject *args) {
+    Py_buffer data = {0}, out = {0};
+    Py_ssize_t n;
+    int strip_cr;
+    if (!PyArg_ParseTuple(args, "y*npw*", &data, &n, &strip_cr, &out)) return NULL;
+    PyObject *result = NULL;
+    if (n < 0 || out.len < n * 16 || data.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    const uint8_t *d = data.buf;
+    uint8_t *ov = out.buf;
+    size_t len = (size_t)data.len, pos = 0;
+    int ok = 1, short_data = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    if (!valid_utf8(d, len)) ok = 0;
+    for (Py_ssize_t r = 0; ok && r < n; r++) {
+        const uint8_t *nl = memchr(d + pos, '\n', len - pos);
+        if (nl == NULL) {
+            short_data = 1;
+            break;
+        }
+        size_t end = (size_t)(nl - d);
+        if (strip_cr && end > pos && d[end - 1] == '\r') end--;
+        int32_t l = (int32_t)(end - pos), off = (int32_t)pos, zero = 0;
+        uint8_t *o = ov + r * 16;
+        memset(o, 0, 16);
+        memcpy(o, &l, 4);
+        if (l <= 12) {
+            memcpy(o + 4, d + pos, (size_t)l);
+        } else {
+            memcpy(o + 4, d + pos, 4);
+            memcpy(o + 8, &zero, 4);
+            memcpy(o + 12, &off, 4);
+        }
+        pos = (size_t)(nl - d) + 1;
+    }
+    Py_END_ALLOW_THREADS;
+    if (short_data) {
+        PyErr_SetString(PyExc_ValueError, "fewer lines than n_lines");
+        goto done;
+    }
+    result = PyBool_FromLong(ok);
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* pack(views, first, data_buffers, n, out_data) -> None: the out-of-line strings of the n views
+ * from index first copied,
+ * in order, into out_data (exactly their total size), and the views (rewritten in place)
+ * pointed at it as buffer 0. Strings the cutter left in the lines' buffers come out compact, as
+ * a regex's groups would: hashing and comparing them then touches a quarter of the memory. */
+static PyObject *pack(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, out = {0};
+    PyObject *datas;
+    Py_ssize_t first, n;
+    if (!PyArg_ParseTuple(args, "w*nO!nw*", &views, &first, &PyTuple_Type, &datas, &n, &out)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got = 0;
+    Py_buffer *bufs = PyMem_Calloc(ndata ? ndata : 1, sizeof(Py_buffer));
+    if (bufs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (; got < ndata; got++)
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, got), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+    if (n < 0 || first < 0 || views.len < (first + n) * 16 || out.len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    uint8_t *vw = (uint8_t *)views.buf + first * 16, *dst = out.buf;
+    size_t cap = (size_t)out.len, pos = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        uint8_t *v = vw + r * 16;
+        int32_t len, bi, off, zero = 0, at;
+        memcpy(&len, v, 4);
+        if (len <= 12) continue;
+        memcpy(&bi, v + 8, 4);
+        memcpy(&off, v + 12, 4);
+        if (bi < 0 || bi >= ndata || off < 0 || (Py_ssize_t)off + len > bufs[bi].len || pos + (size_t)len > cap) {
+            bad = 1;
+            break;
+        }
+        memcpy(dst + pos, (const uint8_t *)bufs[bi].buf + off, (size_t)len);
+        at = (int32_t)pos;
+        memcpy(v + 8, &zero, 4);
+        memcpy(v + 12, &at, 4);
+        pos += (size_t)len;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad || pos != cap) {
+        PyErr_SetString(PyExc_ValueError, "the views do not fit their buffers");
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (Py_ssize_t k = 0; k < got; k++) PyBuffer_Release(&bufs[k]);
+    PyMem_Free(bufs);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&out);
+    return result;
+}
+
+/* count_lines(data) -> the number of newlines in data (Python's bytes.count is ~10 times slower) */
+static PyObject *count_lines(PyObject *self, PyObject *args) {
+    Py_buffer data = {0};
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    const uint8_t *d = data.buf, *end = d + data.len;
+    Py_ssize_t n = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    while (d < end && (d = memchr(d, '\n', (size_t)(end - d))) != NULL) {
+        n++;
+        d++;
+    }
+    Py_END_ALLOW_THREADS;
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(n);
+}
+
+static PyMethodDef methods[] = {
+    {"count_lines", count_lines, METH_VARARGS, "count_lines(data) -> newlines in data"},
+    {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
+    {"split", split, METH_VARARGS, "split(data, n_lines, strip_cr, out_views) -> whether data is valid UTF-8"},
+    {"cut", cut, METH_VARARGS,
+     "cut(views, data_buffers, n, offset, program, nslots, out_views, out_validity) -> out-of-line bytes per field"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "logtool's compiled part: lines split and CLF fields cut in one pass.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }

@@ -1,0 +1,73 @@
+"""The compiled part (``logtool._native``, from :file:`_native.c`) behind Arrow-shaped calls.
+
+``split_lines`` and ``cut_fields`` return None when the compiled module is missing (a package built without a C
+compiler) or cannot take the input; the caller then does the same work in polars.
+
+- :func:`count_lines`, :func:`split_lines`: a batch's bytes → its lines, as string views into
+  those bytes.
+- :func:`cut_fields`: lines → the fields a CLF-layout program names (:mod:`logtool.parsers.fastcut`),
+  as string views into the lines' own buffers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
+
+try:
+    from logtool import _native
+except ImportError:  # installed without a C compiler
+    _native = None  # type: ignore[assignment]
+
+#: Whether the compiled module is installed.
+AVAILABLE = _native is not None
+
+
+def count_lines(data: bytes) -> int:
+    """The newlines in ``data``."""
+    return data.count(b"\n") if _native is None else _native.count_lines(data)
+
+
+def split_lines(data: bytes, n_lines: int, keep_cr: bool) -> pl.Series | None:
+    """The first ``n_lines`` newline-terminated lines of ``data`` without the newline (and one CR
+    before it unless ``keep_cr``); None when ``data`` is not valid UTF-8."""
+    if _native is None:
+        return None
+    import polars as pl
+    import pyarrow as pa
+
+    views = pa.allocate_buffer(max(n_lines * 16, 1))
+    if not _native.split(data, n_lines, not keep_cr, views):
+        return None
+    arr = pa.Array.from_buffers(pa.string_view(), n_lines, [None, views, pa.py_buffer(data)])
+    return pl.Series("line", pl.from_arrow(arr))
+
+
+def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.DataFrame | None:
+    """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
+    line does not match); None when the lines are not one chunk of non-null string views."""
+    if _native is None:
+        return None
+    import polars as pl
+    import pyarrow as pa
+
+    arr = lines.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            return None
+        arr = arr.chunk(0)
+    if arr.type != pa.string_view() or arr.null_count:
+        return None
+    n, bufs = len(arr), arr.buffers()
+    data = tuple(bufs[2:])
+    out = pa.allocate_buffer(max(len(names) * n * 16, 1))
+    valid = pa.allocate_buffer(max((n + 7) // 8, 1))
+    sizes = _native.cut(bufs[1], data, n, arr.offset, program, len(names), out, valid)
+    cols = {}
+    for s, (name, size) in enumerate(zip(names, sizes, strict=True)):
+        packed = pa.allocate_buffer(size)  # the field's long strings, compact (as a regex's groups are)
+        _native.pack(out, s * n, data, n, packed)
+        cols[name] = pa.Array.from_buffers(pa.string_view(), n, [valid, out.slice(s * n * 16, n * 16), packed])
+    return pl.DataFrame(pl.from_arrow(pa.table(cols)))

@@ -1,0 +1,198 @@
+"""The compiled part (:mod:`logtool.native`) against the polars and Python code it replaces.
+
+The CLF cutter (:mod:`logtool.parsers.fastcut`): the reference is polars' ``str.extract_groups``
+with the format's own regex; for every line, matching or not, the cutter must give the same
+groups (null when the line does not match). The line splitter: the reference is Python's own
+split of the decoded text.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sysconfig
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from logtool import generate, native
+from logtool.linesplit import split_lines
+from logtool.parsers import REGISTRY, fastcut
+from logtool.parsers.clf import RegexFormat
+from logtool.parsers.formatstr import compile_apache, compile_nginx
+
+from .conftest import EXAMPLES
+
+CUSTOM = [
+    compile_apache('%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D').regex,
+    compile_nginx('$remote_addr - $remote_user [$time_local] "$request" $status $bytes_sent').regex,
+]
+PLANNED = {n: f.compiled.regex for n, f in REGISTRY.items() if isinstance(f, RegexFormat)}
+PLANNED = {n: rx for n, rx in {**PLANNED, "custom0": CUSTOM[0], "custom1": CUSTOM[1]}.items() if fastcut.plan(rx)}
+T = "[24/Nov/2026:10:00:00 +0100]"
+
+
+def reference(lines: pl.Series, regex: str) -> pl.DataFrame:
+    return pl.DataFrame({"line": lines}).select(pl.col("line").str.extract_groups(regex)).unnest("line")
+
+
+def check(lines: list[str], regex: str) -> None:
+    s = pl.Series("line", lines, pl.String)
+    got = fastcut.cut(s, fastcut.plan(regex))
+    want = reference(s, regex)
+    assert got is not None
+    assert got.columns == want.columns
+    for col in want.columns:  # per column, so a failure names the field and the line
+        bad = [
+            (line, g, w) for line, g, w in zip(lines, got[col].to_list(), want[col].to_list(), strict=True) if g != w
+        ]
+        assert not bad, f"{col}: {bad[:3]}"
+
+
+def test_the_clf_family_is_planned_and_the_rest_falls_back_to_the_regex() -> None:
+    assert {"combined", "common", "combined_xff", "traefik_clf"} <= set(PLANNED)
+    for name in ("vhost_combined", "squid", "haproxy", "aws_alb"):  # shapes the cutter does not read exactly
+        assert fastcut.plan(REGISTRY[name].compiled.regex) is None, name
+
+
+@pytest.mark.parametrize(
+    "regex",
+    [
+        r"^(?P<a>[^ \t]+)(?P<b>[^ \t]+)[ \t]*$",  # two fields side by side: where one ends is a guess
+        r"^(?P<a>[^ \t]+):(?P<b>[0-9]+)[ \t]*$",  # a name may hold ':'
+        r'^"(?P<a>[^"\\]*(?:\\.[^"\\]*)*) [ \t]*$',  # a quoted body must end at a quote
+        r"^(?P<a>[0-9]+)1[ \t]*$",  # digits then a digit
+        r"^(?P<a>[^ \t]+) (?P<a2>.*)$",  # any other regex syntax
+        r"(?P<a>[^ \t]+)[ \t]*$",  # not anchored
+    ],
+)
+def test_layouts_the_cutter_cannot_read_exactly_are_refused(regex: str) -> None:
+    assert fastcut.plan(regex) is None
+
+
+needs_cutter = pytest.mark.skipif(not fastcut.AVAILABLE, reason="installed without a C compiler")
+
+
+def test_the_cutter_is_built_wherever_a_compiler_is() -> None:
+    """``pip install`` builds it when it can; an install that silently lost it would be slow."""
+    if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
+        pytest.skip("no C compiler here")
+    assert fastcut.AVAILABLE, "logtool/parsers/_clfcut.c was not compiled: reinstall with `pip install -e .`"
+
+
+@needs_cutter
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_generated_and_edge_lines_cut_as_the_regex_does(name: str) -> None:
+    lines = list(generate.lines(datetime(2026, 11, 24, tzinfo=UTC), 3000, seed=7, malformed_rate=0.05))
+    lines += [
+        f'203.0.113.7 - - {T} "GET /\\"q\\\\ HTTP/1.1" 200 5 "-" "ua \\"x\\""',  # escaped quote and backslash
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua\\"',  # trailing backslash: no closing quote
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" \t ',  # trailing blanks
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" x',  # trailing field
+        f'203.0.113.7 - - {T} "" - - "" ""',  # empty and dash fields
+        '2001:db8::1 ü ☃ [4/Nov/2026:10:00:00 -0000] "GET /é HTTP/1.1" 2000 5 "-" "—"',
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" "198.51.100.4, 192.0.2.1"',
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" 3 "a" "b" 12ms',
+        f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" 3 "a" "b" 12ms 7',
+        "short",
+        "",
+        "a b c [1/Jan/2026:00:00:00 +0000] " + '"x" 200 1 "r" "u"',
+        "a\tb c " + T,
+        "x" * 5000,
+    ]
+    check(lines, PLANNED[name])
+
+
+FIELD = st.text(st.sampled_from(['"', "\\", " ", "\t", "-", "0", "9", "a", "Z", "é", "[", "]", ":", "/", "+", "m"]))
+
+
+@needs_cutter
+@settings(max_examples=300 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(FIELD, min_size=1, max_size=12), name=st.sampled_from(sorted(PLANNED)))
+@example(pieces=["1", "2", "3"], name="combined")
+def test_any_line_cuts_as_the_regex_does(pieces: list[str], name: str) -> None:
+    """Lines built from the layout's own delimiters in any order, and a real line with one piece
+    put in each field."""
+    good = '203.0.113.7 - frank [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 512 "-" "UA"'
+    mixed = good
+    for k, p in enumerate(pieces):
+        at = (k * 37) % len(mixed)
+        mixed = mixed[:at] + p + mixed[at:]
+    check([" ".join(pieces), "".join(pieces), mixed, good + " " + pieces[0], T.join(pieces)], PLANNED[name])
+
+
+@needs_cutter
+def test_many_buffers_short_views_and_an_offset() -> None:
+    """Lines spread over several data buffers, fields of 12 bytes or less held in the view
+    itself, and a slice that starts inside the array."""
+    long_ua = "Mozilla/5.0 " + "x" * 300
+    lines = [f'192.0.2.{k % 250} - u{k} {T} "GET /{k} HTTP/1.1" 200 {k} "-" "{long_ua if k % 2 else "ua"}"' for k in range(20000)]  # fmt: skip
+    s = pl.concat([pl.Series("line", lines[i : i + 997]) for i in range(0, len(lines), 997)]).rechunk()
+    regex = PLANNED["combined"]
+    for part in (s, s.slice(1234, 5000)):
+        got = fastcut.cut(part, fastcut.plan(regex))
+        assert got is not None and got.equals(reference(part, regex))
+
+
+@needs_cutter
+def test_a_combined_file_parses_the_same_with_and_without_the_cutter(tmp_path: Path, monkeypatch) -> None:
+    lines = list(generate.lines(datetime(2026, 11, 24, tzinfo=UTC), 2000, seed=3, malformed_rate=0.05))
+    batch = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
+    fmt = REGISTRY["combined"]
+    records, rejects = fmt.parser().parse(batch)
+    monkeypatch.setattr(fastcut, "cut", lambda lines, plan: None)  # the regex for every line
+    records2, rejects2 = fmt.parser().parse(batch)
+    assert records.equals(records2) and rejects.equals(rejects2)
+    assert rejects.height > 0 and records.height > 1900
+
+
+def reference_split(data: bytes, n: int, keep_cr: bool) -> list[str]:
+    """What the pure-Python path makes of a batch: split at LF, one CR before it dropped."""
+    lines = data.decode("utf-8", "replace").split("\n")[:n]
+    return lines if keep_cr else [ln.removesuffix("\r") for ln in lines]
+
+
+@needs_cutter
+@settings(max_examples=300 * EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from(["a", "\r", " ", "é", "☃", "\U0001f600", "\t", "x" * 13])).map("".join), max_size=30
+    ),
+    keep_cr=st.booleans(),
+)
+@example(lines=["a\r\r", "\r", "", "x" * 12, "x" * 13], keep_cr=False)
+def test_valid_utf8_splits_as_python_does(lines: list[str], keep_cr: bool) -> None:
+    data = "".join(ln + "\n" for ln in lines).encode()
+    got = native.split_lines(data, len(lines), keep_cr)
+    assert got is not None and got.to_list() == reference_split(data, len(lines), keep_cr)
+    assert split_lines(data, len(lines), keep_cr).to_list() == got.to_list()
+
+
+@needs_cutter
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xff", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xf8\x88\x80\x80\x80", b"\xe2\x82",
+     b"\x80", b"ok\xc3"],
+)  # fmt: skip
+def test_invalid_utf8_is_left_to_the_lossy_reader(bad: bytes) -> None:
+    """Stray, overlong, surrogate, too-large and cut-off sequences: not views of broken text."""
+    data = b"first line\n" + bad + b" x\n"
+    assert native.split_lines(data, 2, False) is None
+    assert split_lines(data, 2).to_list() == reference_split(data, 2, False)
+
+
+@needs_cutter
+def test_valid_multibyte_text_is_cut_in_compiled_code() -> None:
+    data = "é ☃ \U0001f600 \u07ff \u0800 \uffff \U00010000 \U0010ffff\n".encode() * 3
+    assert native.split_lines(data, 3, False).to_list() == reference_split(data, 3, False)
+
+
+@needs_cutter
+@given(st.binary(max_size=300))
+@example(b"")
+@example(b"\n" * 40)
+def test_newlines_are_counted_as_python_counts_them(data: bytes) -> None:
+    assert native.count_lines(data) == data.count(b"\n")
