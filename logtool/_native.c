@@ -269,25 +269,28 @@ static int valid_utf8(const uint8_t *p, size_t n) {
     return 1;
 }
 
-/* split(data, n_lines, strip_cr, out_views) -> 1, or 0 when data is not valid UTF-8 (out_views is
- * then incomplete). The first n_lines newline-terminated lines of data, without the newline (and
- * one CR before it when strip_cr), as views into data: buffer index 0. */
+/* split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> 1, or 0 when
+ * data[start:] is not valid UTF-8 (out_views is then incomplete). The first n_lines
+ * newline-terminated lines of data[start:], without the newline (and one CR before it when
+ * strip_cr), as views into data (which the caller passes as buffer buffer_index), written to
+ * out_views from row first_row on. */
 static PyObject *split(PyObject *self, PyObject *args) {
     Py_buffer data = {0}, out = {0};
-    Py_ssize_t n;
-    int strip_cr;
-    if (!PyArg_ParseTuple(args, "y*npw*", &data, &n, &strip_cr, &out)) return NULL;
+    Py_ssize_t start, n, first;
+    int strip_cr, buf_index;
+    if (!PyArg_ParseTuple(args, "y*nnpw*ni", &data, &start, &n, &strip_cr, &out, &first, &buf_index)) return NULL;
     PyObject *result = NULL;
-    if (n < 0 || out.len < n * 16 || data.len > INT32_MAX) {
+    if (n < 0 || first < 0 || start < 0 || start > data.len || out.len < (first + n) * 16 || data.len > INT32_MAX ||
+        buf_index < 0) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
     }
     const uint8_t *d = data.buf;
-    uint8_t *ov = out.buf;
-    size_t len = (size_t)data.len, pos = 0;
+    uint8_t *ov = (uint8_t *)out.buf + first * 16;
+    size_t len = (size_t)data.len, pos = (size_t)start;
     int ok = 1, short_data = 0;
     Py_BEGIN_ALLOW_THREADS;
-    if (!valid_utf8(d, len)) ok = 0;
+    if (!valid_utf8(d + pos, len - pos)) ok = 0;
     for (Py_ssize_t r = 0; ok && r < n; r++) {
         const uint8_t *nl = memchr(d + pos, '\n', len - pos);
         if (nl == NULL) {
@@ -296,7 +299,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
         }
         size_t end = (size_t)(nl - d);
         if (strip_cr && end > pos && d[end - 1] == '\r') end--;
-        int32_t l = (int32_t)(end - pos), off = (int32_t)pos, zero = 0;
+        int32_t l = (int32_t)(end - pos), off = (int32_t)pos, bi = buf_index;
         uint8_t *o = ov + r * 16;
         memset(o, 0, 16);
         memcpy(o, &l, 4);
@@ -304,7 +307,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
             memcpy(o + 4, d + pos, (size_t)l);
         } else {
             memcpy(o + 4, d + pos, 4);
-            memcpy(o + 8, &zero, 4);
+            memcpy(o + 8, &bi, 4);
             memcpy(o + 12, &off, 4);
         }
         pos = (size_t)(nl - d) + 1;
@@ -398,7 +401,8 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"count_lines", count_lines, METH_VARARGS, "count_lines(data) -> newlines in data"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
-    {"split", split, METH_VARARGS, "split(data, n_lines, strip_cr, out_views) -> whether data is valid UTF-8"},
+    {"split", split, METH_VARARGS,
+     "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether data[start:] is valid UTF-8"},
     {"cut", cut, METH_VARARGS,
      "cut(views, data_buffers, n, offset, program, nslots, out_views, out_validity) -> out-of-line bytes per field"},
     {NULL, NULL, 0, NULL},

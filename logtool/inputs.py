@@ -278,15 +278,14 @@ def iter_batches(
                 carry, skipped, block = b"", 0, block[end + 1 :]
                 if not block:
                     continue
-            data = carry + block if carry else block
-            n = native.count_lines(data)
+            n = native.count_lines(block)  # the carry holds no newline
             if n == 0:
-                carry = data
+                carry += block
                 if len(carry) > MAX_LINE_BYTES:  # keep the prefix only, skip to the line's end
                     skipped, carry = len(carry) - LONG_LINE_PREFIX * 4, carry[: LONG_LINE_PREFIX * 4]
                 continue
-            carry = data[data.rfind(b"\n") + 1 :]
-            s = cut_long(split_lines(data, n, keep_cr))
+            s = cut_long(split_lines(block, n, keep_cr, carry))  # the carry joins the first line, uncopied
+            carry = block[block.rfind(b"\n") + 1 :]
             yield _frame(s, line_no)
             line_no += s.len()
             if len(carry) > MAX_LINE_BYTES:

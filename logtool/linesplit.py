@@ -24,17 +24,21 @@ _LONG_MARK = "\x00"
 _INFLATABLE = (b"\x1f\x8b", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"BZ", b"\xfd7")
 
 
-def split_lines(data: bytes, n_lines: int, keep_cr: bool = False) -> pl.Series:
-    """The first ``n_lines`` newline-terminated lines of ``data`` (without the newline, and
-    without one CR before it unless ``keep_cr``) as a string Series.
+def split_lines(data: bytes, n_lines: int, keep_cr: bool = False, carry: bytes = b"") -> pl.Series:
+    """The first ``n_lines`` newline-terminated lines of ``carry + data`` (without the newline,
+    and without one CR before it unless ``keep_cr``) as a string Series.
 
-    Valid UTF-8 is cut in compiled code into views of ``data``. Otherwise the CSV reader, with a
-    separator that cannot occur (NUL is escaped first), splits and decodes lossily in polars.
+    Valid UTF-8 is cut in compiled code into views of ``data`` (not copied: a batch is 16 MiB,
+    and ``carry``, the start of a line the previous batch cut, joins the first line only).
+    Otherwise the CSV reader, with a separator that cannot occur (NUL is escaped first), splits
+    and decodes lossily in polars.
     """
-    if b"\x00" in data:  # NUL would split the single CSV column; keep it visible as an escape
-        data = data.replace(b"\x00", b"\\x00")
-    if (lines := native.split_lines(data, n_lines, keep_cr)) is not None:
+    if b"\x00" in data or b"\x00" in carry:  # NUL would split the single CSV column; keep it visible as an escape
+        data, carry = (carry + data).replace(b"\x00", b"\\x00"), b""
+    if (lines := native.split_lines(data, n_lines, keep_cr, carry)) is not None:
         return lines
+    if carry:
+        data = carry + data
     if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
         lines = data.decode("utf-8", "replace").split("\n")[:n_lines]
         return pl.Series("line", lines, dtype=pl.String)

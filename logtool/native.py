@@ -30,18 +30,31 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") if _native is None else _native.count_lines(data)
 
 
-def split_lines(data: bytes, n_lines: int, keep_cr: bool) -> pl.Series | None:
-    """The first ``n_lines`` newline-terminated lines of ``data`` without the newline (and one CR
-    before it unless ``keep_cr``); None when ``data`` is not valid UTF-8."""
+def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") -> pl.Series | None:
+    """The first ``n_lines`` newline-terminated lines of ``carry + data`` without the newline (and
+    one CR before it unless ``keep_cr``); None when the text is not valid UTF-8. ``carry`` (the
+    start of a line the previous batch cut) is joined to the first line only: ``data`` is not
+    copied."""
     if _native is None:
         return None
     import polars as pl
     import pyarrow as pa
 
     views = pa.allocate_buffer(max(n_lines * 16, 1))
-    if not _native.split(data, n_lines, not keep_cr, views):
+    buffers = [pa.py_buffer(data)]
+    start = 0
+    if carry and n_lines:
+        start = data.index(b"\n") + 1
+        head = carry + data[:start]  # the one line that spans both
+        if not _native.split(head, 0, 1, not keep_cr, views, 0, 1):
+            return None
+        buffers.append(pa.py_buffer(head))
+    elif carry:
         return None
-    arr = pa.Array.from_buffers(pa.string_view(), n_lines, [None, views, pa.py_buffer(data)])
+    rest = n_lines - (start > 0)
+    if not _native.split(data, start, rest, not keep_cr, views, n_lines - rest, 0):
+        return None
+    arr = pa.Array.from_buffers(pa.string_view(), n_lines, [None, views, *buffers])
     return pl.Series("line", pl.from_arrow(arr))
 
 

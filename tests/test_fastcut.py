@@ -196,3 +196,28 @@ def test_valid_multibyte_text_is_cut_in_compiled_code() -> None:
 @example(b"\n" * 40)
 def test_newlines_are_counted_as_python_counts_them(data: bytes) -> None:
     assert native.count_lines(data) == data.count(b"\n")
+
+
+@settings(max_examples=200 * EXAMPLES, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["a", "\r", "\n", "é", "x" * 13, "\x00", "\xff"]), min_size=1).map("".join),
+    cut=st.integers(min_value=0),
+    keep_cr=st.booleans(),
+)
+@example(text="x" * 20 + "\n" + "y" * 20 + "\n", cut=5, keep_cr=False)
+def test_a_carried_line_start_joins_the_first_line(text: str, cut: int, keep_cr: bool) -> None:
+    """A batch's first line begun in the one before: the same lines as the joined bytes give,
+    compiled or not (a NUL, or bytes that are not UTF-8, take the polars path)."""
+    raw = text.encode("utf-8", "surrogateescape").replace("\xff".encode(), b"\xff")
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    cut = cut % len(raw)
+    carry, data = raw[:cut], raw[cut:]
+    if b"\n" in carry:  # a carry is the start of one line
+        carry = carry[carry.rfind(b"\n") + 1 :]
+        raw = carry + data
+    n = raw.count(b"\n")
+    got = split_lines(data, n, keep_cr, carry).to_list()
+    assert got == split_lines(raw, n, keep_cr).to_list()
+    if b"\x00" not in raw and b"\xff" not in raw:
+        assert got == reference_split(raw, n, keep_cr)
