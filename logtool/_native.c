@@ -26,6 +26,7 @@
 enum {
     OP_LIT = 'L',    /* L len bytes...: the bytes themselves */
     OP_NONSP = 'N',  /* [^ \t]+ */
+    OP_NAME = 'V',   /* [^ \t:]+  (a virtual host before its port) */
     OP_DIGITS = 'D', /* [0-9]+ */
     OP_STATUS = 'S', /* [0-9]{3}|- */
     OP_BYTES = 'B',  /* [0-9]+|- */
@@ -67,6 +68,10 @@ static int match(const uint8_t *p, size_t n, const uint8_t *prog, size_t plen, i
         switch (op) {
         case OP_NONSP:
             while (i < n && p[i] != ' ' && p[i] != '\t') i++;
+            if (i == s) return 0;
+            break;
+        case OP_NAME:
+            while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != ':') i++;
             if (i == s) return 0;
             break;
         case OP_DIGITS:

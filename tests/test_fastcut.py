@@ -53,8 +53,8 @@ def check(lines: list[str], regex: str) -> None:
 
 
 def test_the_clf_family_is_planned_and_the_rest_falls_back_to_the_regex() -> None:
-    assert {"combined", "common", "combined_xff", "traefik_clf"} <= set(PLANNED)
-    for name in ("vhost_combined", "squid", "haproxy", "aws_alb"):  # shapes the cutter does not read exactly
+    assert {"combined", "common", "combined_xff", "traefik_clf", "vhost_combined"} <= set(PLANNED)
+    for name in ("host_combined", "squid", "haproxy", "aws_alb"):  # shapes the cutter does not read exactly
         assert fastcut.plan(REGISTRY[name].compiled.regex) is None, name
 
 
@@ -63,6 +63,8 @@ def test_the_clf_family_is_planned_and_the_rest_falls_back_to_the_regex() -> Non
     [
         r"^(?P<a>[^ \t]+)(?P<b>[^ \t]+)[ \t]*$",  # two fields side by side: where one ends is a guess
         r"^(?P<a>[^ \t]+):(?P<b>[0-9]+)[ \t]*$",  # a name may hold ':'
+        r"^(?P<a>[^ \t:]+)x(?P<b>[0-9]+)[ \t]*$",  # a virtual host ends at ':' or a blank only
+        r"^(?:[0-9]+|-) (?P<a>[^ \t]+)[ \t]*$",  # an alternation that captures nothing
         r'^"(?P<a>[^"\\]*(?:\\.[^"\\]*)*) [ \t]*$',  # a quoted body must end at a quote
         r"^(?P<a>[0-9]+)1[ \t]*$",  # digits then a digit
         r"^(?P<a>[^ \t]+) (?P<a2>.*)$",  # any other regex syntax
@@ -97,6 +99,10 @@ def test_generated_and_edge_lines_cut_as_the_regex_does(name: str) -> None:
         f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" "198.51.100.4, 192.0.2.1"',
         f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" 3 "a" "b" 12ms',
         f'203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua" 3 "a" "b" 12ms 7',
+        f'www.example.org:443 203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua"',
+        f'www.example.org:443:1 203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua"',
+        f':443 203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua"',
+        f'www.example.org: 203.0.113.7 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua"',
         "short",
         "",
         "a b c [1/Jan/2026:00:00:00 +0000] " + '"x" 200 1 "r" "u"',
@@ -117,6 +123,7 @@ def test_any_line_cuts_as_the_regex_does(pieces: list[str], name: str) -> None:
     """Lines built from the layout's own delimiters in any order, and a real line with one piece
     put in each field."""
     good = '203.0.113.7 - frank [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 512 "-" "UA"'
+    good = getattr(REGISTRY.get(name), "sample", "") or good  # the format's own sample line
     mixed = good
     for k, p in enumerate(pieces):
         at = (k * 37) % len(mixed)

@@ -82,7 +82,7 @@ class RegexFormat(Stateless):
             .then(pl.lit(f"does not match format {self.name}"))
             .otherwise(pl.lit("unreadable timestamp"))
         )
-        lf = _groups(batch, regex).lazy()
+        lf = named_groups(batch, regex).lazy()
         if self.client_port:  # the port is always there: cut it from the end (a fast reverse search)
             port = pl.col("client").str.replace(r":[0-9]{1,5}$", "")
             lf = lf.with_columns(port.str.strip_prefix("[").str.strip_suffix("]").alias("client"))
@@ -104,7 +104,7 @@ class RegexFormat(Stateless):
         return [layout], rest
 
 
-def _groups(batch: pl.DataFrame, regex: str) -> pl.DataFrame:
+def named_groups(batch: pl.DataFrame, regex: str) -> pl.DataFrame:
     """``batch`` with the named groups of ``regex`` as columns: cut in one compiled pass when the
     regex is a plain CLF layout (:mod:`.fastcut`), else by polars' regex engine."""
     if (plan := fastcut.plan(regex)) is not None and (cut := fastcut.cut(batch.get_column("line"), plan)) is not None:

@@ -26,6 +26,7 @@ AVAILABLE = native.AVAILABLE
 _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 _SHAPES = {
     r"[^ \t]+": "N",
+    r"[^ \t:]+": "V",
     r"[0-9]+": "D",
     r"[0-9]{3}|-": "S",
     r"[0-9]+|-": "B",
@@ -34,7 +35,7 @@ _SHAPES = {
 }
 _NO_SLOT = 255
 _META = set(".^$*+?()[]{}|\\")
-_GROUP = re.compile(r"\(\?P<(\w+)>")
+_GROUP = re.compile(r"\(\?P<(\w+)>|\(\?:")  # a named group, or one that captures nothing
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,11 @@ def plan(regex: str) -> Plan | None:
             shape = _shape_at(body, m.end())
             if shape is None or not body.startswith(")", shape[1]):
                 return None
+            if m.group(1) is None and shape[0] not in "NDQ":
+                return None  # an alternation that captures nothing: not a plain field
             ops.append((shape[0], m.group(1)))
             i = shape[1] + 1
-        elif body[i] == "[" and (shape := _shape_at(body, i)) is not None and shape[0] in "NDQ":
+        elif body[i] == "[" and (shape := _shape_at(body, i)) is not None and shape[0] in "NDQV":
             ops.append((shape[0], None))
             i = shape[1]
         elif body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
@@ -118,6 +121,8 @@ def _deterministic(ops: list[tuple[str, object]]) -> bool:
         if nxt[0] not in ("L", "E"):
             return False  # two fields side by side
         if op == "N" and first not in (None, b" ", b"\t"):
+            return False
+        if op == "V" and first not in (None, b" ", b"\t", b":"):
             return False
         if op in "DB" and first is not None and first.isdigit():
             return False
