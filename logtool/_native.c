@@ -47,6 +47,33 @@ static inline int digits(const uint8_t *p, size_t n, size_t i, size_t count) {
     return 1;
 }
 
+/* Whether prog is a program match() can run for nslots slots: known operations, literals
+ * inside the program, every slot below nslots and each filled exactly once, ending in OP_END.
+ * (fastcut.plan only makes such programs; a hand-made one must not write past start/end.) */
+static int program_ok(const uint8_t *prog, size_t plen, Py_ssize_t nslots) {
+    uint32_t seen = 0;
+    size_t pc = 0;
+    while (pc < plen) {
+        uint8_t op = prog[pc++];
+        if (op == OP_END) return pc == plen && seen == (nslots == 32 ? 0xFFFFFFFFu : ((1u << nslots) - 1));
+        if (pc >= plen) return 0;
+        if (op == OP_LIT) {
+            size_t len = prog[pc++];
+            if (pc + len > plen) return 0;
+            pc += len;
+            continue;
+        }
+        if (op != OP_NONSP && op != OP_NAME && op != OP_DIGITS && op != OP_STATUS && op != OP_BYTES && op != OP_TIME &&
+            op != OP_QUOTED)
+            return 0;
+        uint8_t slot = prog[pc++];
+        if (slot == NO_SLOT) continue;
+        if (slot >= nslots || (seen >> slot) & 1u) return 0;
+        seen |= 1u << slot;
+    }
+    return 0;
+}
+
 /* Match one line; on success fill start/end per slot and return 1. */
 static int match(const uint8_t *p, size_t n, const uint8_t *prog, size_t plen, int32_t *start, int32_t *end) {
     size_t i = 0, pc = 0;
@@ -166,6 +193,10 @@ static PyObject *cut(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
     }
+    if (!program_ok(prog.buf, (size_t)prog.len, nslots)) {
+        PyErr_SetString(PyExc_ValueError, "not a program for this many fields");
+        goto done;
+    }
     const uint8_t *vw = (const uint8_t *)views.buf + offset * 16;
     uint8_t *ov = out.buf, *bits = valid.buf;
     const uint8_t *pg = prog.buf;
@@ -185,7 +216,8 @@ static PyObject *cut(PyObject *self, PyObject *args) {
         } else {
             memcpy(&bi, v + 8, 4);
             memcpy(&off, v + 12, 4);
-            if (bi < 0 || bi >= ndata || off < 0 || (Py_ssize_t)off + len > bufs[bi].len) {
+            if (bi < 0 || bi >= ndata || off < 0 || (Py_ssize_t)off + len > bufs[bi].len ||
+                (int64_t)off + len > INT32_MAX) {
                 bad = 1;
                 break;
             }
@@ -275,7 +307,7 @@ static int valid_utf8(const uint8_t *p, size_t n) {
 }
 
 /* split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> 1, or 0 when
- * data[start:] is not valid UTF-8 (out_views is then incomplete). The first n_lines
+ * the lines are not valid UTF-8 (out_views is then incomplete). The first n_lines
  * newline-terminated lines of data[start:], without the newline (and one CR before it when
  * strip_cr), as views into data (which the caller passes as buffer buffer_index), written to
  * out_views from row first_row on. */
@@ -295,14 +327,19 @@ static PyObject *split(PyObject *self, PyObject *args) {
     size_t len = (size_t)data.len, pos = (size_t)start;
     int ok = 1, short_data = 0;
     Py_BEGIN_ALLOW_THREADS;
-    if (!valid_utf8(d + pos, len - pos)) ok = 0;
-    for (Py_ssize_t r = 0; ok && r < n; r++) {
+    for (Py_ssize_t r = 0; r < n; r++) {
         const uint8_t *nl = memchr(d + pos, '\n', len - pos);
         if (nl == NULL) {
             short_data = 1;
             break;
         }
         size_t end = (size_t)(nl - d);
+        /* only the lines returned are checked (a batch may end inside a character of the line
+         * it carries over); no character spans a newline, so line by line is the same check */
+        if (!valid_utf8(d + pos, end - pos)) {
+            ok = 0;
+            break;
+        }
         if (strip_cr && end > pos && d[end - 1] == '\r') end--;
         int32_t l = (int32_t)(end - pos), off = (int32_t)pos, bi = buf_index;
         uint8_t *o = ov + r * 16;
@@ -407,7 +444,7 @@ static PyMethodDef methods[] = {
     {"count_lines", count_lines, METH_VARARGS, "count_lines(data) -> newlines in data"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
     {"split", split, METH_VARARGS,
-     "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether data[start:] is valid UTF-8"},
+     "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},
     {"cut", cut, METH_VARARGS,
      "cut(views, data_buffers, n, offset, program, nslots, out_views, out_validity) -> out-of-line bytes per field"},
     {NULL, NULL, 0, NULL},

@@ -58,7 +58,7 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool = False, carry: bytes =
         )
         s = df.get_column("line").slice(lead).fill_null("")
         if s.len() == n_lines:
-            return s if keep_cr else s.str.strip_suffix("\r")
+            return s  # the reader drops the one CR before each LF (keep_cr: no CR here)
     except (pl.exceptions.PolarsError, OSError):
         pass
     # Slow path for inputs the CSV reader splits differently (lone CRs and the like).

@@ -1,12 +1,14 @@
 """The compiled part (``logtool._native``, from :file:`_native.c`) behind Arrow-shaped calls.
 
-``split_lines`` and ``cut_fields`` return None when the compiled module is missing (a package built without a C
-compiler) or cannot take the input; the caller then does the same work in polars.
+``split_lines`` and ``cut_fields`` return None when the compiled module is missing (a package
+built without a C compiler) or cannot take the input; the caller then does the same work in
+polars. Both return Arrow string-view arrays, which polars takes without a copy.
 
 - :func:`count_lines`, :func:`split_lines`: a batch's bytes → its lines, as string views into
   those bytes.
-- :func:`cut_fields`: lines → the fields a CLF-layout program names (:mod:`logtool.parsers.fastcut`),
-  as string views into the lines' own buffers.
+- :func:`cut_fields`: lines → the fields a CLF-layout program names
+  (:mod:`logtool.parsers.fastcut`): short values held in their views, longer ones packed into
+  one buffer per field.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
     one CR before it unless ``keep_cr``); None when the text is not valid UTF-8. ``carry`` (the
     start of a line the previous batch cut) is joined to the first line only: ``data`` is not
     copied."""
-    if _native is None:
+    if _native is None or len(data) + len(carry) >= 2**31:  # a view's offset is 32 bits
         return None
     import polars as pl
     import pyarrow as pa
@@ -75,6 +77,8 @@ def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.D
         return None
     n, bufs = len(arr), arr.buffers()
     data = tuple(bufs[2:])
+    if sum(b.size for b in data) >= 2**31:  # a packed field's offsets are 32 bits
+        return None
     out = pa.allocate_buffer(max(len(names) * n * 16, 1))
     valid = pa.allocate_buffer(max((n + 7) // 8, 1))
     sizes = _native.cut(bufs[1], data, n, arr.offset, program, len(names), out, valid)

@@ -69,6 +69,7 @@ def test_the_clf_family_is_planned_and_the_rest_falls_back_to_the_regex() -> Non
         r"^(?P<a>[0-9]+)1[ \t]*$",  # digits then a digit
         r"^(?P<a>[^ \t]+) (?P<a2>.*)$",  # any other regex syntax
         r"(?P<a>[^ \t]+)[ \t]*$",  # not anchored
+        r"^(?P<a>[^ \t]+) \<(?P<b>[0-9]+)[ \t]*$",  # \< is a word boundary in Rust's syntax, not "<"
     ],
 )
 def test_layouts_the_cutter_cannot_read_exactly_are_refused(regex: str) -> None:
@@ -228,3 +229,48 @@ def test_a_carried_line_start_joins_the_first_line(text: str, cut: int, keep_cr:
     assert got == split_lines(raw, n, keep_cr).to_list()
     if b"\x00" not in raw and b"\xff" not in raw:
         assert got == reference_split(raw, n, keep_cr)
+
+
+def test_without_the_compiled_module_polars_does_the_same_work(tmp_path: Path, monkeypatch) -> None:
+    """An install without a C compiler: every call falls back, and a file reads the same."""
+    from logtool.inputs import LogInput, iter_batches
+
+    lines = list(generate.lines(datetime(2026, 11, 24, tzinfo=UTC), 3000, seed=5, malformed_rate=0.05))
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\n")
+
+    def read() -> tuple[list[str], pl.DataFrame]:
+        batches = list(iter_batches(LogInput(log.name, log), batch_bytes=64 * 1024))  # many carried lines
+        whole = pl.concat(batches)
+        return whole.get_column("line").to_list(), REGISTRY["combined"].parser().parse(whole)[0]
+
+    with_module = read()
+    monkeypatch.setattr(native, "_native", None)
+    assert native.split_lines(b"a\n", 1, False) is None
+    assert native.cut_fields(pl.Series(["a"]), b"E", ()) is None
+    assert native.count_lines(b"a\nb\n") == 2
+    without = read()
+    assert without[0] == with_module[0] == [ln.replace("\x00", "\\x00") for ln in lines]  # a NUL shows as \x00
+    assert without[1].equals(with_module[1])
+
+
+@needs_cutter
+def test_a_batch_ending_inside_a_character_is_still_cut_in_compiled_code() -> None:
+    """Only the lines returned are checked: the carried-over rest may end mid-character. And
+    either path drops exactly one CR before a newline."""
+    assert native.split_lines(b"a\r\r\nb\xe2\x82", 1, False).to_list() == ["a\r"]
+    assert split_lines(b"a\r\r\n\xff\n", 2).to_list() == ["a\r", "\ufffd"]  # not UTF-8: the lossy reader
+
+
+@needs_cutter
+@pytest.mark.parametrize(
+    ("program", "nslots"),
+    [(b"N\xc8E", 1), (b"N\x00E", 2), (b"N\x00N\x00E", 1), (b"N\x00", 1), (b"L\x09abE", 0), (b"X\x00E", 1), (b"", 0)],
+)
+def test_the_cutter_refuses_a_program_it_cannot_run(program: bytes, nslots: int) -> None:
+    """Slots past the output, slots never or twice filled, a literal past the end, an unknown
+    step, no end: refused before a line is read (a made-up program must not write anywhere)."""
+    from logtool import _native
+
+    with pytest.raises(ValueError, match="not a program"):
+        _native.cut(b"\0" * 16, (), 1, 0, program, nslots, bytearray(16 * max(nslots, 1)), bytearray(1))

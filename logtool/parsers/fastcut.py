@@ -73,7 +73,7 @@ def plan(regex: str) -> Plan | None:
         elif body[i] == "[" and (shape := _shape_at(body, i)) is not None and shape[0] in "NDQV":
             ops.append((shape[0], None))
             i = shape[1]
-        elif body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+        elif body[i] == "\\" and i + 1 < len(body) and body[i + 1] in _META:  # \< is a word boundary, not <
             ops.append(("L", body[i + 1].encode()))
             i += 2
         elif body[i] not in _META and body[i].isascii():
