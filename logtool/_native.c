@@ -1,17 +1,17 @@
 /* logtool's compiled part (optional: without it, the same results come from polars, slower).
  *
  * split(): a batch of bytes cut into lines, as an Arrow string-view array over the batch's own
- * bytes (see logtool/inputs.py, which falls back to polars' CSV reader when the batch is not
- * valid UTF-8).
+ * bytes (see logtool/linesplit.py, which falls back to polars' CSV reader when the lines are not
+ * valid UTF-8). count_lines(): the newlines in a batch.
  *
  * cut(): the CLF family's fields in one pass over each line, for the formats whose regex is a
  * plain sequence of literals and a few field shapes (see logtool/parsers/fastcut.py, which turns
  * such a regex into the program this runs and falls back to the regex for every other format).
- *
  * Input: an Arrow string-view array (16-byte views and their data buffers). Output: for each
- * captured field, an Arrow string-view array that points into the same data buffers (no bytes
- * are copied but the up to 12 that a short view holds inline), and one validity bitmap: a line
- * that does not match has every field null, as the regex's groups are.
+ * captured field, views into the same data buffers (a value of up to 12 bytes is held in its
+ * view), and one validity bitmap: a line that does not match has every field null, as the
+ * regex's groups are. pack() then copies each field's longer values into a buffer of its own,
+ * as a regex's groups would be laid out (logtool/native.py).
  *
  * Every shape matches exactly what its regex matches, on bytes: the delimiters (space, tab,
  * quote, backslash, digits, letters) are ASCII, and no byte of a multi-byte UTF-8 character is
