@@ -51,13 +51,11 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
         if not _native.split(head, 0, 1, not keep_cr, views, 0, 1):
             return None
         buffers.append(pa.py_buffer(head))
-    elif carry:
-        return None
     rest = n_lines - (start > 0)
     if not _native.split(data, start, rest, not keep_cr, views, n_lines - rest, 0):
         return None
     arr = pa.Array.from_buffers(pa.string_view(), n_lines, [None, views, *buffers])
-    return pl.Series("line", pl.from_arrow(arr))
+    return pl.from_arrow(arr).alias("line")  # type: ignore[union-attr]
 
 
 def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.DataFrame | None:
@@ -87,4 +85,4 @@ def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.D
         packed = pa.allocate_buffer(size)  # the field's long strings, compact (as a regex's groups are)
         _native.pack(out, s * n, data, n, packed)
         cols[name] = pa.Array.from_buffers(pa.string_view(), n, [valid, out.slice(s * n * 16, n * 16), packed])
-    return pl.DataFrame(pl.from_arrow(pa.table(cols)))
+    return pl.from_arrow(pa.table(cols))  # type: ignore[return-value]
