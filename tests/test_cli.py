@@ -198,3 +198,32 @@ def test_a_no_op_command_loads_no_renderer_or_parquet_library(tmp_path: Path) ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "listed"),
+    [
+        (["ingest", "--format", "nope", "x.log"], "'combined', 'common'"),
+        (["report", "--format", "nope"], "'table', 'json'"),
+        (["report", "--compare", "nope"], "'previous'"),
+        (["export", "--format", "nope"], "'csv'"),
+        (["review", "--format", "nope"], "'table', 'json'"),
+        (["review", "--blocklist", "nope"], "'nftables'"),
+    ],
+)
+def test_choices_loaded_on_demand_still_check_and_list_their_values(run, args: list[str], listed: str) -> None:
+    """The choices that live in library modules (formats, renderers) load only when a command
+    needs them (``logtool --help`` stays fast), and still refuse what they do not list."""
+    r = run(*args)
+    assert r.exit_code == 2
+    assert "Invalid value for" in r.stderr and "'nope' is not" in r.stderr and listed in r.stderr
+
+
+def test_a_choice_loaded_on_demand_gives_the_command_its_member(run, tmp_path: Path) -> None:
+    """``--format`` still hands the command the enum member (the renderers compare members)."""
+    logs = write_days(tmp_path / "logs", n_days=1, per_day=50)
+    assert run("ingest", "--format", "combined", str(logs[0]), "--now", "2026-11-12T03:00:00Z").exit_code == 0
+    r = run("review", "--format", "json", "--now", "2026-11-12T03:00:00Z")
+    assert r.exit_code == 0, r.output
+    assert isinstance(json.loads(r.stdout), dict | list)
+    assert run("review", "--now", "2026-11-12T03:00:00Z").stdout != r.stdout  # the table, not JSON

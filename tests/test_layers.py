@@ -165,10 +165,10 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert layer_of("logtool.cli.data") > layer_of("logtool.store") > layer_of("logtool.net")
 
 
-@pytest.mark.parametrize("args", [["--version"], ["status"], ["status", "--format", "json"]])
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["status"], ["status", "--format", "json"]])
 def test_no_op_commands_start_without_polars(args: list[str], tmp_path: Path) -> None:
-    """Start-up of a command with nothing to compute (``status`` of an empty store) stays short:
-    it must not load polars or pyarrow (about 0.2 s of imports); the figure is in ``bench/``."""
+    """Start-up of a command with nothing to compute (``status`` of an empty store, the list of
+    commands) stays short: it must not load polars or pyarrow (about 0.2 s of imports); the figure is in ``bench/``."""
     import subprocess
     import sys
 

@@ -17,7 +17,7 @@ import keyword
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,15 +203,38 @@ def period_options(month: bool = False) -> Callable[[F], F]:
     return decorate
 
 
-def format_option(enum_type: type[E], default: E, help: str = "Output format.") -> Callable[[F], F]:
-    """``--format``: the choices are the members of ``enum_type``; the command gets the member."""
+class LazyChoice(click.Choice):
+    """A choice whose values come from ``load`` when first needed (the command's own help, a
+    value to check), so that listing the commands (``logtool --help``) does not import the
+    library modules that define them."""
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load, self._values = load, None
+        super().__init__(())
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        if self._values is None:
+            self._values = tuple(self._load())
+        return self._values
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click's __init__ assigns the (empty) placeholder
+        pass
+
+
+def format_option(enum_type: type[E] | Callable[[], type[E]], default: E | str,
+                  help: str = "Output format.") -> Callable[[F], F]:  # fmt: skip
+    """``--format``: the choices are the members of ``enum_type`` (or of the enum a function
+    returns, imported only when needed); the command gets the member."""
+    load: Callable[[], type[E]] = (lambda: enum_type) if isinstance(enum_type, type) else enum_type  # type: ignore[assignment,return-value]
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice([m.value for m in enum_type]),
-        default=default.value,
+        type=LazyChoice(lambda: [m.value for m in load()]),
+        default=default.value if isinstance(default, enum.Enum) else default,
         show_default=True,
-        callback=lambda ctx, param, value: enum_type(value),
+        callback=lambda ctx, param, value: load()(value),
         help=help,
     )
 

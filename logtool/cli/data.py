@@ -5,19 +5,58 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from logtool.cli.common import Ctx, format_option, now_option, output, output_option, period_options, plural
+from logtool.cli.common import (
+    Ctx,
+    LazyChoice,
+    format_option,
+    now_option,
+    output,
+    output_option,
+    period_options,
+    plural,
+)
 from logtool.errors import ConfigError
-from logtool.governance.export import ExportFormat
-from logtool.render import ReportFormat
-from logtool.render.blocklist import BlocklistStyle
-from logtool.render.findings import FindingFormat
-from logtool.report import COMPARE
+
+if TYPE_CHECKING:  # the enums' modules load polars: imported when a command runs or shows its help
+    from logtool.governance.export import ExportFormat
+    from logtool.render import ReportFormat
+    from logtool.render.findings import FindingFormat
 
 SEVERITY = click.Choice(["low", "medium", "high"])
+
+
+def _report_formats() -> type[ReportFormat]:
+    from logtool.render import ReportFormat
+
+    return ReportFormat
+
+
+def _export_formats() -> type[ExportFormat]:
+    from logtool.governance.export import ExportFormat
+
+    return ExportFormat
+
+
+def _finding_formats() -> type[FindingFormat]:
+    from logtool.render.findings import FindingFormat
+
+    return FindingFormat
+
+
+def _blocklist_styles() -> list[str]:
+    from logtool.render.blocklist import BlocklistStyle
+
+    return [s.value for s in BlocklistStyle]
+
+
+def _compare() -> tuple[str, ...]:
+    from logtool.report import COMPARE
+
+    return COMPARE
 
 
 class StageType(click.Choice):
@@ -32,10 +71,10 @@ class StageType(click.Choice):
 
 @click.command()
 @period_options(month=True)
-@format_option(ReportFormat, ReportFormat.table)
+@format_option(_report_formats, "table")
 @output_option()
 @click.option("--vhost", help="Only this virtual host (as logged, any case).")
-@click.option("--compare", type=click.Choice(list(COMPARE)),
+@click.option("--compare", type=LazyChoice(_compare),
               help="Each KPI with its change against the previous period of the same length.")  # fmt: skip
 @click.option("--hold", "hold_id", help="Row-level detail (full addresses, requests) of the rows this hold matches.")
 @now_option
@@ -67,15 +106,15 @@ def report(obj: Ctx, date_from: str | None, date_to: str | None, fmt: ReportForm
 @click.option("--stage", type=StageType(), help="Which stage to export (required without --hold).")
 @click.option("--hold", "hold_id", help="Export the raw rows this hold matches (full detail).")
 @period_options()
-@format_option(ExportFormat, ExportFormat.csv)
+@format_option(_export_formats, "csv")
 @output_option()
 @now_option
 @click.pass_obj
 def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | None, date_to: str | None,
            fmt: ExportFormat, out_path: Path | None, now: datetime) -> None:  # fmt: skip
     """Export the rows of one stage (raw rows hold personal data: handle with care)."""
+    from logtool.governance.export import ExportFormat, export_hold
     from logtool.governance.export import export as do_export
-    from logtool.governance.export import export_hold
 
     if fmt is ExportFormat.parquet and out_path is None and sys.stdout.isatty():
         raise ConfigError("Parquet is binary: pass -o FILE or redirect stdout")
@@ -98,7 +137,7 @@ def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | No
 @click.option("--since", help="Look back this far: 24h, 2d, 90m, or an ISO time.")
 @period_options()
 @click.option("--hold", "hold_id", help="Review the rows of this hold, with full addresses and requests.")
-@format_option(FindingFormat, FindingFormat.table)
+@format_option(_finding_formats, "table")
 @click.option("--fail-on", type=SEVERITY, help="Exit 1 if a finding is at least this severe.")
 @click.option("--min-severity", type=SEVERITY, help="Show only findings at least this severe.")
 @click.option(
@@ -115,7 +154,7 @@ def export(obj: Ctx, stage: str | None, hold_id: str | None, date_from: str | No
 @now_option
 @click.option(
     "--blocklist",
-    type=click.Choice([s.value for s in BlocklistStyle]),
+    type=LazyChoice(_blocklist_styles),
     help="With --hold: print the offending addresses for a firewall instead of findings.",
 )
 @click.pass_obj
@@ -131,8 +170,8 @@ def review(obj: Ctx, since: str | None, date_from: str | None, date_to: str | No
     and allow-lists: logtool/detect/rules.toml, overridable with --rules."""
     import shutil
 
-    from logtool.render.blocklist import render_blocklist
-    from logtool.render.findings import render, select
+    from logtool.render.blocklist import BlocklistStyle, render_blocklist
+    from logtool.render.findings import FindingFormat, render, select
     from logtool.review import ReviewResult, run_review
     from logtool.review import blocklist as do_blocklist
     from logtool.review.crawlers import dns_verifier

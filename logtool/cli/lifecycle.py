@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from logtool.cli.common import Ctx, err, now_option, plural, policy_options, wall_clock
+from logtool.cli.common import Ctx, LazyChoice, err, now_option, plural, policy_options, wall_clock
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
@@ -20,13 +20,21 @@ DEFAULT_REPORTS = Path("reports")
 CONVERSATION_FLAGS = ("conversations_raw_days", "conversations_anonymised_days", "conversation_text")
 
 
+def _format_names() -> list[str]:
+    """Every format's name (the parsers load polars: only when a command runs or shows its help)."""
+    from logtool.parsers import CONV_REGISTRY, REGISTRY
+
+    return [*REGISTRY, *CONV_REGISTRY]
+
+
 def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``--format NAME`` or a description of the format; the command gets ``line_format``."""
-    from logtool.parsers import CONV_REGISTRY, REGISTRY, choose_format
 
     @functools.wraps(f)
     def wrapper(*args: Any, format_name: str | None, log_format: str | None, nginx_format: str | None,
                 json_map: str | None, **kw: Any) -> Any:  # fmt: skip
+        from logtool.parsers import choose_format
+
         return f(*args, line_format=choose_format(format_name, log_format, nginx_format, json_map), **kw)
 
     out: Any = wrapper
@@ -37,7 +45,7 @@ def line_format_options(f: Callable[..., Any]) -> Callable[..., Any]:
     out = click.option("--log-format", help="Apache LogFormat string of your logs, e.g. '%h %l %u %t \"%r\" %>s %b'.")(
         out
     )
-    return click.option("--format", "format_name", type=click.Choice([*REGISTRY, *CONV_REGISTRY]),
+    return click.option("--format", "format_name", type=LazyChoice(_format_names),
                         help="Force a format instead of auto-detection.")(out)  # fmt: skip
 
 
