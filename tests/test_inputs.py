@@ -111,3 +111,18 @@ def test_ordered_map_keeps_order_and_raises_errors() -> None:
     assert out == [i * i for i in range(7)]
     with pytest.raises(ValueError, match="boom"):
         list(ordered_map(slow_first, iter(range(10))))
+
+
+@pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 99])
+def test_a_file_digest_read_in_chunks_equals_the_whole_files_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """The digest reads into one buffer again and again: the last, short read counts only the
+    bytes it read (a 7-byte buffer here, so every size crosses or ends on a chunk edge)."""
+    import logtool.inputs as inputs
+
+    monkeypatch.setattr(inputs, "DIGEST_CHUNK", 7)
+    data = bytes(range(256))[:size]
+    path = tmp_path / "f.log"
+    path.write_bytes(data)
+    assert inputs.file_digest(path) == hashlib.sha256(data).hexdigest()
