@@ -13,7 +13,6 @@ Problems come back as ``(kind, where, detail)``; details never quote a value.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 
@@ -45,8 +44,7 @@ def _pii(df: pl.DataFrame, policy: Policy) -> list[tuple[str, int]]:
     return out
 
 
-def conversation_problems(store: Store, policy: Policy, now: datetime, damaged: set[str],
-                          expired: Any) -> list[tuple[str, str, str]]:  # fmt: skip
+def conversation_problems(store: Store, policy: Policy, now: datetime, damaged: set[str]) -> list[tuple[str, str, str]]:
     """Personal data left in ``conv_anonymised`` and conversation days overdue for retention."""
     out: list[tuple[str, str, str]] = []
     parts = [p for p in store.parts("conv_anonymised") if p.path not in damaged]
@@ -54,14 +52,10 @@ def conversation_problems(store: Store, policy: Policy, now: datetime, damaged: 
         df = store.read_parts([p for p in parts if p.date == day], "conv_anonymised")
         for col, n in _pii(df, policy):
             out.append(("personal-data", f"conv_anonymised/{day}/{col}", f"{n} values still hold personal data"))
-    active = holdmatch.active(store, now)
-    for stage, keep in windows(policy).items():
-        for day in sorted({p.date for p in store.parts(stage) if expired(p.date, now, keep)}):
-            day_parts = store.parts(stage, day, day)
-            _, held = holdmatch.held_on_day(store, day, day_parts, stage, active)
-            rows = sum(p.rows for p in day_parts) - held
-            if rows:
-                out.append(
-                    ("overdue", f"{stage}/{day}", f"{rows} records older than {keep} days: run 'logtool retain'")
-                )
+    kept = windows(policy)
+    for stage, day, rows in holdmatch.overdue_days(store, kept, tuple(kept), now):
+        if rows:
+            out.append(
+                ("overdue", f"{stage}/{day}", f"{rows} records older than {kept[stage]} days: run 'logtool retain'")
+            )
     return out

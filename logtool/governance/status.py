@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from logtool.config import Policy
-from logtool.lifecycle.holdmatch import active, held_on_day
+from logtool.lifecycle.holdmatch import overdue_days
 from logtool.stages import STAGES, WINDOWED_CONV_STAGES, WINDOWED_LOG_STAGES
 from logtool.store import Store
-from logtool.timespec import day_expired
 
 
 def overdue_rows(
@@ -17,15 +16,9 @@ def overdue_rows(
 ) -> dict[str, int]:
     """Rows per stage of ``stages`` older than the policy allows, not counting evidence under an
     active hold (retention keeps those on purpose; ``verify`` counts the same way)."""
-    holds, kept = active(store, now), policy.kept_days()
-    out = {}
-    for stage in stages:
-        keep = kept[stage]
-        n = 0
-        for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
-            parts = store.parts(stage, day, day)
-            n += sum(p.rows for p in parts) - held_on_day(store, day, parts, stage, holds)[1]
-        out[stage] = n
+    out = dict.fromkeys(stages, 0)
+    for stage, _, rows in overdue_days(store, policy.kept_days(), stages, now):
+        out[stage] += rows
     return out
 
 

@@ -151,18 +151,13 @@ def verify(store: Store, policy: Policy, now: datetime) -> list[Problem]:
     for stage in ("anonymised", "aggregates", "quarantine", "conv_anonymised", "conv_aggregates"):
         parts = [p for p in store.parts(stage) if p.path not in damaged]
         problems += _scan_parts(store, stage, parts, policy)
-    active = holdmatch.active(store, now)
     kept = policy.kept_days()
-    for stage, keep in ((s, kept[s]) for s in WINDOWED_LOG_STAGES):
-        for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, keep)}):
-            parts = store.parts(stage, day, day)
-            _, held = holdmatch.held_on_day(store, day, parts, stage, active)  # evidence is not overdue
-            rows = sum(p.rows for p in parts) - held
-            if rows:
-                problems.append(
-                    Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {keep} days: run 'logtool retain'")
-                )
-    problems += [Problem(*p) for p in conversation_problems(store, policy, now, damaged, day_expired)]
+    for stage, day, rows in holdmatch.overdue_days(store, kept, WINDOWED_LOG_STAGES, now):
+        if rows:
+            problems.append(
+                Problem("overdue", f"{stage}/{day}", f"{rows} rows older than {kept[stage]} days: run 'logtool retain'")
+            )
+    problems += [Problem(*p) for p in conversation_problems(store, policy, now, damaged)]
     return problems + _set_aside_overdue(store, policy, now)
 
 

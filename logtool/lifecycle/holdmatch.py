@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from logtool.net import Network, parse_ip
 from logtool.store import Hold, Partition, Store
+from logtool.timespec import day_expired
 
 if TYPE_CHECKING:  # polars loads when rows are matched: ``status`` of a store without holds never does
     import polars as pl
@@ -95,6 +97,19 @@ def held_on_day(
     if not day_holds:
         return [], 0
     return day_holds, sum(int(held_mask(df, day_holds, stage).sum()) for df in store.iter_parts(parts, stage))
+
+
+def overdue_days(
+    store: Store, kept: dict[str, int], stages: tuple[str, ...], now: datetime
+) -> Iterator[tuple[str, str, int]]:
+    """(stage, day, rows) for each day of ``stages`` older than ``kept`` (stage → days, see
+    ``Policy.kept_days``) allows, not counting evidence under an active hold (retention keeps
+    that on purpose); ``status`` sums these, ``verify`` names each day with rows left."""
+    holds = active(store, now)
+    for stage in stages:
+        for day in sorted({p.date for p in store.parts(stage) if day_expired(p.date, now, kept[stage])}):
+            parts = store.parts(stage, day, day)
+            yield stage, day, sum(p.rows for p in parts) - held_on_day(store, day, parts, stage, holds)[1]
 
 
 def record_expiries(store: Store, now: datetime) -> list[str]:
