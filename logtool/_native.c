@@ -171,6 +171,40 @@ static int match(const uint8_t *p, size_t n, const uint8_t *prog, size_t plen, i
     return 0; /* a program always ends in OP_END */
 }
 
+/* One Arrow string view: the length, then the bytes inline (up to 12) or their first four, the
+ * buffer index and the offset. */
+static inline void put_view(uint8_t *o, const uint8_t *s, int32_t len, int32_t bi, int32_t off) {
+    memset(o, 0, 16);
+    memcpy(o, &len, 4);
+    if (len <= 12) {
+        memcpy(o + 4, s, (size_t)len);
+    } else {
+        memcpy(o + 4, s, 4);
+        memcpy(o + 8, &bi, 4);
+        memcpy(o + 12, &off, 4);
+    }
+}
+
+/* The buffers of a tuple of data buffers, *got of them taken (all, unless an error is set);
+ * NULL with an error when out of memory. Release with release_buffers(bufs, *got). */
+static Py_buffer *get_buffers(PyObject *datas, Py_ssize_t *got) {
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas);
+    Py_buffer *bufs = PyMem_Calloc(ndata ? ndata : 1, sizeof(Py_buffer));
+    *got = 0;
+    if (bufs == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (; *got < ndata; (*got)++)
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, *got), &bufs[*got], PyBUF_SIMPLE) < 0) break;
+    return bufs;
+}
+
+static void release_buffers(Py_buffer *bufs, Py_ssize_t got) {
+    for (Py_ssize_t k = 0; k < got; k++) PyBuffer_Release(&bufs[k]);
+    PyMem_Free(bufs);
+}
+
 static PyObject *cut(PyObject *self, PyObject *args) {
     Py_buffer views = {0}, prog = {0}, out = {0}, valid = {0};
     PyObject *datas;
@@ -179,15 +213,9 @@ static PyObject *cut(PyObject *self, PyObject *args) {
                           &valid))
         return NULL;
     PyObject *result = NULL;
-    Py_ssize_t ndata = PyTuple_GET_SIZE(datas);
-    Py_buffer *bufs = PyMem_Calloc(ndata ? ndata : 1, sizeof(Py_buffer));
-    Py_ssize_t got = 0;
-    if (bufs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; got < ndata; got++)
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, got), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
     if (nslots < 0 || nslots > MAX_SLOTS || n < 0 || offset < 0 || views.len < (offset + n) * 16 ||
         out.len < nslots * n * 16 || valid.len < (n + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
@@ -232,17 +260,8 @@ static PyObject *cut(PyObject *self, PyObject *args) {
         for (Py_ssize_t s = 0; s < nslots; s++) {
             uint8_t *o = ov + (s * n + r) * 16;
             int32_t flen = end[s] - start[s];
-            memset(o, 0, 16);
-            memcpy(o, &flen, 4);
-            if (flen <= 12) {
-                memcpy(o + 4, line + start[s], (size_t)flen);
-            } else {
-                int32_t foff = off + start[s];
-                total[s] += flen;
-                memcpy(o + 4, line + start[s], 4);
-                memcpy(o + 8, &bi, 4);
-                memcpy(o + 12, &foff, 4);
-            }
+            if (flen > 12) total[s] += flen;
+            put_view(o, line + start[s], flen, bi, off + start[s]);
         }
     }
     Py_END_ALLOW_THREADS;
@@ -261,8 +280,7 @@ static PyObject *cut(PyObject *self, PyObject *args) {
         PyTuple_SET_ITEM(result, s, v);
     }
 done:
-    for (Py_ssize_t k = 0; k < got; k++) PyBuffer_Release(&bufs[k]);
-    PyMem_Free(bufs);
+    if (bufs != NULL) release_buffers(bufs, got);
     PyBuffer_Release(&views);
     PyBuffer_Release(&prog);
     PyBuffer_Release(&out);
@@ -341,17 +359,7 @@ static PyObject *split(PyObject *self, PyObject *args) {
             break;
         }
         if (strip_cr && end > pos && d[end - 1] == '\r') end--;
-        int32_t l = (int32_t)(end - pos), off = (int32_t)pos, bi = buf_index;
-        uint8_t *o = ov + r * 16;
-        memset(o, 0, 16);
-        memcpy(o, &l, 4);
-        if (l <= 12) {
-            memcpy(o + 4, d + pos, (size_t)l);
-        } else {
-            memcpy(o + 4, d + pos, 4);
-            memcpy(o + 8, &bi, 4);
-            memcpy(o + 12, &off, 4);
-        }
+        put_view(ov + r * 16, d + pos, (int32_t)(end - pos), buf_index, (int32_t)pos);
         pos = (size_t)(nl - d) + 1;
     }
     Py_END_ALLOW_THREADS;
@@ -377,14 +385,9 @@ static PyObject *pack(PyObject *self, PyObject *args) {
     Py_ssize_t first, n;
     if (!PyArg_ParseTuple(args, "w*nO!nw*", &views, &first, &PyTuple_Type, &datas, &n, &out)) return NULL;
     PyObject *result = NULL;
-    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got = 0;
-    Py_buffer *bufs = PyMem_Calloc(ndata ? ndata : 1, sizeof(Py_buffer));
-    if (bufs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (; got < ndata; got++)
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, got), &bufs[got], PyBUF_SIMPLE) < 0) goto done;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
     if (n < 0 || first < 0 || views.len < (first + n) * 16 || out.len > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
@@ -417,8 +420,7 @@ static PyObject *pack(PyObject *self, PyObject *args) {
     }
     result = Py_NewRef(Py_None);
 done:
-    for (Py_ssize_t k = 0; k < got; k++) PyBuffer_Release(&bufs[k]);
-    PyMem_Free(bufs);
+    if (bufs != NULL) release_buffers(bufs, got);
     PyBuffer_Release(&views);
     PyBuffer_Release(&out);
     return result;

@@ -60,17 +60,13 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
 
 def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.DataFrame | None:
     """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
-    line does not match); None when the lines are not one chunk of non-null string views."""
+    line does not match); None when the lines are not non-null string views."""
     if _native is None:
         return None
     import polars as pl
     import pyarrow as pa
 
-    arr = lines.to_arrow(compat_level=pl.CompatLevel.newest())
-    if isinstance(arr, pa.ChunkedArray):
-        if arr.num_chunks != 1:
-            return None
-        arr = arr.chunk(0)
+    arr = lines.to_arrow(compat_level=pl.CompatLevel.newest())  # one array: polars rechunks
     if arr.type != pa.string_view() or arr.null_count:
         return None
     n, bufs = len(arr), arr.buffers()

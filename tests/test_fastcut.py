@@ -76,14 +76,14 @@ def test_layouts_the_cutter_cannot_read_exactly_are_refused(regex: str) -> None:
     assert fastcut.plan(regex) is None
 
 
-needs_cutter = pytest.mark.skipif(not fastcut.AVAILABLE, reason="installed without a C compiler")
+needs_cutter = pytest.mark.skipif(not native.AVAILABLE, reason="installed without a C compiler")
 
 
 def test_the_cutter_is_built_wherever_a_compiler_is() -> None:
     """``pip install`` builds it when it can; an install that silently lost it would be slow."""
     if shutil.which(sysconfig.get_config_var("CC").split()[0]) is None:
         pytest.skip("no C compiler here")
-    assert fastcut.AVAILABLE, "logtool/parsers/_clfcut.c was not compiled: reinstall with `pip install -e .`"
+    assert native.AVAILABLE, "logtool/_native.c was not compiled: reinstall with `pip install -e .`"
 
 
 @needs_cutter

@@ -20,9 +20,6 @@ import polars as pl
 
 from logtool import native
 
-#: Whether the compiled cutter is installed.
-AVAILABLE = native.AVAILABLE
-
 _QUOTED = r'[^"\\]*(?:\\.[^"\\]*)*'
 _SHAPES = {
     r"[^ \t]+": "N",
