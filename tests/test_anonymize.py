@@ -323,3 +323,14 @@ def test_pipe_sigterm_exits_cleanly_after_writing_what_it_read(tmp_path: Path) -
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
     assert _count(out) == 30
+
+
+@pytest.mark.parametrize("lines", [["a", "b"], ["a", None, "c"], ["x" * 40], ["é\u2028", ""], [""]])
+@pytest.mark.parametrize("newline", [True, False])
+def test_a_batch_is_encoded_one_line_per_line(lines: list[str | None], newline: bool) -> None:
+    """The output of a batch: each line and a newline (none after the last of a pipe's lines
+    that had none); a null line is an empty one."""
+    from logtool.anonymize.stream import _encode
+
+    got = bytes(_encode(pl.Series(lines, dtype=pl.String), newline))
+    assert got == "\n".join(x or "" for x in lines).encode() + (b"\n" if newline else b"")

@@ -108,8 +108,6 @@ def _encode(lines: pl.Series, final_newline: bool = True) -> bytes | memoryview:
     if final_newline:  # an empty last item: the join ends with a newline
         lines = pl.concat([lines, pl.Series([""], dtype=pl.String)], rechunk=False)
     arr = lines.str.join("\n").to_arrow()  # one large string (pyarrow is loaded: it cut the lines)
-    if not hasattr(arr, "buffers"):  # a chunked array of one chunk
-        arr = arr.chunk(0)
     _, offsets, data = arr.buffers()
     start, end = memoryview(offsets).cast("q")[arr.offset : arr.offset + 2]
     return memoryview(data)[start:end]  # no copy; keeps the Arrow buffer alive until written
