@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -82,6 +82,54 @@ def test_daily_dimensions_and_privacy_of_keys() -> None:
     } <= keys
     assert {("status_class", "4xx"), ("hour", "10"), ("hour", "23"), ("method", "POST")} <= keys
     assert not any("203.0.113.9" in k or "jane" in k for _, k in keys)
+
+
+def _reference_daily(rec: pl.DataFrame) -> pl.DataFrame:
+    """Each dimension's key computed for every row, then counted: what :func:`aggregate.daily`
+    computes on distinct values in one plan."""
+    from logtool.anonymize.redact import redact
+
+    parts = []
+    for name, (value, key) in aggregate.DIMENSIONS.items():
+        df = rec.select(pl.col("ts").dt.date().alias("date"), "vhost", pl.col("bytes").fill_null(0), value.alias("v"))
+        if name in aggregate.SPARSE:
+            df = df.filter(pl.col("v").is_not_null())
+        k = (
+            redact(df["v"].cast(pl.String))
+            if isinstance(key, aggregate.Redacted)
+            else df.select(key(pl.col("v"))).to_series()
+        )
+        df = df.with_columns(k.fill_null(aggregate.UNKNOWN).alias("key"), pl.lit(name).alias("dimension"))
+        parts.append(df.group_by("date", "vhost", "dimension", "key").agg(pl.len().cast(pl.Int64).alias("requests"),
+                                                                      pl.col("bytes").sum().cast(pl.Int64)))  # fmt: skip
+    return pl.concat(parts)
+
+
+def _sorted(df: pl.DataFrame) -> pl.DataFrame:
+    cols = ["date", "vhost", "dimension", "key", "requests", "bytes"]
+    return df.select(cols).sort(cols, nulls_last=True)
+
+
+def test_daily_equals_every_row_counted_per_dimension() -> None:
+    """Across days and vhosts (grouping keys) and within one day of one vhost (constants)."""
+    from logtool.enrich import Enricher
+    from logtool.parsers import get_format
+
+    text = list(lines(datetime(2026, 11, 9, 20, tzinfo=UTC), 3000, seed=3, span=timedelta(hours=8)))
+    raw = pl.DataFrame({"line_no": range(1, len(text) + 1), "line": text})
+    rec, _ = get_format("combined").parse(raw)
+    rec = Enricher(Policy(), None, lambda d: b"0" * 32)(rec)
+    rec = rec.with_columns(pl.when(pl.col("line_no") % 3 == 0).then(pl.lit("a.example.com")).alias("vhost"))
+    one_day = rec.filter(pl.col("ts").dt.date() == date(2026, 11, 10)).with_columns(
+        pl.lit("b.example.com").alias("vhost")
+    )
+    for frame in (rec, one_day):
+        assert frame.height > 500
+        got = aggregate.daily(frame)
+        assert got.columns == ["date", "dimension", "key", "requests", "bytes", "vhost"]
+        assert _sorted(got).equals(_sorted(_reference_daily(frame)))
+    assert rec.select(pl.col("ts").dt.date().n_unique()).item() == 2
+    assert {"path", "not_found", "referrer_host", "hour"} <= set(aggregate.daily(rec)["dimension"])
 
 
 def test_report_totals_match_ingested_rows(store, tmp_path: Path) -> None:

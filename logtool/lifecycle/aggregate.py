@@ -50,37 +50,39 @@ def _rt_bucket() -> pl.Expr:
     return expr.otherwise(pl.lit(">=5s"))
 
 
-KeyFn = Callable[[pl.Series, tuple[str, ...]], pl.Series]
+#: A dimension's key as an expression over its distinct values ``v``.
+Key = Callable[[pl.Expr], pl.Expr]
 
 
-def _text(s: pl.Series, _: tuple[str, ...]) -> pl.Series:
-    return s.cast(pl.String)
+class Redacted:
+    """The key of a dimension whose values are URL paths: :func:`redact` of the distinct
+    values (it works on a Series, so it runs before the one plan that adds every key)."""
 
 
-def _expr(fn: Callable[[pl.Expr], pl.Expr]) -> KeyFn:
-    return lambda s, _: pl.select(fn(pl.lit(s))).to_series()
+REDACTED = Redacted()
 
 
-#: Dimension name → (cheap per-row expression, key function applied once per distinct value).
+def _text(c: pl.Expr) -> pl.Expr:
+    return c.cast(pl.String)
+
+
+#: Dimension name → (cheap per-row expression, key computed once per distinct value).
 #: Expensive keys (PII redaction, referrer host) are thus computed on distinct values only.
-DIMENSIONS: dict[str, tuple[pl.Expr, KeyFn]] = {
+DIMENSIONS: dict[str, tuple[pl.Expr, Key | Redacted]] = {
     "total": (pl.lit("all"), _text),
     "status": (pl.col("status"), _text),
-    "status_class": (pl.col("status") // 100, _expr(lambda c: pl.concat_str([c.cast(pl.String), pl.lit("xx")]))),
+    "status_class": (pl.col("status") // 100, lambda c: pl.concat_str([c.cast(pl.String), pl.lit("xx")])),
     "method": (pl.col("method"), _text),
-    "path": (pl.col("path"), lambda s, sensitive: redact(s.cast(pl.String), sensitive)),
-    "referrer_host": (pl.col("referrer"), _expr(referrer_host)),
+    "path": (pl.col("path"), REDACTED),
+    "referrer_host": (pl.col("referrer"), referrer_host),
     "browser": (pl.col("ua_family"), _text),
     "os": (pl.col("os_family"), _text),
     "device": (pl.col("device"), _text),
-    "bot": (pl.col("is_bot"), _expr(lambda c: pl.when(c).then(pl.lit("bot")).when(c.not_()).then(pl.lit("human")))),
+    "bot": (pl.col("is_bot"), lambda c: pl.when(c).then(pl.lit("bot")).when(c.not_()).then(pl.lit("human"))),
     "country": (pl.col("country"), _text),
-    "hour": (pl.col("ts").dt.hour(), _expr(lambda c: c.cast(pl.String).str.zfill(2))),
+    "hour": (pl.col("ts").dt.hour(), lambda c: c.cast(pl.String).str.zfill(2)),
     "response_time": (_rt_bucket(), _text),
-    "not_found": (
-        pl.when(pl.col("status") == 404).then(pl.col("path")),
-        lambda s, sens: redact(s.cast(pl.String), sens),
-    ),
+    "not_found": (pl.when(pl.col("status") == 404).then(pl.col("path")), REDACTED),
 }
 #: Dimensions that count only some requests: a null value is not counted (not ``(unknown)``).
 SPARSE = {"not_found"}
@@ -149,23 +151,36 @@ def daily(
     queries = [base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in together)).agg(counts)]
     queries += [base.group_by(*keys, DIMENSIONS[n][0].alias("v")).agg(counts) for n in apart]
     combos, *separate = pl.collect_all(queries, engine=ENGINE)
-    firsts = dict(zip(apart, separate, strict=True))
+    firsts: dict[str, pl.DataFrame | pl.LazyFrame] = dict(zip(apart, separate, strict=True))
     for n in together:  # each summed from the (few) combinations
-        firsts[n] = combos.group_by(*keys, pl.col(n).alias("v")).agg(pl.col("requests", "bytes").sum())
-    if not keys:
-        constants = [pl.lit(lo, pl.Date).alias("date"), pl.lit(vhost, pl.String).alias("vhost")]
-        firsts = {n: f.with_columns(constants) for n, f in firsts.items()}
-    out = []
-    for name, (_, key_fn) in DIMENSIONS.items():
+        firsts[n] = combos.lazy().group_by(*keys, pl.col(n).alias("v")).agg(pl.col("requests", "bytes").sum())
+    constants = [] if keys else [pl.lit(lo, pl.Date).alias("date"), pl.lit(vhost, pl.String).alias("vhost")]
+    # one plan for every dimension's keys and sums: per-dimension calls cost ~15 ms per batch
+    keyed = []
+    for name, (_, key) in DIMENSIONS.items():
         first = firsts[name]
         if name in SPARSE:
             first = first.filter(pl.col("v").is_not_null())
-        keyed = first.with_columns(key_fn(first.get_column("v"), sensitive).fill_null(UNKNOWN).alias("key"))
-        out.append(
-            keyed.group_by("date", "vhost", "key")
-            .agg(pl.col("requests").sum(), pl.col("bytes").sum())
-            .select("date", pl.lit(name).alias("dimension"), "key", "requests", "bytes", "vhost")
+        if isinstance(key, Redacted):  # on the distinct values (an eager frame: see ``apart``)
+            assert isinstance(first, pl.DataFrame)
+            first = first.with_columns(redact(first.get_column("v").cast(pl.String), sensitive).alias("_k"))
+            key_expr = pl.col("_k")
+        else:
+            key_expr = key(pl.col("v"))
+        keyed.append(
+            first.lazy()
+            .with_columns(*constants)
+            .select(
+                "date",
+                pl.lit(name).alias("dimension"),
+                key_expr.fill_null(UNKNOWN).alias("key"),
+                "requests",
+                "bytes",
+                "vhost",
+            )  # fmt: skip
         )
+    sums = pl.concat(keyed).group_by("date", "vhost", "dimension", "key").agg(pl.col("requests", "bytes").sum())
+    out = [sums.select("date", "dimension", "key", "requests", "bytes", "vhost").collect(engine=ENGINE)]
     if rules is not None:
         out.append(attacks(records, rules, signatures))
     return pl.concat(out)
