@@ -89,3 +89,28 @@ def test_user_agent_table_equals_the_reference_on_any_text(agents: list[str]) ->
 def test_device_classes(ua: str, device: str, bot: bool) -> None:
     row = ua_table(pl.Series([ua])).row(0, named=True)
     assert (row["device"], row["is_bot"]) == (device, bot)
+
+
+def test_enricher_cached_across_batches_equals_each_batch_afresh() -> None:
+    """The caches that live across a file's batches (here small enough to start over twice)
+    give every batch what a fresh enricher gives it; null keys stay unenriched."""
+    from datetime import timedelta
+
+    from logtool.config import Policy
+    from logtool.enrich import Enricher
+    from logtool.parsers import get_format
+
+    text = list(generate.lines(DAY0, 3000, seed=9, span=timedelta(hours=6), clients=900))
+    rec, _ = get_format("combined").parse(pl.DataFrame({"line_no": range(1, len(text) + 1), "line": text}))
+    rec = rec.with_columns(pl.when(pl.col("line_no") % 50 == 0).then(None).otherwise("client_ip").alias("client_ip"))
+    salt = lambda _day: b"0" * 32  # noqa: E731
+    cached = Enricher(Policy(), None, salt)
+    cached.clients.max_rows = cached.agents.max_rows = 400
+    heights = []
+    for part in rec.iter_slices(500):
+        got = cached(part)
+        assert got.equals(Enricher(Policy(), None, salt)(part))
+        assert got.columns[: part.width] == part.columns and got.height == part.height
+        assert got.filter(pl.col("client_ip").is_null()).get_column("client_net").null_count() == 10
+        heights.append(cached.clients.table.height)
+    assert max(heights) <= 400 and heights != sorted(heights)  # bounded: the table started over

@@ -96,10 +96,10 @@ def test_truncated_gzip_is_an_input_error(tmp_path: Path) -> None:
         read_all(str(p))
 
 
-def test_ordered_map_keeps_order_and_raises_errors() -> None:
+def test_in_order_keeps_order_and_raises_errors() -> None:
     import time
 
-    from logtool.pipeline import ordered_map
+    from logtool.pipeline import in_order
 
     def slow_first(i: int) -> int:
         time.sleep(0.02 if i == 0 else 0)  # the first item finishes last
@@ -107,10 +107,9 @@ def test_ordered_map_keeps_order_and_raises_errors() -> None:
             raise ValueError("boom")
         return i * i
 
-    out = [r for _, r in ordered_map(slow_first, iter(range(7)))]
-    assert out == [i * i for i in range(7)]
+    assert list(in_order(slow_first, iter(range(7)))) == [i * i for i in range(7)]
     with pytest.raises(ValueError, match="boom"):
-        list(ordered_map(slow_first, iter(range(10))))
+        list(in_order(slow_first, iter(range(10))))
 
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 99])
