@@ -33,10 +33,14 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool = False, carry: bytes =
     Otherwise the CSV reader, with a separator that cannot occur (NUL is escaped first), splits
     and decodes lossily in polars.
     """
-    if b"\x00" in data or b"\x00" in carry:  # NUL would split the single CSV column; keep it visible as an escape
-        data, carry = (carry + data).replace(b"\x00", b"\\x00"), b""
+    nul = b"\x00" in data or b"\x00" in carry  # kept visible as an escape, \x00
     if (lines := native.split_lines(data, n_lines, keep_cr, carry)) is not None:
-        return lines
+        # escaped in the lines that hold one (polars keeps the others as views): a copy of the
+        # whole batch here, in Python's heap, left holes of odd sizes that later reads could
+        # not reuse (~90 MiB more by 10M lines)
+        return lines.str.replace_all("\x00", "\\x00", literal=True) if nul else lines
+    if nul:  # NUL would split the single CSV column
+        data, carry = (carry + data).replace(b"\x00", b"\\x00"), b""
     if carry:
         data = carry + data
     if keep_cr and b"\r" in data:  # the CSV reader drops CR before LF: split in Python instead
