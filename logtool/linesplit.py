@@ -28,7 +28,7 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool = False, carry: bytes =
     """The first ``n_lines`` newline-terminated lines of ``carry + data`` (without the newline,
     and without one CR before it unless ``keep_cr``) as a string Series.
 
-    Valid UTF-8 is cut in compiled code into views of ``data`` (not copied: a batch is 16 MiB,
+    Valid UTF-8 is cut in compiled code into views of ``data`` (not copied: a batch is 12-16 MiB,
     and ``carry``, the start of a line the previous batch cut, joins the first line only).
     Otherwise the CSV reader, with a separator that cannot occur (NUL is escaped first), splits
     and decodes lossily in polars.

@@ -10,6 +10,7 @@ stdout, humans to stderr. Exit codes are decided once, in :class:`.common.Logtoo
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import click
@@ -83,14 +84,24 @@ def cli(ctx: click.Context, store: Path | None, config: Path | None, quiet: bool
     ctx.obj = Ctx(store, config or default_config_file(), quiet)
 
 
+#: polars' allocator (jemalloc) with one arena instead of four per core: its threads (two
+#: workers, a writer, polars' own) then reuse one another's freed memory. Measured on the bench
+#: log: ingest 535 -> 497 MiB at 1M lines, 651 -> 620 MiB at 10M (and ~5 % faster there),
+#: anonymize 442 -> 406 MiB, same time.
+JEMALLOC_CONF = "narenas:1"
+
+
 def tune_allocator() -> None:
-    """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch.
+    """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch,
+    and give polars' allocator one arena (:data:`JEMALLOC_CONF`, unless the user set one).
 
     Python's large ``bytes`` (16–32 MiB reads, encoded output) go through ``malloc``; above the
     mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
     ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
-    Process-wide, so only the CLI entry point calls it; a no-op where glibc is absent.
+    jemalloc reads its setting when polars loads, which the CLI does only once a command runs.
+    Process-wide, so only the CLI entry point calls it; glibc's part is a no-op where it is absent.
     """
+    os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
     try:
         import ctypes
 

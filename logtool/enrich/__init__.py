@@ -46,7 +46,9 @@ class Enricher:
     """
 
     def __init__(self, policy: Policy, geo: GeoDB | None, salt_for: Callable[[str], bytes]) -> None:
-        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo), max_rows=250_000)
+        # 100,000 addresses: a table of 250,000 cost more to join every batch against (and held
+        # ~60 MiB more at 10M lines) than the addresses it saved recomputing (~1 µs each)
+        self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo), max_rows=100_000)
         self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
         self.salt_for = salt_for
 
