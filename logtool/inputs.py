@@ -40,8 +40,8 @@ from logtool.pipeline import ReadAhead
 #: Bytes of decompressed input per batch; bounds memory whatever the file size.
 #: Ingest's batch: large, as every polars call over a batch has a fixed cost, and small enough
 #: that the four batches in flight (two parsed, one written, one read) stay within 512 MiB at
-#: 10M lines: 12 MiB measured 2 % slower than 16 MiB at 1M lines and 45 MiB smaller (README,
-#: "Performance").
+#: 10M lines: 12 MiB measured 2-5 % slower than 16 MiB at 1M lines, ~45 MiB smaller there and
+#: ~70 MiB at 10M (README, "Performance").
 DEFAULT_BATCH_BYTES = 12 * 1024 * 1024
 _BOMS = [
     (b"\xff\xfe\x00\x00", "utf-32-le"),
