@@ -112,6 +112,41 @@ def test_in_order_keeps_order_and_raises_errors() -> None:
         list(in_order(slow_first, iter(range(10))))
 
 
+def test_in_order_keeps_its_threads_across_calls_and_leaves_none_of_its_calls_running() -> None:
+    """The worker threads live as long as the process (polars compiles a regex once per
+    thread); an error ends the iteration only once the calls still running have finished."""
+    import threading
+    import time
+
+    from logtool.pipeline import in_order
+
+    seen: set[threading.Thread] = set()  # the objects: an ident may be reused
+
+    def where(i: int) -> int:
+        seen.add(threading.current_thread())
+        time.sleep(0.01)
+        return i
+
+    assert list(in_order(where, iter(range(6)))) == list(range(6))
+    first = set(seen)
+    assert list(in_order(where, iter(range(6)))) == list(range(6))
+    assert seen == first and 1 <= len(first) <= 2
+
+    finished: list[int] = []
+
+    def slow_or_failing(i: int) -> int:
+        if i == 1:  # fails once item 2 runs (submitted when item 0's result is taken)
+            time.sleep(0.05)
+            raise ValueError("boom")
+        time.sleep(0.3 if i == 2 else 0)
+        finished.append(i)
+        return i
+
+    with pytest.raises(ValueError, match="boom"):
+        list(in_order(slow_or_failing, iter(range(5))))
+    assert 2 in finished  # in flight when item 1 failed: waited for, not left running
+
+
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 99])
 def test_a_file_digest_read_in_chunks_equals_the_whole_files_sha256(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
