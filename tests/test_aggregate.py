@@ -129,6 +129,11 @@ def test_daily_equals_every_row_counted_per_dimension() -> None:
         assert got.columns == ["date", "dimension", "key", "requests", "bytes", "vhost"]
         assert _sorted(got).equals(_sorted(_reference_daily(frame)))
     assert rec.select(pl.col("ts").dt.date().n_unique()).item() == 2
+    got = aggregate.daily(rec)  # and some sums known without the dimensions' own expressions
+    for dim in ("total", "status_class", "hour", "method", "bot", "response_time"):
+        assert got.filter(dimension=dim)["requests"].sum() == rec.height, dim
+    per_class = dict(got.filter(dimension="status_class").group_by("key").agg(pl.col("requests").sum()).iter_rows())
+    assert per_class == dict(rec.group_by((pl.col("status") // 100).cast(pl.String) + "xx").len().iter_rows())
     assert {"path", "not_found", "referrer_host", "hour"} <= set(aggregate.daily(rec)["dimension"])
 
 

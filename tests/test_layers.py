@@ -191,21 +191,23 @@ def test_no_op_commands_start_without_polars(args: list[str], tmp_path: Path) ->
 
 @pytest.mark.parametrize("user", [None, "narenas:2"])
 def test_the_cli_gives_polars_allocator_its_setting_before_polars_loads(user: str | None) -> None:
-    """jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads: the entry point sets it
-    first (a user's own setting wins)."""
+    """jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads: the console entry point
+    sets it first (a user's own setting wins)."""
     import os
     import subprocess
     import sys
 
-    code = (
+    code = (  # the entry point, with a command that loads nothing
         "import os, sys\n"
-        "from logtool.cli import JEMALLOC_CONF, tune_allocator\n"
-        "tune_allocator()\n"
-        "print(os.environ['_RJEM_MALLOC_CONF'], JEMALLOC_CONF, 'polars' in sys.modules)\n"
+        "from logtool.cli import JEMALLOC_CONF, main\n"
+        "sys.argv = ['logtool', '--version']\n"
+        "try:\n    main()\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(os.environ.get('_RJEM_MALLOC_CONF'), JEMALLOC_CONF, 'polars' in sys.modules, file=sys.stderr)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"} | (
-        {"_RJEM_MALLOC_CONF": user} if user else {}
-    )
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    env |= {"_RJEM_MALLOC_CONF": user} if user else {}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
-    got, default, loaded = r.stdout.split()
+    assert r.returncode == 0, r.stderr
+    got, default, loaded = r.stderr.split()[-3:]
     assert (got, loaded) == (user or default, "False") and default == "narenas:1", r.stderr

@@ -65,7 +65,9 @@ class Enricher:
         new = pl.collect_all([c.new_keys(k, t) for c, k, t in zip(caches, keys, tables, strict=True)], engine=ENGINE)
         tables = [c.add(t, n.to_series(), k) for c, t, n, k in zip(caches, tables, new, keys, strict=True)]
         added = [c.joined(k, t) for c, k, t in zip(caches, keys, tables, strict=True)]
-        return pl.concat([rec.lazy(), *added], how="horizontal").collect(engine=ENGINE)
+        names = [n for c, t in zip(caches, tables, strict=True) for n in t.columns if n != c.key]
+        base = rec.lazy().drop(names, strict=False)  # enriched before: replaced, as with_columns would
+        return pl.concat([base, *added], how="horizontal").collect(engine=ENGINE)
 
     def visitor_keys(self, rec: pl.DataFrame, seeds: dict[date, int]) -> pl.DataFrame:
         """``rec`` with ``visitor_key`` (``seeds``: from :meth:`seeds`, for every day of ``rec``)."""

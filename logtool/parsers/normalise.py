@@ -115,7 +115,7 @@ def request_time(fields: frozenset[str]) -> pl.Expr:
     return pl.coalesce(num("rt_s"), num("rt_us") / 1e6, num("rt_ms") / 1e3, upstream).alias("request_time_s")
 
 
-def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.DataFrame], pl.DataFrame]:
+def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
     """Adds ``method``, ``path``, ``query``, ``protocol`` to a frame of raw ``request`` fields."""
 
     def derive(table: pl.LazyFrame) -> pl.LazyFrame:
