@@ -33,7 +33,8 @@ def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFr
 
 
 class Enricher:
-    """Per-input enrichment state: one instance per ingested file.
+    """Enrichment state: one instance per ingest call, shared by its inputs (the caches hold
+    what depends on the address or agent, the policy's prefixes and the country database only).
 
     ``visitor_key`` is a keyed hash of (address, user agent, vhost): polars' vectorised hash,
     seeded with a secret derived from the day's salt. It lives only in the raw stage, next to
