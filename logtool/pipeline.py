@@ -76,22 +76,30 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
 #: of compiling once per file and thread.
 _WORKERS: dict[int, ThreadPoolExecutor] = {}
 _WORKERS_LOCK = threading.Lock()
+_WORKER_PREFIX = "logtool-worker"
 
 
 def workers_pool(workers: int = 2) -> ThreadPoolExecutor:
     """The process's pool of ``workers`` threads (made on first use)."""
     with _WORKERS_LOCK:
         if workers not in _WORKERS:
-            _WORKERS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-worker")
+            _WORKERS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=_WORKER_PREFIX)
         return _WORKERS[workers]
 
 
 def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: int = 1) -> Iterator[R]:
     """``fn(item)`` in input order, computed on ``workers`` threads (:func:`workers_pool`) at
     most ``ahead`` items ahead of the consumer; an item is not kept once ``fn`` has it (its
-    memory goes with it). When it ends, early or not, none of its calls is still running."""
+    memory goes with it). When it ends, early or not, none of its calls is still running.
+    Called from a worker thread itself, it uses threads of its own (the shared ones may all be
+    waiting for it)."""
     pending: deque[Future[R]] = deque()
-    pool = workers_pool(workers)
+    nested = threading.current_thread().name.startswith(_WORKER_PREFIX)
+    pool = (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-nested")
+        if nested
+        else workers_pool(workers)
+    )
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -102,8 +110,10 @@ def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: 
             yield pending.popleft().result()
     finally:
         for fut in pending:
-            if not fut.cancel():
-                wait([fut])  # running: its error, if any, is not the one to report
+            fut.cancel()
+        wait(pending)  # the running ones: an error of theirs is not the one to report
+        if nested:
+            pool.shutdown()
 
 
 def in_background(fn: Callable[..., R], *args: Any) -> Future[R]:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from logtool.config import Policy
 from logtool.generate import lines
@@ -137,11 +138,19 @@ def test_daily_equals_every_row_counted_per_dimension() -> None:
     assert {"path", "not_found", "referrer_host", "hour"} <= set(aggregate.daily(rec)["dimension"])
 
 
-def test_inputs_of_one_ingest_share_caches_and_get_what_an_ingest_each_gets(tmp_path: Path) -> None:
+def test_inputs_of_one_ingest_share_caches_and_get_what_an_ingest_each_gets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One ingest call shares its enrichment and signature caches between its inputs (a site's
-    files repeat their clients, agents and requests): raw rows and aggregates are what an ingest
-    call per file gives."""
+    files repeat their clients, agents and requests): each distinct address is enriched once,
+    and raw rows and aggregates are what an ingest call per file gives."""
+    import logtool.enrich as enrich
+    from logtool.lifecycle.ingest import Caches, ingest_file
     from logtool.store import Store
+
+    computed: list[int] = []
+    real = enrich.client_table
+    monkeypatch.setattr(enrich, "client_table", lambda ips, *a: computed.append(ips.len()) or real(ips, *a))
 
     day = write_days(tmp_path / "logs", n_days=1, per_day=2100)[0].read_text().splitlines(keepends=True)
     logs = [tmp_path / f"access.log.{i}" for i in range(3)]
@@ -149,6 +158,8 @@ def test_inputs_of_one_ingest_share_caches_and_get_what_an_ingest_each_gets(tmp_
         p.write_text("".join(day[i::3]))
     together, apart = Store(tmp_path / "together"), Store(tmp_path / "apart")
     ingest(together, make_inputs([str(p) for p in logs]), Policy(), NOW)
+    clients = together.read("raw").get_column("client_ip").drop_nulls().n_unique()
+    assert sum(computed) == clients  # once each, though most recur in all three files
     for p in logs:
         ingest(apart, make_inputs([str(p)]), Policy(), NOW)
     keys = ["source_file", "line_no"]
@@ -158,6 +169,8 @@ def test_inputs_of_one_ingest_share_caches_and_get_what_an_ingest_each_gets(tmp_
         assert a.height > 300 and a.equals(b), stage
     shared = together.read("raw").group_by("client_ip").agg(pl.col("source_file").n_unique().alias("n"))
     assert shared.filter(pl.col("n") > 1).height > 100  # the later files did meet cached clients
+    with pytest.raises(ValueError, match="another store"):  # the enricher reads one store's salts
+        ingest_file(apart, make_inputs([str(logs[0])])[0], Policy(), NOW, caches=Caches.new(together, Policy(), None))
     together.close()
     apart.close()
 

@@ -133,18 +133,26 @@ def test_in_order_keeps_its_threads_across_calls_and_leaves_none_of_its_calls_ru
     assert seen == first and 1 <= len(first) <= 2
 
     finished: list[int] = []
+    started = threading.Event()
 
     def slow_or_failing(i: int) -> int:
         if i == 1:  # fails once item 2 runs (submitted when item 0's result is taken)
-            time.sleep(0.05)
+            assert started.wait(10)
             raise ValueError("boom")
-        time.sleep(0.3 if i == 2 else 0)
+        if i == 2:
+            started.set()
+            time.sleep(0.3)
         finished.append(i)
         return i
 
     with pytest.raises(ValueError, match="boom"):
         list(in_order(slow_or_failing, iter(range(5))))
     assert 2 in finished  # in flight when item 1 failed: waited for, not left running
+
+    def outer(i: int) -> list[int]:  # called on a worker thread: threads of its own
+        return list(in_order(lambda j: i * 10 + j, iter(range(3))))
+
+    assert list(in_order(outer, iter(range(4)))) == [[i * 10 + j for j in range(3)] for i in range(4)]
 
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 99])

@@ -21,6 +21,7 @@ import signal
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -229,15 +230,16 @@ def run(
             # a pipe: one batch at a time, its lines go out as they come; a file: two batches in
             # flight keep both cores busy
             done = (mask(job) for job in jobs) if streaming else in_order(mask, jobs)
-            for count, data in done:
-                if sig.reopen:
-                    output.reopen()
-                    sig.reopen = False
-                    result.reopened += 1
-                output.write(data)
-                result.lines += count
-                if sig.stop:
-                    break
+            with closing(done):  # closed before the output: no batch is masked after it
+                for count, data in done:
+                    if sig.reopen:
+                        output.reopen()
+                        sig.reopen = False
+                        result.reopened += 1
+                    output.write(data)
+                    result.lines += count
+                    if sig.stop:
+                        break
         finally:
             chunks.close()  # here, not when collected (an interrupt then would print a traceback)
             output.close()

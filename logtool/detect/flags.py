@@ -3,9 +3,9 @@
 
 Ingest counts attacks in every batch. The values that carry attacker text repeat (a file has
 far fewer distinct request targets, agents and referrers than lines), so a
-:class:`SignatureCache` shared by a file's batches classifies each distinct value once and
-every later batch only joins its rows to what is known. Bounded: a field's table starts over
-when it would pass ``max_rows``.
+:class:`SignatureCache` shared by an ingest call's batches (of every input) classifies each
+distinct value once and every later batch only joins its rows to what is known. Bounded: a
+field's table starts over when it would pass ``max_rows``.
 """
 
 from __future__ import annotations

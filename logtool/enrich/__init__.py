@@ -3,8 +3,9 @@
 * client address → ``client_net`` (truncated network) and ``country``;
 * user agent → ``ua_family``, ``ua_major``, ``os_family``, ``device``, ``is_bot``.
 
-A :class:`LookupCache` keeps what earlier batches computed, so each distinct address or user
-agent of a file costs one Python call at most, however often it recurs.
+A :class:`LookupCache` keeps what earlier batches (of every input of an ingest call) computed,
+so a distinct address or user agent is computed about once, however often it recurs (again
+after a lost concurrent update or when the full table starts over).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ FINDINGS = "findings"
 
 def attacks(records: pl.DataFrame, rules: dict[str, Any], cache: SignatureCache | None = None) -> pl.DataFrame:
     """Flagged requests per (day, vhost, category), and per (day, vhost) flagged at all: attack
-    trends without personal data. ``cache``: classifications shared by a file's batches."""
+    trends without personal data. ``cache``: classifications shared by an ingest call's batches."""
     flags = request_flags(records, rules, cache=cache)
     cats = flags.columns
     flags = flags.with_columns(

@@ -146,10 +146,17 @@ class Caches:
 
     enrich: Enricher
     signatures: SignatureCache
+    #: What they were made for: the enricher reads this store's salts.
+    made_for: tuple[Store, Policy, GeoDB | None]
 
     @classmethod
     def new(cls, store: Store, policy: Policy, geo: GeoDB | None) -> Caches:
-        return cls(Enricher(policy, geo, store.catalog.salts.get), SignatureCache())
+        return cls(Enricher(policy, geo, store.catalog.salts.get), SignatureCache(), (store, policy, geo))
+
+    def serve(self, store: Store, policy: Policy, geo: GeoDB | None) -> bool:
+        """Were they made for this store, policy and country database?"""
+        made = self.made_for
+        return made[0] is store and made[1] == policy and made[2] is geo
 
 
 @dataclass
@@ -179,7 +186,10 @@ def ingest_file(
     ``caches``: shared with other inputs of the same policy and country database."""
     cat, replaced = store.catalog, False
     disk = _DiskDigest(inp)
-    caches = caches or Caches.new(store, policy, geo)
+    if caches is None:
+        caches = Caches.new(store, policy, geo)
+    elif not caches.serve(store, policy, geo):
+        raise ValueError("ingest caches made for another store, policy or country database")
     enrich = caches.enrich
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
