@@ -94,9 +94,10 @@ def in_order(fn: Callable[[T], R], items: Iterator[T], workers: int = 2, ahead: 
     Called from a worker thread itself, it uses threads of its own (the shared ones may all be
     waiting for it)."""
     pending: deque[Future[R]] = deque()
+    # (the nested threads' names start alike: a call nested deeper gets threads of its own too)
     nested = threading.current_thread().name.startswith(_WORKER_PREFIX)
     pool = (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="logtool-nested")
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{_WORKER_PREFIX}-nested")
         if nested
         else workers_pool(workers)
     )

@@ -149,10 +149,12 @@ def test_in_order_keeps_its_threads_across_calls_and_leaves_none_of_its_calls_ru
         list(in_order(slow_or_failing, iter(range(5))))
     assert 2 in finished  # in flight when item 1 failed: waited for, not left running
 
-    def outer(i: int) -> list[int]:  # called on a worker thread: threads of its own
-        return list(in_order(lambda j: i * 10 + j, iter(range(3))))
+    def outer(i: int) -> list[list[int]]:  # called on a worker thread: threads of its own, twice
+        return list(in_order(lambda j: list(in_order(lambda k: i * 100 + j * 10 + k, iter(range(2)))), iter(range(3))))
 
-    assert list(in_order(outer, iter(range(4)))) == [[i * 10 + j for j in range(3)] for i in range(4)]
+    assert list(in_order(outer, iter(range(4)))) == [
+        [[i * 100 + j * 10 + k for k in range(2)] for j in range(3)] for i in range(4)
+    ]
 
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 99])
