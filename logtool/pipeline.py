@@ -180,13 +180,21 @@ class BackgroundWriter:
             self._pool.shutdown(wait=True)
 
 
+def join_back(keys: pl.LazyFrame, table: pl.LazyFrame, on: str) -> pl.LazyFrame:
+    """The other columns of ``table`` for each row of ``keys`` (its one column ``on``, which
+    ``table`` has too), in the order of ``keys``; a null key matches a null key. Only the key
+    column takes part in the join: joining a wide frame would gather every one of its columns
+    again."""
+    return keys.join(table, on=on, how="left", nulls_equal=True, maintain_order="left").drop(on)
+
+
 class LookupCache:
     """Columns derived from one key column, computed for new distinct keys only.
 
-    :meth:`update` and :meth:`join` are one step each; a caller with several caches (or more
-    work on the same batch) does the steps itself and gathers the polars calls of all of them:
-    :meth:`new_keys` (lazy), :meth:`add` (computes, in Python), :meth:`joined` (lazy). A polars
-    call costs a batch ~0.1-0.3 ms however small its input."""
+    :meth:`update` is one step; :func:`join_caches` adds the columns of several caches to a
+    frame in three: :meth:`new_keys` (lazy, for every cache in one call), :meth:`add`
+    (computes, in Python), :meth:`joined` (lazy, one plan). A polars call costs a batch
+    ~0.1-0.3 ms however small its input."""
 
     def __init__(self, key: str, compute: Callable[[pl.Series], pl.DataFrame], max_rows: int = 1_000_000) -> None:
         self.key, self.compute, self.max_rows = key, compute, max_rows
@@ -215,8 +223,7 @@ class LookupCache:
 
     def joined(self, keys: pl.LazyFrame, table: pl.DataFrame) -> pl.LazyFrame:
         """The derived columns for each row of ``keys`` (one column), in its order (lazily)."""
-        on = keys.select(pl.first().alias(self.key))
-        return on.join(table.lazy(), on=self.key, how="left", nulls_equal=True, maintain_order="left").drop(self.key)
+        return join_back(keys.select(pl.first().alias(self.key)), table.lazy(), self.key)
 
     def update(self, keys: pl.Series) -> pl.DataFrame:
         """The table, after computing the rows of the distinct non-null ``keys`` it lacks."""
@@ -228,5 +235,17 @@ class LookupCache:
 
     def join(self, df: pl.DataFrame) -> pl.DataFrame:
         """``df`` with the derived columns of its key column added."""
-        table = self.update(df.get_column(self.key))
-        return df.with_columns(self.joined(df.lazy().select(self.key), table).collect(engine=ENGINE).get_columns())
+        return join_caches(df, (self,))
+
+
+def join_caches(df: pl.DataFrame, caches: tuple[LookupCache, ...]) -> pl.DataFrame:
+    """``df`` with the derived columns of each cache's key column added (replacing columns of
+    those names it has), each cache's new keys computed first."""
+    keys = [df.lazy().select(c.key) for c in caches]
+    tables = [c.table for c in caches]  # read once: another thread may replace them
+    new = pl.collect_all([c.new_keys(k, t) for c, k, t in zip(caches, keys, tables, strict=True)], engine=ENGINE)
+    tables = [c.add(t, n.to_series(), k) for c, t, n, k in zip(caches, tables, new, keys, strict=True)]
+    added = [c.joined(k, t) for c, k, t in zip(caches, keys, tables, strict=True)]
+    names = [n for c, t in zip(caches, tables, strict=True) for n in t.columns if n != c.key]
+    base = df.lazy().drop(names, strict=False)  # as with_columns would
+    return pl.concat([base, *added], how="horizontal").collect(engine=ENGINE)

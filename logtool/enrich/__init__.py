@@ -19,7 +19,7 @@ from logtool.config import Policy
 from logtool.enrich.geo import GeoDB
 from logtool.enrich.ua import ua_table
 from logtool.net import network_table
-from logtool.pipeline import ENGINE, LookupCache
+from logtool.pipeline import LookupCache, join_caches
 
 
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
@@ -61,15 +61,7 @@ class Enricher:
 
     def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:
         """``rec`` with the client's network and country and the user agent's classes."""
-        caches = (self.clients, self.agents)
-        keys = [rec.lazy().select(c.key) for c in caches]
-        tables = [c.table for c in caches]  # read once: another thread may replace them
-        new = pl.collect_all([c.new_keys(k, t) for c, k, t in zip(caches, keys, tables, strict=True)], engine=ENGINE)
-        tables = [c.add(t, n.to_series(), k) for c, t, n, k in zip(caches, tables, new, keys, strict=True)]
-        added = [c.joined(k, t) for c, k, t in zip(caches, keys, tables, strict=True)]
-        names = [n for c, t in zip(caches, tables, strict=True) for n in t.columns if n != c.key]
-        base = rec.lazy().drop(names, strict=False)  # enriched before: replaced, as with_columns would
-        return pl.concat([base, *added], how="horizontal").collect(engine=ENGINE)
+        return join_caches(rec, (self.clients, self.agents))
 
     def visitor_keys(self, rec: pl.DataFrame, seeds: dict[date, int]) -> pl.DataFrame:
         """``rec`` with ``visitor_key`` (``seeds``: from :meth:`seeds`, for every day of ``rec``)."""

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import polars as pl
 
-from logtool.pipeline import ENGINE
+from logtool.pipeline import ENGINE, join_back
 from logtool.schema import TS
 
 METHOD_RX = r"^([A-Z][A-Z0-9_-]{0,31}) "
@@ -192,8 +192,6 @@ def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False
 
 def _per_distinct(df: pl.DataFrame, key: str, derive: Callable[[pl.LazyFrame], pl.LazyFrame]) -> pl.LazyFrame:
     """The columns ``derive`` adds to the distinct values of ``df[key]``, one row per row of
-    ``df``, lazily. Only the key column takes part in the join: joining the wide frame would
-    gather every one of its columns again."""
+    ``df``, lazily."""
     keys = df.lazy().select(key)
-    table = derive(keys.unique())
-    return keys.join(table, on=key, how="left", nulls_equal=True, maintain_order="left").drop(key)
+    return join_back(keys, derive(keys.unique()), key)
