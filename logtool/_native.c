@@ -426,6 +426,171 @@ done:
     return result;
 }
 
+/* The bytes of row r of a view array: NULL when a view points outside its data buffer. */
+static inline const uint8_t *view_bytes(const uint8_t *v, const Py_buffer *bufs, Py_ssize_t ndata, int32_t *len,
+                                        int32_t *bi, int32_t *off) {
+    memcpy(len, v, 4);
+    *bi = 0, *off = 0;
+    if (*len < 0) return NULL;
+    if (*len <= 12) return v + 4;
+    memcpy(bi, v + 8, 4);
+    memcpy(off, v + 12, 4);
+    if (*bi < 0 || *bi >= ndata || *off < 0 || (Py_ssize_t)*off + *len > bufs[*bi].len) return NULL;
+    return (const uint8_t *)bufs[*bi].buf + *off;
+}
+
+static inline int bit(const Py_buffer *bits, Py_ssize_t i) {
+    return bits->buf == NULL || (((const uint8_t *)bits->buf)[i >> 3] >> (i & 7)) & 1;
+}
+
+/* first_space(views, data_buffers, n, offset, out_first, out_rest, out_validity) -> None: each
+ * line cut at its first space into the text before it (not empty) and the text after it, as
+ * views into the lines' own buffers (nothing copied); a line without a space, or starting with
+ * one, is null in both. */
+static PyObject *first_space(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, first = {0}, rest = {0}, valid = {0};
+    PyObject *datas;
+    Py_ssize_t n, offset;
+    if (!PyArg_ParseTuple(args, "y*O!nnw*w*w*", &views, &PyTuple_Type, &datas, &n, &offset, &first, &rest, &valid))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
+    if (n < 0 || offset < 0 || views.len < (offset + n) * 16 || first.len < n * 16 || rest.len < n * 16 ||
+        valid.len < (n + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    const uint8_t *vw = (const uint8_t *)views.buf + offset * 16;
+    uint8_t *of = first.buf, *orest = rest.buf, *bits = valid.buf;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(bits, 0, (size_t)((n + 7) / 8));
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int32_t len, bi, off;
+        const uint8_t *line = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off);
+        if (line == NULL) {
+            bad = 1;
+            break;
+        }
+        const uint8_t *sp = len ? memchr(line, ' ', (size_t)len) : NULL;
+        if (sp == NULL || sp == line) {
+            memset(of + r * 16, 0, 16);
+            memset(orest + r * 16, 0, 16);
+            continue;
+        }
+        int32_t cut = (int32_t)(sp - line);
+        put_view(of + r * 16, line, cut, bi, off);
+        put_view(orest + r * 16, line + cut + 1, len - cut - 1, bi, off + cut + 1);
+        bits[r >> 3] |= (uint8_t)(1u << (r & 7));
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    if (bufs != NULL) release_buffers(bufs, got);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&first);
+    PyBuffer_Release(&rest);
+    PyBuffer_Release(&valid);
+    return result;
+}
+
+/* join(views, data_buffers, validity, offset, tail_views, tail_data_buffers, tail_validity,
+ * tail_offset, n, final_newline) -> bytes: row by row, the line (a null one is empty), then a
+ * space and the tail where the tail is not null, then a newline (after the last row only when
+ * final_newline). The tail arguments may be None (no tails). A validity of None: no nulls. */
+static PyObject *join(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, valid = {0}, tviews = {0}, tvalid = {0};
+    PyObject *datas, *tdatas, *ov, *otv, *otvalid;
+    Py_ssize_t n, offset, toffset;
+    int final_newline;
+    if (!PyArg_ParseTuple(args, "y*O!OnOOOnnp", &views, &PyTuple_Type, &datas, &ov, &offset, &otv, &tdatas, &otvalid,
+                          &toffset, &n, &final_newline))
+        return NULL;
+    PyObject *result = NULL;
+    Py_buffer *bufs = NULL, *tbufs = NULL;
+    Py_ssize_t got = 0, tgot = 0, ndata = PyTuple_GET_SIZE(datas), tndata = 0;
+    int tails = otv != Py_None;
+    if ((ov != Py_None && PyObject_GetBuffer(ov, &valid, PyBUF_SIMPLE) < 0) ||
+        (tails && PyObject_GetBuffer(otv, &tviews, PyBUF_SIMPLE) < 0) ||
+        (otvalid != Py_None && PyObject_GetBuffer(otvalid, &tvalid, PyBUF_SIMPLE) < 0))
+        goto done;
+    if (tails && !PyTuple_Check(tdatas)) {
+        PyErr_SetString(PyExc_TypeError, "tail data buffers must be a tuple");
+        goto done;
+    }
+    bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
+    if (tails) {
+        tndata = PyTuple_GET_SIZE(tdatas);
+        tbufs = get_buffers(tdatas, &tgot);
+        if (tbufs == NULL || tgot < tndata) goto done;
+    }
+    if (n < 0 || offset < 0 || toffset < 0 || views.len < (offset + n) * 16 ||
+        (tails && tviews.len < (toffset + n) * 16) || (valid.buf && valid.len < (offset + n + 7) / 8) ||
+        (tvalid.buf && tvalid.len < (toffset + n + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    const uint8_t *vw = (const uint8_t *)views.buf + offset * 16;
+    const uint8_t *tvw = tails ? (const uint8_t *)tviews.buf + toffset * 16 : NULL;
+    /* first pass: the size; second pass: the copy (no view is trusted before it is checked) */
+    size_t total = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (Py_ssize_t r = 0; r < n && !bad; r++) {
+        int32_t len, bi, off;
+        if (bit(&valid, offset + r)) {
+            if (view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off) == NULL) bad = 1;
+            else total += (size_t)len;
+        }
+        if (tails && bit(&tvalid, toffset + r)) {
+            if (view_bytes(tvw + r * 16, tbufs, tndata, &len, &bi, &off) == NULL) bad = 1;
+            else total += 1 + (size_t)len;
+        }
+        total += 1;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+        goto done;
+    }
+    if (n && !final_newline) total -= 1;
+    result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (result == NULL) goto done;
+    uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(result);
+    Py_BEGIN_ALLOW_THREADS;
+    size_t pos = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int32_t len, bi, off;
+        const uint8_t *s;
+        if (bit(&valid, offset + r) && (s = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off)) != NULL) {
+            memcpy(dst + pos, s, (size_t)len);
+            pos += (size_t)len;
+        }
+        if (tails && bit(&tvalid, toffset + r) && (s = view_bytes(tvw + r * 16, tbufs, tndata, &len, &bi, &off)) != NULL) {
+            dst[pos++] = ' ';
+            memcpy(dst + pos, s, (size_t)len);
+            pos += (size_t)len;
+        }
+        if (pos < total) dst[pos++] = '\n';
+    }
+    Py_END_ALLOW_THREADS;
+done:
+    if (bufs != NULL) release_buffers(bufs, got);
+    if (tbufs != NULL) release_buffers(tbufs, tgot);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&valid);
+    PyBuffer_Release(&tviews);
+    PyBuffer_Release(&tvalid);
+    return result;
+}
+
 /* count_lines(data) -> the number of newlines in data (Python's bytes.count is ~10 times slower) */
 static PyObject *count_lines(PyObject *self, PyObject *args) {
     Py_buffer data = {0};
@@ -447,6 +612,11 @@ static PyMethodDef methods[] = {
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
     {"split", split, METH_VARARGS,
      "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},
+    {"first_space", first_space, METH_VARARGS,
+     "first_space(views, data_buffers, n, offset, out_first, out_rest, out_validity) -> None"},
+    {"join", join, METH_VARARGS,
+     "join(views, data_buffers, validity, offset, tail_views, tail_data_buffers, tail_validity, tail_offset, n, "
+     "final_newline) -> bytes"},
     {"cut", cut, METH_VARARGS,
      "cut(views, data_buffers, n, offset, program, nslots, out_views, out_validity) -> out-of-line bytes per field"},
     {NULL, NULL, 0, NULL},

@@ -82,3 +82,53 @@ def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.D
         _native.pack(out, s * n, data, n, packed)
         cols[name] = pa.Array.from_buffers(pa.string_view(), n, [valid, out.slice(s * n * 16, n * 16), packed])
     return pl.from_arrow(pa.table(cols))  # type: ignore[return-value]
+
+
+def _views(lines: pl.Series):  # type: ignore[no-untyped-def]
+    """``lines`` as one Arrow string-view array, or None when polars holds them otherwise."""
+    import polars as pl
+    import pyarrow as pa
+
+    arr = lines.to_arrow(compat_level=pl.CompatLevel.newest())  # one array: polars rechunks
+    return arr if arr.type == pa.string_view() else None
+
+
+def first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series] | None:
+    """Each line cut at its first space: the text before it and the text after it, both null
+    where a line has no space or starts with one. Views into the lines' bytes, nothing copied.
+    None when the compiled module is missing or the lines are not non-null string views."""
+    if _native is None:
+        return None
+    import polars as pl
+    import pyarrow as pa
+
+    arr = _views(lines)
+    if arr is None or arr.null_count:
+        return None
+    n, bufs = len(arr), arr.buffers()
+    data = tuple(bufs[2:])
+    first, rest = pa.allocate_buffer(max(n * 16, 1)), pa.allocate_buffer(max(n * 16, 1))
+    valid = pa.allocate_buffer(max((n + 7) // 8, 1))
+    _native.first_space(bufs[1], data, n, arr.offset, first, rest, valid)
+    return tuple(  # type: ignore[return-value]
+        pl.from_arrow(pa.Array.from_buffers(pa.string_view(), n, [valid, views, *data])) for views in (first, rest)
+    )
+
+
+def join_lines(lines: pl.Series, tails: pl.Series | None = None, final_newline: bool = True) -> bytes | None:
+    """``lines`` as the bytes of a text file: row by row the line (a null one empty), then a
+    space and the row's tail where ``tails`` is not null, then a newline (after the last line
+    only when ``final_newline``). None when the compiled module is missing or the series are not
+    string views."""
+    if _native is None:
+        return None
+    arr = _views(lines)
+    tarr = _views(tails) if tails is not None else None
+    if arr is None or (tails is not None and (tarr is None or len(tarr) != len(arr))):
+        return None
+    bufs = arr.buffers()
+    targs: tuple[object, ...] = (None, (), None, 0)
+    if tarr is not None:
+        tb = tarr.buffers()
+        targs = (tb[1], tuple(tb[2:]), tb[0], tarr.offset)
+    return _native.join(bufs[1], tuple(bufs[2:]), bufs[0], arr.offset, *targs, len(arr), final_newline)

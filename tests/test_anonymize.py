@@ -69,11 +69,45 @@ def test_fast_path_is_equivalent_to_the_full_rewrite() -> None:
     lines = list(
         generated_lines(datetime(2026, 11, 1, tzinfo=UTC), 6000, seed=11, malformed_rate=0.02, attack_rate=0.05)
     )
+    # no space, a leading space: no client to reuse
+    lines += ["203.0.113.9", ' - - [01/Nov/2026:06:24:45 +0100] "GET /?mail=a@example.com HTTP/1.1" 200 1', ""]
     a = anonymizer("combined")
     assert a.fast_path
     fast = run_lines(a, lines)
     a.fast_path = False
     assert run_lines(a, lines) == fast
+
+
+def test_a_batch_is_written_as_the_lines_anonymize_gives(monkeypatch) -> None:
+    """The file filter's output (a batch's bytes, from the compiled module on the fast path) is
+    the lines ``anonymize`` returns, one per line, with or without the compiled module; lines
+    with no space, a leading space, a CR or an overlong line's mark take the general path."""
+    from logtool import native
+    from logtool.anonymize import stream
+    from logtool.linesplit import cut_long
+
+    join_lines = native.join_lines
+    generated = generated_lines(datetime(2026, 11, 1, tzinfo=UTC), 4000, seed=12, malformed_rate=0.03, attack_rate=0.05)
+    lines = [x.replace("\x00", "\\x00") for x in generated]  # as the reader escapes a NUL
+    joins = []
+    monkeypatch.setattr(native, "join_lines", lambda *args: joins.append(1) or join_lines(*args))
+    odd = [' - - [01/Nov/2026:06:24:45 +0100] "GET / HTTP/1.1" 200 1 "-" "ua"', "203.0.113.9", "", "x"]
+    a = anonymizer("combined")
+    expected = None
+    for extra in ([], odd, ['203.0.113.5 - - [01/Nov/2026:06:24:45 +0100] "GET / HTTP/1.1" 200 1\r'], ["a" * 70000]):
+        batch = cut_long(pl.Series("line", lines + extra, dtype=pl.String))
+        want = ("\n".join(run_lines(a, batch.to_list())) + "\n").encode()
+        if extra == ["a" * 70000]:
+            want = bytes(stream._encode(stream._unmark(a.anonymize(batch))))
+        got = bytes(stream.masked_bytes(a, batch, None))
+        assert got == want
+        assert bytes(stream.masked_bytes(a, batch, None, final_newline=False)) == want[:-1]
+        if expected is None:
+            expected = got
+    assert len(joins) == 4  # the compiled pass, for the batches with neither CR nor NUL
+    monkeypatch.setattr(native, "_native", None)
+    monkeypatch.setattr(native, "AVAILABLE", False)
+    assert bytes(stream.masked_bytes(a, pl.Series("line", lines, dtype=pl.String), None)) == expected
 
 
 # properties ---------------------------------------------------------------------------------

@@ -274,3 +274,58 @@ def test_the_cutter_refuses_a_program_it_cannot_run(program: bytes, nslots: int)
 
     with pytest.raises(ValueError, match="not a program"):
         _native.cut(b"\0" * 16, (), 1, 0, program, nslots, bytearray(16 * max(nslots, 1)), bytearray(1))
+
+
+TEXT = st.text(st.sampled_from(" -ab\té\u2028x0.:"), max_size=40)
+
+
+def polars_join(lines: pl.Series, tails: pl.Series | None, final_newline: bool) -> bytes:
+    """The reference for ``join_lines``: polars' own string concatenation."""
+    frame = pl.DataFrame({"h": lines.fill_null(""), "t": tails if tails is not None else lines.clear(lines.len())})
+    rows = frame.select(pl.concat_str([pl.col("h"), " " + pl.col("t")], ignore_nulls=True)).to_series().to_list()
+    return ("\n".join(rows) + ("\n" if final_newline and rows else "")).encode()
+
+
+@needs_cutter
+@settings(max_examples=200 * EXAMPLES, deadline=None)
+@given(lines=st.lists(TEXT, max_size=30), start=st.integers(0, 5))
+def test_first_space_cuts_as_polars_does(lines: list[str], start: int) -> None:
+    """Before and after the first space, null both where a line has none or starts with one;
+    long lines (views into a buffer) and short ones (held in the view), and a slice."""
+    from logtool.anonymize.lines import _first_space
+
+    s = pl.Series("line", [x * (1 + k % 3 * 9) for k, x in enumerate(lines)], pl.String).slice(start)
+    got, want = native.first_space(s), _first_space(s)
+    assert got is not None
+    assert [c.to_list() for c in got] == [c.to_list() for c in want]
+
+
+@needs_cutter
+@settings(max_examples=200 * EXAMPLES, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.none() | TEXT, st.none() | TEXT), max_size=30),
+    start=st.integers(0, 5),
+    tails=st.booleans(),
+    final_newline=st.booleans(),
+)
+def test_joined_lines_are_the_bytes_polars_makes(
+    rows: list[tuple[str | None, str | None]], start: int, tails: bool, final_newline: bool
+) -> None:
+    """Heads and tails with nulls, of every length, both sliced (their offsets differ)."""
+    heads = pl.Series("h", [h if h is None else h * 5 for h, _ in rows] + ["x"] * 3, pl.String).slice(start)
+    tail = pl.Series("t", ["y"] * 2 + [t for _, t in rows] + ["z"] * 4, pl.String).slice(2 + min(start, 1), heads.len())
+    got = native.join_lines(heads, tail if tails else None, final_newline)
+    assert got == polars_join(heads, tail if tails else None, final_newline)
+
+
+@needs_cutter
+def test_joined_lines_refuse_views_outside_their_buffers() -> None:
+    from logtool import _native
+
+    view = (20).to_bytes(4, "little") + b"abcd" + (0).to_bytes(4, "little") + (0).to_bytes(4, "little")
+    with pytest.raises(ValueError, match="outside"):
+        _native.join(view, (b"short",), None, 0, None, (), None, 0, 1, True)
+    with pytest.raises(ValueError, match="outside"):
+        _native.first_space(view, (b"short",), 1, 0, bytearray(16), bytearray(16), bytearray(1))
+    with pytest.raises(ValueError, match="fit"):
+        _native.join(view, (b"x" * 32,), None, 0, None, (), None, 0, 2, True)

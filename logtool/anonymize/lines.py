@@ -26,6 +26,7 @@ import re
 
 import polars as pl
 
+from logtool import native
 from logtool.anonymize.fields import filter_url_query
 from logtool.anonymize.freetext import (
     clf_users,
@@ -44,7 +45,7 @@ from logtool.parsers import LineFormat
 from logtool.parsers.jsonl import unescape
 from logtool.parsers.normalise import split_request
 from logtool.parsers.variants import SYSLOG_PREFIX
-from logtool.pipeline import LookupCache
+from logtool.pipeline import LookupCache, contains_in_parts, extract_groups_in_parts
 
 _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
@@ -75,7 +76,9 @@ class LineAnonymizer:
             and _starts_with_client_ident_user(self.compiled.pieces)
             and "xff" not in self.compiled.fields
         )
-        self._triggers = trigger_regex(policy.sensitive_params)
+        # wherever the full rewrite could change something outside the client: all that URL
+        # redaction acts on covers what free-text masking looks for (addresses, e-mail)
+        self._triggers = candidate_regex(policy.sensitive_params)
         if policy.anonymize_query_allowlist:  # every query is then filtered: no fast path for it
             self._triggers += r"|\?"
         # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
@@ -279,21 +282,37 @@ class LineAnonymizer:
         """Fast path where it is safe, the full rewrite elsewhere."""
         if not self.fast_path:
             return self._rewrite(body)
-        parts = pl.DataFrame({"b": body}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
-        client, rest = parts.get_column("field_0"), parts.get_column("field_1")
-        # Only the client changes when ident and user are "-" and nothing in the rest of the
-        # line matches any pattern the full rewrite would act on.
-        simple = (rest.str.starts_with("- - ") & ~_contains_parallel(rest, self._triggers)).fill_null(False)
-        masked_clients = self.addresses(client)
-        fast = (
-            pl.DataFrame({"c": masked_clients, "r": rest})
-            .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" "))
+        heads, tails = self.fast_lines(body)
+        return (
+            pl.DataFrame({"h": heads, "t": tails})
+            .select(pl.concat_str([pl.col("h"), " " + pl.col("t")], ignore_nulls=True))
             .to_series()
         )
+
+    def fast_lines(self, body: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """The fast path's lines in two parts, ``head + " " + tail`` (the head alone where the
+        tail is null): a line whose client is all that changes is its masked client and the rest
+        of the line as it is (a view into the batch's bytes where the compiled module cut it);
+        any other line is rewritten whole, as the head."""
+        client, rest = native.first_space(body) or _first_space(body)
+        simple = self.only_client(rest)
+        heads = self.addresses(client)
         if simple.all():
-            return fast
-        slow = (~simple).arg_true()
-        return fast.scatter(slow, self._rewrite(body.gather(slow), masked_clients.gather(slow)))
+            return heads, rest
+        slow = ~simple
+        for rows, cut in (
+            ((slow & client.is_not_null()).arg_true(), True),
+            ((slow & client.is_null()).arg_true(), False),
+        ):
+            if rows.len():  # the masked client reused where the line has one
+                heads = heads.scatter(rows, self._rewrite(body.gather(rows), heads.gather(rows) if cut else None))
+        return heads, pl.select(pl.when(simple).then(rest)).to_series()
+
+    def only_client(self, rest: pl.Series) -> pl.Series:
+        """Whether masking changes only the client of a fast-path line, from the text after its
+        first space (null: no): ident and user are "-" and nothing in it matches what the full
+        rewrite acts on."""
+        return (rest.str.starts_with("- - ") & ~contains_in_parts(rest, self._triggers)).fill_null(False)
 
     def _rewrite(self, body: pl.Series, masked_first: pl.Series | None = None, loose: bool = False,
                  prefixed: bool = False) -> pl.Series:  # fmt: skip
@@ -302,7 +321,7 @@ class LineAnonymizer:
         ``loose``: with the template's variants (leading blanks, trailing fields, a raw quote in
         the request); ``prefixed``: the lines are what followed a syslog prefix."""
         assert self.compiled is not None
-        g = _extract_parallel(body, self.compiled.loose_rewrite_regex if loose else self.compiled.rewrite_regex)
+        g = extract_groups_in_parts(body, self.compiled.loose_rewrite_regex if loose else self.compiled.rewrite_regex)
         matched = g.get_column("tail").is_not_null()
         pieces: list[pl.Expr] = [pl.col("lead")] if loose else []
         cols: dict[str, pl.Series] = {"lead": g.get_column("lead")} if loose else {}
@@ -372,29 +391,10 @@ def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:
     )
 
 
-def trigger_regex(sensitive: tuple[str, ...]) -> str:
-    """Matches wherever the full rewrite could change something outside the client field:
-    everything URL redaction acts on, which also covers what free-text masking looks for
-    (IPv4 and IPv6 tokens, e-mail addresses)."""
-    return candidate_regex(sensitive)
-
-
-def _extract_parallel(body: pl.Series, regex: str, parts: int = 2) -> pl.DataFrame:
-    """``extract_groups`` over slices of the batch on separate threads (one per core)."""
-    df = pl.DataFrame({"line": body})
-    step = -(-df.height // parts) or 1
-    frames = [
-        df.slice(i, step).lazy().select(pl.col("line").str.extract_groups(regex)).unnest("line")
-        for i in range(0, max(df.height, 1), step)
-    ]
-    return pl.concat(pl.collect_all(frames))
-
-
-def _contains_parallel(s: pl.Series, regex: str, parts: int = 2) -> pl.Series:
-    """``str.contains`` over slices of the batch on separate threads (one per core)."""
-    df = pl.DataFrame({"s": s})
-    step = -(-df.height // parts) or 1
-    frames = [
-        df.slice(i, step).lazy().select(pl.col("s").str.contains(regex)) for i in range(0, max(df.height, 1), step)
-    ]
-    return pl.concat(pl.collect_all(frames)).to_series()
+def _first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """:func:`logtool.native.first_space` in polars: the text before a line's first space (not
+    empty) and after it, both null where there is none."""
+    parts = pl.DataFrame({"b": lines}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
+    ok = (pl.col("field_0") != "") & pl.col("field_1").is_not_null()
+    cut = parts.select(pl.when(ok).then(pl.col("field_0")), pl.when(ok).then(pl.col("field_1")))
+    return cut.get_column("field_0").alias(lines.name), cut.get_column("field_1").alias(lines.name)

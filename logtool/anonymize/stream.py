@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 import polars as pl
 
+from logtool import native
 from logtool.anonymize.lines import LineAnonymizer
 from logtool.config import Policy
 from logtool.errors import InputError
@@ -112,6 +113,20 @@ def _encode(lines: pl.Series, final_newline: bool = True) -> bytes | memoryview:
     _, offsets, data = arr.buffers()
     start, end = memoryview(offsets).cast("q")[arr.offset : arr.offset + 2]
     return memoryview(data)[start:end]  # no copy; keeps the Arrow buffer alive until written
+
+
+def masked_bytes(
+    anonymizer: LineAnonymizer, lines: pl.Series, context: object, final_newline: bool = True
+) -> bytes | memoryview:
+    """A batch masked and encoded, as ``_encode`` of ``anonymize`` gives it. On the fast path
+    (with the compiled module, no CR or NUL in the batch) the compiled module writes the
+    output from the masked clients and the rest of each line, a view into the batch's bytes:
+    no copy of the batch but the output itself (~90 MiB less at 1M lines, and less CPU)."""
+    if anonymizer.fast_path and native.AVAILABLE and not lines.str.contains("[\r\x00]").any():
+        heads, tails = anonymizer.fast_lines(lines)
+        if (data := native.join_lines(heads, tails, final_newline)) is not None:
+            return data
+    return _encode(_unmark(anonymizer.anonymize(lines, context)), final_newline)  # type: ignore[arg-type]
 
 
 def _pipe_chunks(fd: int, sig: Signals, name: str) -> Iterator[tuple[pl.Series, bool]]:
@@ -223,7 +238,7 @@ def run(
             def mask(job: tuple[tuple[pl.Series, bool], object]) -> tuple[int, bytes | memoryview]:
                 """A batch's lines masked and encoded (on a worker thread: only the bytes wait)."""
                 (lines, newline), context = job
-                return lines.len(), _encode(_unmark(anonymizer.anonymize(lines, context)), newline)  # type: ignore[arg-type]
+                return lines.len(), masked_bytes(anonymizer, lines, context, newline)
 
             # what a batch carries over from the ones before (a W3C header) is taken here, in order
             jobs = ((c, anonymizer.context(c[0])) for c in itertools.chain([first], chunks))
