@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test fuzz lint format bench bench-10m clean
 
-$(STAMP): pyproject.toml setup.py logtool/_native.c
+$(STAMP): pyproject.toml setup.py logtool/_native.c logtool/_native_arrow.h
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"

@@ -11,6 +11,7 @@ setup(
         Extension(
             "logtool._native",
             ["logtool/_native.c"],
+            depends=["logtool/_native_arrow.h"],
             extra_compile_args=["-O2", "-std=c99"],
             optional=True,
         )

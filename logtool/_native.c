@@ -23,6 +23,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_native_arrow.h"
+
 enum {
     OP_LIT = 'L',    /* L len bytes...: the bytes themselves */
     OP_NONSP = 'N',  /* [^ \t]+ */
@@ -609,6 +611,9 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"count_lines", count_lines, METH_VARARGS, "count_lines(data) -> newlines in data"},
+    {"strings", strings, METH_O, "strings(arrow_array_stream capsule) -> Strings, or None if not one chunk of string views"},
+    {"export_strings", export_strings, METH_VARARGS,
+     "export_strings(name, n, views, data_buffers, validity) -> an object with __arrow_c_array__"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
     {"split", split, METH_VARARGS,
      "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},
@@ -625,4 +630,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "logtool's compiled part: lines split and CLF fields cut in one pass.", -1,
                                     methods};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    if (arrow_types_ready() < 0) return NULL;
+    return PyModule_Create(&module);
+}

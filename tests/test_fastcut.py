@@ -329,3 +329,50 @@ def test_joined_lines_refuse_views_outside_their_buffers() -> None:
         _native.first_space(view, (b"short",), 1, 0, bytearray(16), bytearray(16), bytearray(1))
     with pytest.raises(ValueError, match="fit"):
         _native.join(view, (b"x" * 32,), None, 0, None, (), None, 0, 2, True)
+
+
+@needs_cutter
+def test_arrays_handed_to_polars_hold_their_bytes_until_polars_lets_go() -> None:
+    """Through the Arrow C data interface, without pyarrow: the lines' bytes stay alive while a
+    series (or a cut of it) points into them, and are let go once none does (no cycle, no leak)."""
+    import gc
+    import sys
+
+    data = "".join(f"203.0.113.{k % 250} - - x{'y' * (k % 30)} {k}\n" for k in range(500)).encode()
+    base = sys.getrefcount(data)
+    lines = native.split_lines(data, 500, False)
+    cut = native.first_space(lines)
+    plan = fastcut.plan(r"^(?P<a>[^ \t]+) [^ \t]+ [^ \t]+ (?P<b>[^ \t]+) (?P<c>[0-9]+)[ \t]*$")
+    fields = native.cut_fields(lines, plan.program, plan.names)
+    assert sys.getrefcount(data) > base
+    assert cut is not None and fields is not None
+    del lines
+    gc.collect()
+    assert cut[1].str.split(" ").list.last().cast(pl.Int64).to_list() == list(range(500))  # still readable
+    assert fields.get_column("c").cast(pl.Int64).to_list() == list(range(500))
+    assert native.join_lines(*cut) == data
+    del cut, fields
+    gc.collect()
+    assert sys.getrefcount(data) == base
+
+
+@needs_cutter
+def test_only_one_chunk_of_string_views_is_taken() -> None:
+    """Other types fall back; chunks are joined first; an empty series works."""
+    from logtool import _native
+
+    assert native.first_space(pl.Series([1, 2])) is None
+    assert native.join_lines(pl.Series(["a"]), pl.Series([1])) is None
+    chunked = pl.concat([pl.Series(["a b"]), pl.Series(["c d"])], rechunk=False)
+    assert [s.to_list() for s in native.first_space(chunked)] == [["a", "c"], ["b", "d"]]
+    assert native.join_lines(pl.Series([], dtype=pl.String)) == b""
+    assert [s.to_list() for s in native.first_space(pl.Series([], dtype=pl.String))] == [[], []]
+    view = (20).to_bytes(4, "little") + b"abcd" + (0).to_bytes(8, "little")
+    with pytest.raises(ValueError, match="outside"):
+        _native.export_strings("x", 1, view, (b"short",), None)
+    with pytest.raises(ValueError, match="fit"):
+        _native.export_strings("x", 2, view, (b"x" * 32,), None)
+    exported = _native.export_strings("x", 1, view, (b"x" * 32,), None)
+    assert pl.Series(exported).to_list() == ["x" * 20]
+    with pytest.raises(RuntimeError, match="handed over"):
+        exported.__arrow_c_array__()
