@@ -143,40 +143,36 @@ def truncate_one(text: str, v4_prefix: int, v6_prefix: int) -> str:
     return network_text(addr, v4_prefix, v6_prefix)
 
 
-def _v4_networks(s: pl.Series, prefix: int, suffix: bool = True) -> pl.Series:
-    """Vectorised truncation of canonical dotted quads (matched by :data:`V4_RX`), as
-    ``network/prefix`` (``suffix``) or the bare network address.
+def v4_network_expr(e: pl.Expr, prefix: int, suffix: bool = True) -> pl.Expr:
+    """Vectorised truncation of canonical dotted quads (matched by :data:`V4_RX`: other values
+    come out as garbage, so callers pick the quads), as ``network/prefix`` (``suffix``) or the
+    bare network address.
 
     Prefixes on an octet boundary (the usual /8, /16, /24, /32) drop trailing octets as text,
-    which is exact for canonical quads and four times faster; any other prefix is computed by
-    integer arithmetic (polars has no shift operators)."""
+    which is exact for canonical quads and several times faster; any other prefix is computed
+    by integer arithmetic (polars has no shift operators)."""
     import polars as pl
 
     tail = f"/{prefix}" if suffix else ""
     if prefix % 8 == 0:
         keep = prefix // 8
         if keep == 0:
-            return pl.repeat(f"0.0.0.0{tail}", s.len(), dtype=pl.String, eager=True).alias(s.name)
-        zeros = ".0" * (4 - keep)
-        rx = rf"^(\d+(?:\.\d+){{{keep - 1}}})(?:\.\d+){{{4 - keep}}}$"
-        return s.str.replace(rx, f"${{1}}{zeros}{tail}") if keep < 4 else s + tail
+            return pl.when(e.is_not_null()).then(pl.lit(f"0.0.0.0{tail}"))
+        # the last octets (a replacement without a capture group: twice as fast)
+        return e.str.replace(rf"(?:\.[0-9]+){{{4 - keep}}}$", ".0" * (4 - keep) + tail) if keep < 4 else e + tail
     block = 2 ** (32 - prefix)
-    o = [pl.col("o").struct.field(f"field_{i}").cast(pl.Int64) for i in range(4)]
+    o = [e.str.split_exact(".", 3).struct.field(f"field_{i}").cast(pl.Int64, strict=False) for i in range(4)]
     n = o[0] * 16_777_216 + o[1] * 65_536 + o[2] * 256 + o[3]
     m = (n // block) * block
-    text = pl.concat_str(
-        [
-            (m // 16_777_216).cast(pl.String),
-            pl.lit("."),
-            (m // 65_536 % 256).cast(pl.String),
-            pl.lit("."),
-            (m // 256 % 256).cast(pl.String),
-            pl.lit("."),
-            (m % 256).cast(pl.String),
-            pl.lit(tail),
-        ]
-    )
-    return pl.DataFrame({"o": s.str.split_exact(".", 3)}).select(text).to_series()
+    parts = [m // 16_777_216, m // 65_536 % 256, m // 256 % 256, m % 256]
+    return pl.concat_str([pl.concat_str([p.cast(pl.String) for p in parts], separator="."), pl.lit(tail)])
+
+
+def _v4_networks(s: pl.Series, prefix: int, suffix: bool = True) -> pl.Series:
+    """:func:`v4_network_expr` over a Series of canonical dotted quads."""
+    import polars as pl
+
+    return s.to_frame("v").select(v4_network_expr(pl.first(), prefix, suffix)).to_series().alias(s.name)
 
 
 def mask_distinct(

@@ -180,6 +180,24 @@ class BackgroundWriter:
             self._pool.shutdown(wait=True)
 
 
+def distinct(s: pl.Series, matching: str | None = None) -> pl.Series:
+    """The distinct non-null values of ``s`` (those that contain a match of ``matching``), in
+    one polars call (a Series' ``drop_nulls``, ``unique``, ``str.contains`` and ``filter`` are
+    a call each)."""
+    plan = s.to_frame().lazy().select(pl.first().drop_nulls().unique())
+    if matching is not None:
+        plan = plan.filter(pl.first().str.contains(matching))
+    return plan.collect(engine=ENGINE).to_series()
+
+
+def replace_from(s: pl.Series, values: pl.Series, replacements: pl.Series) -> pl.Series:
+    """``s`` with each of the distinct ``values`` replaced by its replacement (a null one: kept
+    as it is), in one polars call."""
+    mapping = pl.DataFrame({"v": values, "r": replacements}).lazy()
+    plan = s.to_frame("v").lazy().join(mapping, on="v", how="left", maintain_order="left")
+    return plan.select(pl.coalesce("r", "v")).collect(engine=ENGINE).to_series().alias(s.name)
+
+
 def join_back(keys: pl.LazyFrame, table: pl.LazyFrame, on: str) -> pl.LazyFrame:
     """The other columns of ``table`` for each row of ``keys`` (its one column ``on``, which
     ``table`` has too), in the order of ``keys``; a null key matches a null key. Only the key

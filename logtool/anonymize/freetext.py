@@ -28,6 +28,7 @@ import polars as pl
 from logtool.anonymize.redact import EMAIL, PY_IPV4, PY_IPV6, decode_one, is_version, keep_escapes, redact, v6_glued_ok
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.net import UNKNOWN_HOST, fast_v6_network, host_network, parse_ip
+from logtool.pipeline import ENGINE, distinct, join_back, replace_from
 
 _EMAIL_PY = re.compile(EMAIL)
 #: Cheap vectorised test for "may contain an address or an e-mail" before the Python pass
@@ -127,35 +128,27 @@ def replace_some(s: pl.Series, values: pl.Series, replacements: list[str]) -> pl
     """``s`` with each of the distinct ``values`` replaced by its replacement, the rest as is."""
     if values.len() == 0:
         return s
-    mapping = pl.DataFrame({"v": values, "r": pl.Series(replacements, dtype=pl.String)})
-    return (
-        pl.DataFrame({"v": s})
-        .join(mapping, on="v", how="left", maintain_order="left")
-        .select(pl.coalesce("r", "v").alias(s.name))
-        .to_series()
-    )
+    return replace_from(s, values, pl.Series(replacements, dtype=pl.String))
 
 
 def per_distinct(s: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
     """Apply ``fn`` to the distinct non-null values of ``s`` only, and map the results back."""
-    uniq = s.drop_nulls().unique()
+    uniq = distinct(s)
     if uniq.len() == 0:
         return s
-    mapping = pl.DataFrame({"v": uniq, "r": fn(uniq)})
-    return pl.DataFrame({"v": s}).join(mapping, on="v", how="left", maintain_order="left").get_column("r")
+    table = pl.DataFrame({"v": uniq, "r": fn(uniq)}).lazy()
+    return join_back(s.to_frame("v").lazy(), table, "v").collect(engine=ENGINE).to_series().alias("r")
 
 
 def free_text(s: pl.Series, v4: int, v6: int, versions: bool = False) -> pl.Series:
     """:func:`mask_free_text` over a column, Python only on values that may hold something."""
-    uniq = s.drop_nulls().unique()
-    cand = uniq.filter(uniq.str.contains(MAYBE_PERSONAL))
+    cand = distinct(s, MAYBE_PERSONAL)
     return replace_some(s, cand, [mask_free_text(v, v4, v6, versions) for v in cand.to_list()])
 
 
 def hostnames(s: pl.Series) -> pl.Series:
     """:func:`reduce_hostnames` over a column."""
-    uniq = s.drop_nulls().unique()
-    cand = uniq.filter(uniq.str.contains(_MAYBE_HOSTNAME))
+    cand = distinct(s, _MAYBE_HOSTNAME)
     return replace_some(s, cand, [reduce_hostnames(v) for v in cand.to_list()])
 
 

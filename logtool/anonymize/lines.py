@@ -40,7 +40,7 @@ from logtool.anonymize.freetext import (
 )
 from logtool.anonymize.redact import candidate_regex, redact
 from logtool.config import Policy
-from logtool.net import mask_distinct
+from logtool.net import V4_RX, v4_network_expr
 from logtool.parsers import LineFormat
 from logtool.parsers.jsonl import unescape
 from logtool.parsers.normalise import split_request
@@ -101,14 +101,18 @@ class LineAnonymizer:
         )
 
     def addresses(self, s: pl.Series) -> pl.Series:
-        """Mask client-like values: distinct values of the batch, IPv4 vectorised, the rest
-        (IPv6, hostnames, ports …) through a cross-batch cache of Python results."""
-
-        def careful(slow: pl.Series) -> pl.Series:
-            return self._clients.join(pl.DataFrame({"v": slow})).get_column("m")
-
-        table = mask_distinct(s.drop_nulls().unique(), self.policy.ipv4_prefix, careful, suffix=False)
-        return pl.DataFrame({"v": s}).join(table, on="v", how="left", maintain_order="left").get_column("m")
+        """Mask client-like values: canonical IPv4 quads row by row (cheaper than their distinct
+        values joined back), the rest (IPv6, names, ports …) through a cache of Python results."""
+        col = pl.col("v")
+        done = s.to_frame("v").select(
+            (col.str.contains(V4_RX) | col.is_null()).alias("v4"),
+            v4_network_expr(col, self.policy.ipv4_prefix, suffix=False).alias("m"),
+        )
+        if (v4 := done.get_column("v4")).all():
+            return done.get_column("m")
+        other = (~v4).arg_true()
+        careful = self._clients.join(pl.DataFrame({"v": s.gather(other)})).get_column("m")
+        return done.get_column("m").scatter(other, careful)
 
     def free_text(self, s: pl.Series, versions: bool = False) -> pl.Series:
         """Mask IPs and e-mails in free text, Python only on values that may contain one;
@@ -299,13 +303,9 @@ class LineAnonymizer:
         heads = self.addresses(client)
         if simple.all():
             return heads, rest
-        slow = ~simple
-        for rows, cut in (
-            ((slow & client.is_not_null()).arg_true(), True),
-            ((slow & client.is_null()).arg_true(), False),
-        ):
-            if rows.len():  # the masked client reused where the line has one
-                heads = heads.scatter(rows, self._rewrite(body.gather(rows), heads.gather(rows) if cut else None))
+        slow = (~simple).arg_true()
+        first = heads.gather(slow)  # the masked clients reused, unless a line has none
+        heads = heads.scatter(slow, self._rewrite(body.gather(slow), None if first.null_count() else first))
         return heads, pl.select(pl.when(simple).then(rest)).to_series()
 
     def only_client(self, rest: pl.Series) -> pl.Series:

@@ -32,6 +32,7 @@ from functools import lru_cache
 import polars as pl
 
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
+from logtool.pipeline import ENGINE, distinct, replace_from
 
 #: Percent-escapes decoded before matching (single and double encoded).
 _DECODE = {}
@@ -232,20 +233,22 @@ def keep_escapes(original: str, decoded: str, redacted: str) -> str:
 def _redact_unique(values: pl.Series, sensitive: tuple[str, ...], line: bool, addresses: bool) -> pl.Series:
     """Decode, redact; where nothing was found return the value exactly as it came, where
     something was, keep the value's other escapes."""
-    df = (
+    df = (  # one plan
         pl.DataFrame({"v": values})
+        .lazy()
         .with_columns(decode_expr(pl.col("v")).alias("_d"))
         .with_columns(redact_expr(pl.col("_d"), sensitive, line, addresses).alias("_r"))
+        .with_columns(
+            pl.when(pl.col("_r") == pl.col("_d")).then(pl.col("v")).otherwise(pl.col("_r")).alias("o"),
+            ((pl.col("_r") != pl.col("_d")) & (pl.col("_d") != pl.col("v"))).alias("respell"),
+        )
+        .collect(engine=ENGINE)
     )
-    out = df.select(
-        pl.when(pl.col("_r") == pl.col("_d")).then(pl.col("v")).otherwise(pl.col("_r")).alias("o"),
-        ((pl.col("_r") != pl.col("_d")) & (pl.col("_d") != pl.col("v"))).alias("respell"),
-    )
-    respell = out.get_column("respell")
-    result = out.get_column("o")
-    if respell.any():
-        idx = respell.arg_true()
-        rows = df.select("v", "_d", "_r").gather(idx).iter_rows()
+    result = df.get_column("o")
+    respell = df.filter("respell")
+    if respell.height:
+        idx = df.get_column("respell").arg_true()
+        rows = respell.select("v", "_d", "_r").iter_rows()
         result = result.scatter(idx, pl.Series([keep_escapes(v, d, r) for v, d, r in rows], dtype=pl.String))
     return result
 
@@ -256,18 +259,10 @@ def redact(values: pl.Series, sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PAR
     the values are whole lines of free text (a value after ``name=`` ends at a blank or quote,
     and JSON ``"name": "value"`` pairs count as parameters). ``addresses=False``: IP addresses
     are left to the caller."""
-    name = values.name
-    uniq = values.drop_nulls().unique()
-    cand = uniq.filter(uniq.str.contains(candidate_regex(sensitive, line)))
+    cand = distinct(values, candidate_regex(sensitive, line))
     if cand.len() == 0:
         return values
     redacted = _redact_unique(cand, sensitive, line, addresses)
-    mapping = pl.DataFrame({"v": cand, "r": redacted}).filter(pl.col("v") != pl.col("r"))
-    if mapping.height == 0:
+    if redacted.equals(cand):
         return values
-    return (
-        pl.DataFrame({"v": values})
-        .join(mapping, on="v", how="left", maintain_order="left")
-        .select(pl.coalesce("r", "v").alias(name))
-        .to_series()
-    )
+    return replace_from(values, cand, redacted)
