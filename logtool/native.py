@@ -69,9 +69,11 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
     return _series("line", n_lines, views, buffers)
 
 
-def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.DataFrame | None:
+def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...], pack: bool = True) -> pl.DataFrame | None:
     """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
-    line does not match); None when the lines are not non-null string views."""
+    line does not match); None when the lines are not non-null string views. ``pack=False``:
+    the fields stay views into the lines' bytes (for a passing look: a field kept would keep
+    all of them)."""
     if _native is None:
         return None
     import polars as pl
@@ -86,9 +88,11 @@ def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...]) -> pl.D
     sizes = _native.cut(arr.views, data, n, arr.offset, program, len(names), out, valid)
     views, cols = memoryview(out), {}
     for s, (name, size) in enumerate(zip(names, sizes, strict=True)):
-        packed = bytearray(size)  # the field's long strings, compact (as a regex's groups are)
-        _native.pack(out, s * n, data, n, packed)
-        cols[name] = _series(name, n, views[s * n * 16 : (s + 1) * n * 16], (packed,), valid)
+        buffers = data
+        if pack:
+            buffers = (bytearray(size),)  # the field's long strings, compact (as a regex's groups are)
+            _native.pack(out, s * n, data, n, buffers[0])
+        cols[name] = _series(name, n, views[s * n * 16 : (s + 1) * n * 16], buffers, valid)
     return pl.DataFrame(cols)
 
 

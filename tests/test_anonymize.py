@@ -71,11 +71,27 @@ def test_fast_path_is_equivalent_to_the_full_rewrite() -> None:
     )
     # no space, a leading space: no client to reuse
     lines += ["203.0.113.9", ' - - [01/Nov/2026:06:24:45 +0100] "GET /?mail=a@example.com HTTP/1.1" 200 1', ""]
-    a = anonymizer("combined")
-    assert a.fast_path
-    fast = run_lines(a, lines)
-    a.fast_path = False
-    assert run_lines(a, lines) == fast
+    head, t = "198.51.100.7 - - [01/Nov/2026:06:24:45 +0100]", '"GET /a HTTP/1.1" 200 5'
+    lines += [  # what the trigger must see in each field, in lines the cutter reads and lines it does not
+        f'{head} {t} "-" "Mozilla/5.0 (from 203.0.113.50)"',
+        f'{head} {t} "https://example.com/?e=jane@example.com" "ua"',
+        f'{head} "GET /u/2001:db8::1 HTTP/1.1" 200 5 "-" "ua"',
+        f'{head} {t} "-" "ua" 0.25 203.0.113.51',  # a trailing field
+        f'{head} {t} "-" "ua" 0.25',
+        f'{head} "GET /a HTTP/1.1 200 5 "-" "ua"',  # a broken quote
+        f'{head}\t{t} "-" "ua"',
+        f'198.51.100.7 - bob [01/Nov/2026:06:24:45 +0100] {t} "-" "ua"',
+        f'198.51.100.7 x - [01/Nov/2026:06:24:45 +0100] {t} "-" "ua"',
+        f'198.51.100.7 - - [1.2.3.4] {t} "-" "ua"',
+    ]
+    for policy in (Policy(), Policy(ipv4_prefix=16, anonymize_query_allowlist=("page",))):
+        a = anonymizer("combined", policy)
+        assert a.fast_path and a.fast.plan is not None  # fields checked on distinct values
+        fast = run_lines(a, lines)
+        a.fast.plan = None  # the whole rest checked
+        assert run_lines(a, lines) == fast
+        a.fast_path = False
+        assert run_lines(a, lines) == fast
 
 
 def test_a_batch_is_written_as_the_lines_anonymize_gives(monkeypatch) -> None:

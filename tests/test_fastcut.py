@@ -292,10 +292,10 @@ def polars_join(lines: pl.Series, tails: pl.Series | None, final_newline: bool) 
 def test_first_space_cuts_as_polars_does(lines: list[str], start: int) -> None:
     """Before and after the first space, null both where a line has none or starts with one;
     long lines (views into a buffer) and short ones (held in the view), and a slice."""
-    from logtool.anonymize.lines import _first_space
+    from logtool.anonymize.fastpath import first_space
 
     s = pl.Series("line", [x * (1 + k % 3 * 9) for k, x in enumerate(lines)], pl.String).slice(start)
-    got, want = native.first_space(s), _first_space(s)
+    got, want = native.first_space(s), first_space(s)
     assert got is not None
     assert [c.to_list() for c in got] == [c.to_list() for c in want]
 
@@ -376,3 +376,18 @@ def test_only_one_chunk_of_string_views_is_taken() -> None:
     assert pl.Series(exported).to_list() == ["x" * 20]
     with pytest.raises(RuntimeError, match="handed over"):
         exported.__arrow_c_array__()
+
+
+@needs_cutter
+@pytest.mark.parametrize("name", sorted(PLANNED))
+def test_a_plan_for_some_fields_cuts_those_fields_alike(name: str) -> None:
+    """``Plan.only``: the same lines matched, only the named fields kept, unpacked or packed."""
+    lines = list(generate.lines(datetime(2026, 11, 24, tzinfo=UTC), 300, seed=9, malformed_rate=0.1))
+    s = pl.Series("line", [x.replace("\x00", "") for x in lines], pl.String)
+    full = fastcut.plan(PLANNED[name])
+    some = full.only(full.names[1::2])
+    assert some.names == full.names[1::2]
+    whole = fastcut.cut(s, full)
+    for pack in (True, False):
+        got = native.cut_fields(s, some.program, some.names, pack=pack)
+        assert got is not None and got.equals(whole.select(some.names))

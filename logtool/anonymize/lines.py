@@ -26,7 +26,7 @@ import re
 
 import polars as pl
 
-from logtool import native
+from logtool.anonymize.fastpath import FastPath, applies
 from logtool.anonymize.fields import filter_url_query
 from logtool.anonymize.freetext import (
     clf_users,
@@ -45,7 +45,7 @@ from logtool.parsers import LineFormat
 from logtool.parsers.jsonl import unescape
 from logtool.parsers.normalise import split_request
 from logtool.parsers.variants import SYSLOG_PREFIX
-from logtool.pipeline import LookupCache, contains_in_parts, extract_groups_in_parts
+from logtool.pipeline import LookupCache, extract_groups_in_parts
 
 _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
@@ -69,18 +69,13 @@ class LineAnonymizer:
         self.rewriter = fmt.rewriter() if fmt is not None else None  # this input's own
         self.compiled = self.rewriter.template if self.rewriter is not None else None
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
-        # The fast path masks only the client field; formats with more address fields (an
-        # X-Forwarded-For list may hold hostnames the trigger cannot see) take the full rewrite.
-        self.fast_path = (
-            self.compiled is not None
-            and _starts_with_client_ident_user(self.compiled.pieces)
-            and "xff" not in self.compiled.fields
-        )
-        # wherever the full rewrite could change something outside the client: all that URL
-        # redaction acts on covers what free-text masking looks for (addresses, e-mail)
-        self._triggers = candidate_regex(policy.sensitive_params)
+        # where the full rewrite could change more than the client (see :mod:`.fastpath`)
+        triggers = candidate_regex(policy.sensitive_params)
         if policy.anonymize_query_allowlist:  # every query is then filtered: no fast path for it
-            self._triggers += r"|\?"
+            triggers += r"|\?"
+        self.fast_path = self.compiled is not None and applies(self.compiled.pieces, self.compiled.fields)
+        fields = self.compiled.fields if self.compiled is not None else frozenset()
+        self.fast = FastPath(self, fields, getattr(getattr(fmt, "compiled", None), "regex", None), triggers)
         # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
         # #Fields header from batch to batch (see ``context``).
         self.layouts = self.rewriter.layouts if self.rewriter is not None and self.compiled is None else None
@@ -286,33 +281,16 @@ class LineAnonymizer:
         """Fast path where it is safe, the full rewrite elsewhere."""
         if not self.fast_path:
             return self._rewrite(body)
-        heads, tails = self.fast_lines(body)
+        heads, tails = self.fast.lines(body)
         return (
             pl.DataFrame({"h": heads, "t": tails})
             .select(pl.concat_str([pl.col("h"), " " + pl.col("t")], ignore_nulls=True))
             .to_series()
         )
 
-    def fast_lines(self, body: pl.Series) -> tuple[pl.Series, pl.Series]:
-        """The fast path's lines in two parts, ``head + " " + tail`` (the head alone where the
-        tail is null): a line whose client is all that changes is its masked client and the rest
-        of the line as it is (a view into the batch's bytes where the compiled module cut it);
-        any other line is rewritten whole, as the head."""
-        client, rest = native.first_space(body) or _first_space(body)
-        simple = self.only_client(rest)
-        heads = self.addresses(client)
-        if simple.all():
-            return heads, rest
-        slow = (~simple).arg_true()
-        first = heads.gather(slow)  # the masked clients reused, unless a line has none
-        heads = heads.scatter(slow, self._rewrite(body.gather(slow), None if first.null_count() else first))
-        return heads, pl.select(pl.when(simple).then(rest)).to_series()
-
-    def only_client(self, rest: pl.Series) -> pl.Series:
-        """Whether masking changes only the client of a fast-path line, from the text after its
-        first space (null: no): ident and user are "-" and nothing in it matches what the full
-        rewrite acts on."""
-        return (rest.str.starts_with("- - ") & ~contains_in_parts(rest, self._triggers)).fill_null(False)
+    def rewrite(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series:
+        """Each line rebuilt from its fields (``masked_first``: see :meth:`_rewrite`)."""
+        return self._rewrite(body, masked_first)
 
     def _rewrite(self, body: pl.Series, masked_first: pl.Series | None = None, loose: bool = False,
                  prefixed: bool = False) -> pl.Series:  # fmt: skip
@@ -381,20 +359,3 @@ class LineAnonymizer:
             .select(pl.concat_str([pl.col("c"), pl.col("r")], separator=" ", ignore_nulls=True))
             .to_series()
         )
-
-
-def _starts_with_client_ident_user(pieces: tuple[tuple[str, str], ...]) -> bool:
-    """``%h %l %u …`` (Apache) or ``$remote_addr - $remote_user …`` (nginx)."""
-    head = [v for _, v in pieces[:6]]
-    return head[:2] == ["client", " "] and (
-        head[2:6] == ["ident", " ", "user", " "] or head[2:4] == ["- ", "user"] and head[4:5] == [" "]
-    )
-
-
-def _first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """:func:`logtool.native.first_space` in polars: the text before a line's first space (not
-    empty) and after it, both null where there is none."""
-    parts = pl.DataFrame({"b": lines}).select(pl.col("b").str.splitn(" ", 2)).unnest("b")
-    ok = (pl.col("field_0") != "") & pl.col("field_1").is_not_null()
-    cut = parts.select(pl.when(ok).then(pl.col("field_0")), pl.when(ok).then(pl.col("field_1")))
-    return cut.get_column("field_0").alias(lines.name), cut.get_column("field_1").alias(lines.name)

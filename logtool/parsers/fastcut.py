@@ -42,6 +42,19 @@ class Plan:
     program: bytes
     names: tuple[str, ...]
 
+    def only(self, names: tuple[str, ...]) -> Plan:
+        """The same program capturing only ``names`` (the others are matched, not kept)."""
+        slots = {self.names.index(n): k for k, n in enumerate(n for n in self.names if n in names)}
+        out, pc, prog = bytearray(), 0, self.program
+        while prog[pc : pc + 1] != b"E":
+            if prog[pc : pc + 1] == b"L":
+                out += prog[pc : pc + 2 + prog[pc + 1]]
+                pc += 2 + prog[pc + 1]
+            else:
+                out += prog[pc : pc + 1] + bytes([slots.get(prog[pc + 1], _NO_SLOT)])
+                pc += 2
+        return Plan(bytes(out + b"E"), tuple(n for n in self.names if n in names))
+
 
 def _shape_at(regex: str, i: int) -> tuple[str, int] | None:
     """The field shape that starts at ``regex[i]`` and its end, longest first."""
