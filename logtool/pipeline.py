@@ -267,24 +267,3 @@ def join_caches(df: pl.DataFrame, caches: tuple[LookupCache, ...]) -> pl.DataFra
     names = [n for c, t in zip(caches, tables, strict=True) for n in t.columns if n != c.key]
     base = df.lazy().drop(names, strict=False)  # as with_columns would
     return pl.concat([base, *added], how="horizontal").collect(engine=ENGINE)
-
-
-def extract_groups_in_parts(body: pl.Series, regex: str, parts: int = 2) -> pl.DataFrame:
-    """``extract_groups`` over slices of the batch on separate threads (one per core)."""
-    df = pl.DataFrame({"line": body})
-    step = -(-df.height // parts) or 1
-    frames = [
-        df.slice(i, step).lazy().select(pl.col("line").str.extract_groups(regex)).unnest("line")
-        for i in range(0, max(df.height, 1), step)
-    ]
-    return pl.concat(pl.collect_all(frames, engine=ENGINE))
-
-
-def contains_in_parts(s: pl.Series, regex: str, parts: int = 2) -> pl.Series:
-    """``str.contains`` over slices of the batch on separate threads (one per core)."""
-    df = pl.DataFrame({"s": s})
-    step = -(-df.height // parts) or 1
-    frames = [
-        df.slice(i, step).lazy().select(pl.col("s").str.contains(regex)) for i in range(0, max(df.height, 1), step)
-    ]
-    return pl.concat(pl.collect_all(frames, engine=ENGINE)).to_series()

@@ -94,6 +94,27 @@ def test_fast_path_is_equivalent_to_the_full_rewrite() -> None:
         assert run_lines(a, lines) == fast
 
 
+def test_values_cached_across_batches_mask_as_a_fresh_anonymizer_does() -> None:
+    """The client and field caches of one anonymizer (kept over a file's batches, and started
+    over when full) give what a fresh anonymizer gives each batch."""
+    lines = list(
+        generated_lines(datetime(2026, 11, 1, tzinfo=UTC), 3000, seed=13, malformed_rate=0.02, attack_rate=0.2)
+    )
+    batches = [lines[i : i + 500] for i in range(0, len(lines), 500)]
+    head = '203.0.113.9 - - [01/Nov/2026:06:24:45 +0100] "GET /p{}?mail=a{}@example.com HTTP/1.1" 200 5 "-" "ua{}"'
+    batches += [[head.format(j, j, j) for j in (k, k + 1)] for k in range(4)]  # a new value each, one seen
+    kept = anonymizer("combined")
+    kept.fast_path = False  # every line through the fields
+    for k, batch in enumerate(batches):
+        fresh = anonymizer("combined")
+        fresh.fast_path = False
+        assert run_lines(kept, batch) == run_lines(fresh, batch)
+        if k == 1:
+            assert {"request", "referrer", "ua"} <= set(kept._fields)
+            for cache in kept._fields.values():
+                cache.max_rows = 1  # from now on, a batch with a new value starts them over
+
+
 def test_a_batch_is_written_as_the_lines_anonymize_gives(monkeypatch) -> None:
     """The file filter's output (a batch's bytes, from the compiled module on the fast path) is
     the lines ``anonymize`` returns, one per line, with or without the compiled module; lines

@@ -20,7 +20,7 @@ import polars as pl
 
 from logtool import native
 from logtool.parsers import fastcut
-from logtool.pipeline import contains_in_parts, distinct
+from logtool.pipeline import distinct
 
 
 class Masker(Protocol):
@@ -95,7 +95,7 @@ class FastPath:
     def rest_is_plain(self, rest: pl.Series) -> pl.Series:
         """The check on the whole rest of a line: ident and user are "-", and nothing in it
         matches the trigger."""
-        return (rest.str.starts_with("- - ") & ~contains_in_parts(rest, self.triggers)).fill_null(False)
+        return (rest.str.starts_with("- - ") & ~rest.str.contains(self.triggers)).fill_null(False)
 
 
 def first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series]:

@@ -34,7 +34,6 @@ from logtool.anonymize.freetext import (
     mask_address,
     mask_free_text,
     mask_unknown,
-    per_distinct,
     replace_some,
     vhosts,
 )
@@ -45,7 +44,7 @@ from logtool.parsers import LineFormat
 from logtool.parsers.jsonl import unescape
 from logtool.parsers.normalise import split_request
 from logtool.parsers.variants import SYSLOG_PREFIX
-from logtool.pipeline import LookupCache, extract_groups_in_parts
+from logtool.pipeline import LookupCache
 
 _PERSONAL_NAMES = {"user", "ident"}
 _KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
@@ -69,6 +68,7 @@ class LineAnonymizer:
         self.rewriter = fmt.rewriter() if fmt is not None else None  # this input's own
         self.compiled = self.rewriter.template if self.rewriter is not None else None
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
+        self._fields: dict[str, LookupCache] = {}  # each masked field's values, across batches
         # where the full rewrite could change more than the client (see :mod:`.fastpath`)
         triggers = candidate_regex(policy.sensitive_params)
         if policy.anonymize_query_allowlist:  # every query is then filtered: no fast path for it
@@ -171,7 +171,10 @@ class LineAnonymizer:
             return pl.repeat("-", s.len(), dtype=pl.String, eager=True)
         if name == "client":
             return self.addresses(s)
-        return per_distinct(s, lambda u: self._field_distinct(name, u))
+        if (cache := self._fields.get(name)) is None:  # the same values come back batch after batch
+            compute = lambda u, name=name: pl.DataFrame({"v": u, "m": self._field_distinct(name, u)})  # noqa: E731
+            cache = self._fields.setdefault(name, LookupCache("v", compute, max_rows=50_000))
+        return cache.join(s.to_frame("v")).get_column("m")
 
     def _field_distinct(self, name: str, u: pl.Series) -> pl.Series:
         if name == "xff":
@@ -299,8 +302,11 @@ class LineAnonymizer:
         ``loose``: with the template's variants (leading blanks, trailing fields, a raw quote in
         the request); ``prefixed``: the lines are what followed a syslog prefix."""
         assert self.compiled is not None
-        g = extract_groups_in_parts(body, self.compiled.loose_rewrite_regex if loose else self.compiled.rewrite_regex)
+        regex = self.compiled.loose_rewrite_regex if loose else self.compiled.rewrite_regex
+        g = body.to_frame("line").select(pl.col("line").str.extract_groups(regex)).unnest("line")
         matched = g.get_column("tail").is_not_null()
+        if not matched.any():  # (no field to mask: garbage, truncated or empty lines)
+            return self._unmatched(body, masked_first, loose, prefixed)
         pieces: list[pl.Expr] = [pl.col("lead")] if loose else []
         cols: dict[str, pl.Series] = {"lead": g.get_column("lead")} if loose else {}
         n = 0
