@@ -154,3 +154,12 @@ def test_json_and_clf_formats_never_claim_each_other() -> None:
     for jf in JSON_FORMATS:
         assert REGISTRY["combined"].match_rate(pl.Series([jf.sample])) == 0.0
         assert jf.match_rate(pl.Series([REGISTRY["combined"].sample])) == 0.0
+
+
+def test_a_null_line_in_a_callers_frame_is_quarantined_as_blank() -> None:
+    """``iter_batches`` never yields a null line, but a frame built by a caller may hold one."""
+    line = '203.0.113.9 - - [24/Nov/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 5 "-" "ua"'
+    batch = pl.DataFrame({"line_no": [1, 2], "line": [line, None]}, schema={"line_no": pl.Int64, "line": pl.String})
+    records, rejects = REGISTRY["combined"].parser().parse(batch)[:2]
+    assert records.height == 1
+    assert rejects.get_column("reason").to_list() == ["blank line"]

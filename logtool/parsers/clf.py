@@ -115,12 +115,13 @@ def named_groups(batch: pl.DataFrame, regex: str) -> pl.DataFrame:
 _TIME_ANYWHERE = re.compile(r"\[[^\]]*\d{2}:\d{2}:\d{2}[^\]]*\]")
 
 
-def diagnose(line: str, reason: str, clf_time: bool = True) -> str:
-    """A more helpful reason for a line the format's regex rejected (rejected lines only).
-    ``clf_time``: the format has a bracketed CLF timestamp to look for."""
+def diagnose(line: str | None, reason: str, clf_time: bool = True) -> str:
+    """A more helpful reason for a line the format's regex rejected (rejected lines only; a
+    null one, which only a caller's own frame holds, is blank). ``clf_time``: the format has a
+    bracketed CLF timestamp to look for."""
     if not reason.startswith("does not match"):
         return reason
-    if not line.strip():
+    if line is None or not line.strip():
         return "blank line"
     if (other := variants.not_access_log(line)) is not None:
         return other
