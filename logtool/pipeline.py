@@ -198,6 +198,15 @@ def replace_from(s: pl.Series, values: pl.Series, replacements: pl.Series) -> pl
     return plan.select(pl.coalesce("r", "v")).collect(engine=ENGINE).to_series().alias(s.name)
 
 
+def compact(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with its string columns in buffers of their own. A string of a polars column can
+    be a view into a buffer it shares with others (a batch's bytes, the distinct values it was
+    taken from); kept in a cache, it keeps that whole buffer alive: the clients cache of
+    ``anonymize`` held 16 MiB of buffers for 2 MiB of addresses after 120 batches."""
+    strings = [c for c, t in df.schema.items() if t == pl.String]
+    return df.with_columns(pl.col(c) + "" for c in strings) if strings else df  # concat_str copies
+
+
 def join_back(keys: pl.LazyFrame, table: pl.LazyFrame, on: str) -> pl.LazyFrame:
     """The other columns of ``table`` for each row of ``keys`` (its one column ``on``, which
     ``table`` has too), in the order of ``keys``; a null key matches a null key. Only the key
@@ -231,11 +240,13 @@ class LookupCache:
         if table is not None and new.len() == 0:
             return table
         if table is None:
-            out = self.compute(new)
+            out = compact(self.compute(new))
         elif table.height + new.len() > self.max_rows:
-            out = self.compute(keys.select(pl.first().drop_nulls().unique()).collect(engine=ENGINE).to_series())
+            out = compact(
+                self.compute(keys.select(pl.first().drop_nulls().unique()).collect(engine=ENGINE).to_series())
+            )
         else:  # one chunk: joins against a table of many chunks copy it every time
-            out = pl.concat([table, self.compute(new)], rechunk=True)
+            out = pl.concat([table, compact(self.compute(new))], rechunk=True)
         self.table = out  # a concurrent update may be lost: it is recomputed when needed
         return out
 

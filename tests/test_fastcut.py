@@ -391,3 +391,19 @@ def test_a_plan_for_some_fields_cuts_those_fields_alike(name: str) -> None:
     for pack in (True, False):
         got = native.cut_fields(s, some.program, some.names, pack=pack)
         assert got is not None and got.equals(whole.select(some.names))
+
+
+@needs_cutter
+def test_a_cache_keeps_its_own_strings_not_the_buffers_they_came_from() -> None:
+    """A batch's few new values are views into the buffer of all its distinct values: the
+    cross-batch cache copies them, so what it keeps is what it holds (not 20 such buffers)."""
+    from logtool.pipeline import LookupCache
+
+    data = "".join(f"2001:db8::{'x' * 40}{k}\n" for k in range(5_100)).encode()
+    lines = native.split_lines(data, 5_100, False)  # views into the batch's bytes, as read
+    cache = LookupCache("v", lambda v: pl.DataFrame({"v": v, "m": v.str.slice(0, 4)}))
+    for k in range(20):  # each batch: the same 5,000 values and 5 new ones
+        cache.join(pl.concat([lines.head(5_000), lines.slice(5_000 + 5 * k, 5)]).to_frame("v"))
+    assert cache.table.height == 5_100
+    held = sum(len(memoryview(b)) for b in native._strings(cache.table.get_column("v")).data)
+    assert held < 2 * 5_100 * 56  # the values themselves (~56 bytes each), not a batch's worth each time

@@ -95,9 +95,11 @@ def tune_allocator() -> None:
     """Keep glibc from unmapping and re-faulting the large per-batch buffers on every batch,
     and give polars' allocator one arena (:data:`JEMALLOC_CONF`, unless the user set one).
 
-    Python's large ``bytes`` (16–32 MiB reads, encoded output) go through ``malloc``; above the
+    Python's large ``bytes`` (12–32 MiB reads, encoded output) go through ``malloc``; above the
     mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
-    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
+    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable,
+    and one arena (instead of one per thread) lets a worker reuse what the main thread freed:
+    ``anonymize`` 225 -> 205 MiB at 1M lines, ingest 415 -> 390 MiB.
     jemalloc reads its setting when polars loads, which the CLI does only once a command runs.
     Process-wide, so only the CLI entry point calls it; glibc's part is a no-op where it is absent.
     """
@@ -106,9 +108,10 @@ def tune_allocator() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
+        m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
         libc.mallopt(m_mmap_threshold, 512 * 1024 * 1024)
         libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
+        libc.mallopt(m_arena_max, 1)  # one heap: a buffer freed by another thread is reused
     except (OSError, AttributeError):
         pass
 
