@@ -459,8 +459,8 @@ static PyObject *first_space(PyObject *self, PyObject *args) {
     Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
     Py_buffer *bufs = get_buffers(datas, &got);
     if (bufs == NULL || got < ndata) goto done;
-    if (n < 0 || offset < 0 || views.len < (offset + n) * 16 || first.len < n * 16 || rest.len < n * 16 ||
-        valid.len < (n + 7) / 8) {
+    if (n < 0 || offset < 0 || n > PY_SSIZE_T_MAX / 16 - offset || views.len < (offset + n) * 16 ||
+        first.len < n * 16 || rest.len < n * 16 || valid.len < (n + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
     }
@@ -533,7 +533,8 @@ static PyObject *join(PyObject *self, PyObject *args) {
         tbufs = get_buffers(tdatas, &tgot);
         if (tbufs == NULL || tgot < tndata) goto done;
     }
-    if (n < 0 || offset < 0 || toffset < 0 || views.len < (offset + n) * 16 ||
+    if (n < 0 || offset < 0 || toffset < 0 || n > PY_SSIZE_T_MAX / 16 - offset ||
+        n > PY_SSIZE_T_MAX / 16 - toffset || views.len < (offset + n) * 16 ||
         (tails && tviews.len < (toffset + n) * 16) || (valid.buf && valid.len < (offset + n + 7) / 8) ||
         (tvalid.buf && tvalid.len < (toffset + n + 7) / 8)) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
@@ -566,23 +567,30 @@ static PyObject *join(PyObject *self, PyObject *args) {
     result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
     if (result == NULL) goto done;
     uint8_t *dst = (uint8_t *)PyBytes_AS_STRING(result);
+    /* every write bounded by total: a writable input changed by another thread since the first
+     * pass must not write past the output */
     Py_BEGIN_ALLOW_THREADS;
     size_t pos = 0;
-    for (Py_ssize_t r = 0; r < n; r++) {
+    for (Py_ssize_t r = 0; r < n && !bad; r++) {
         int32_t len, bi, off;
         const uint8_t *s;
         if (bit(&valid, offset + r) && (s = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off)) != NULL) {
-            memcpy(dst + pos, s, (size_t)len);
-            pos += (size_t)len;
+            if ((size_t)len > total - pos) bad = 1;
+            else memcpy(dst + pos, s, (size_t)len), pos += (size_t)len;
         }
-        if (tails && bit(&tvalid, toffset + r) && (s = view_bytes(tvw + r * 16, tbufs, tndata, &len, &bi, &off)) != NULL) {
-            dst[pos++] = ' ';
-            memcpy(dst + pos, s, (size_t)len);
-            pos += (size_t)len;
+        if (!bad && tails && bit(&tvalid, toffset + r) &&
+            (s = view_bytes(tvw + r * 16, tbufs, tndata, &len, &bi, &off)) != NULL) {
+            if ((size_t)len + 1 > total - pos) bad = 1;
+            else dst[pos++] = ' ', memcpy(dst + pos, s, (size_t)len), pos += (size_t)len;
         }
         if (pos < total) dst[pos++] = '\n';
     }
+    if (pos != total) bad = 1;
     Py_END_ALLOW_THREADS;
+    if (bad) {
+        Py_CLEAR(result);
+        PyErr_SetString(PyExc_ValueError, "the lines changed while they were joined");
+    }
 done:
     if (bufs != NULL) release_buffers(bufs, got);
     if (tbufs != NULL) release_buffers(tbufs, tgot);

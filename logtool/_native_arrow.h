@@ -218,6 +218,8 @@ static void release_array(struct ArrowArray *a) {
 }
 
 static void release_schema(struct ArrowSchema *s) {
+    free(s->private_data); /* its own copy of the name: the array may be released first */
+    s->private_data = NULL;
     s->release = NULL;
 }
 
@@ -258,8 +260,15 @@ static PyObject *exported_c_array(PyObject *self, PyObject *args, PyObject *kwar
         return PyErr_NoMemory();
     }
     Held *h = e->held;
+    char *name = strdup(h->name);
+    if (name == NULL) {
+        free(schema);
+        free(array);
+        return PyErr_NoMemory();
+    }
     schema->format = "vu";
-    schema->name = h->name;
+    schema->name = name;
+    schema->private_data = name;
     schema->flags = ARROW_FLAG_NULLABLE;
     schema->release = release_schema;
     array->length = e->n;
@@ -270,6 +279,7 @@ static PyObject *exported_c_array(PyObject *self, PyObject *args, PyObject *kwar
     array->private_data = h;
     sc = PyCapsule_New(schema, "arrow_schema", schema_capsule_free);
     if (sc == NULL) {
+        free(name);
         free(schema);
         free(array);
         return NULL;
@@ -304,7 +314,10 @@ static PyTypeObject ExportedType = {
 };
 
 /* export_strings(name, n, views, data_buffers, validity_or_None) -> Exported: n rows of 16-byte
- * views (checked to point inside the data buffers) and an optional validity bitmap. */
+ * views (checked to point inside the data buffers) and an optional validity bitmap. The caller
+ * vouches for the rest of the contract polars relies on: the bytes are valid UTF-8 and each
+ * view's first four bytes are its string's (split() validates the text, put_view() writes the
+ * prefix, and cuts fall on ASCII bytes); and no buffer is written after it is handed over. */
 static PyObject *export_strings(PyObject *self, PyObject *args) {
     const char *name;
     Py_ssize_t n;
@@ -328,7 +341,8 @@ static PyObject *export_strings(PyObject *self, PyObject *args) {
     if (PyObject_GetBuffer(views, &h->held[1], PyBUF_SIMPLE) < 0) goto fail;
     for (got = 0; got < ndata; got++)
         if (PyObject_GetBuffer(PyTuple_GET_ITEM(datas, got), &h->held[2 + got], PyBUF_SIMPLE) < 0) goto fail;
-    if (n < 0 || h->held[1].len < n * 16 || (validity != Py_None && h->held[0].len < (n + 7) / 8)) {
+    if (n < 0 || n > PY_SSIZE_T_MAX / 16 || h->held[1].len < n * 16 ||
+        (validity != Py_None && h->held[0].len < (n + 7) / 8)) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto fail;
     }

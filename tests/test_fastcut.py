@@ -329,6 +329,13 @@ def test_joined_lines_refuse_views_outside_their_buffers() -> None:
         _native.first_space(view, (b"short",), 1, 0, bytearray(16), bytearray(16), bytearray(1))
     with pytest.raises(ValueError, match="fit"):
         _native.join(view, (b"x" * 32,), None, 0, None, (), None, 0, 2, True)
+    for huge in (2**59, 2**62):  # sizes that would overflow the checks
+        with pytest.raises(ValueError, match="fit"):
+            _native.join(view, (), None, 1, None, (), None, 0, huge, True)
+        with pytest.raises(ValueError, match="fit"):
+            _native.first_space(view, (), huge, 1, bytearray(16), bytearray(16), bytearray(1))
+        with pytest.raises(ValueError, match="fit"):
+            _native.export_strings("x", huge, view, (), None)
 
 
 @needs_cutter

@@ -48,12 +48,17 @@ def applies(pieces: tuple[tuple[str, str], ...], fields: frozenset[str]) -> bool
 
 
 class FastPath:
-    """The fast path of one :class:`~logtool.anonymize.lines.LineAnonymizer` (``fields``: its
+    """The fast path of one :class:`~logtool.anonymize.lines.LineAnonymizer` (``pieces``: its
     template's; ``regex``: its format's, for the cutter)."""
 
-    def __init__(self, anonymizer: Masker, fields: frozenset[str], regex: str | None, triggers: str) -> None:
+    def __init__(self, anonymizer: Masker, pieces: tuple[tuple[str, str], ...], regex: str | None,
+                 triggers: str) -> None:  # fmt: skip
         self.a, self.triggers = anonymizer, triggers
-        plan = fastcut.plan(regex) if regex else None
+        named = [v for kind, v in pieces if kind == "field"]
+        fields = frozenset(named)
+        # every field named once: an unnamed one ("_", a header the format does not know) or a
+        # field logged twice is masked by the rewrite but has no column of its own to check
+        plan = fastcut.plan(regex) if regex and "_" not in fields and len(named) == len(fields) else None
         self.personal = [n for n in ("ident", "user") if n in fields]
         self.checked = [n for n in sorted(fields) if n not in KEPT | {"client", "ident", "user"}]
         # the fields looked at, and one to tell a line the cutter read (none of its fields is null)

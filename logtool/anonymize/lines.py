@@ -70,12 +70,12 @@ class LineAnonymizer:
         self._clients = LookupCache("v", self._slow_address_table, max_rows=200_000)
         self._fields: dict[str, LookupCache] = {}  # each masked field's values, across batches
         # where the full rewrite could change more than the client (see :mod:`.fastpath`)
-        triggers = candidate_regex(policy.sensitive_params)
+        triggers = candidate_regex(policy.sensitive_params, within=True)
         if policy.anonymize_query_allowlist:  # every query is then filtered: no fast path for it
             triggers += r"|\?"
         self.fast_path = self.compiled is not None and applies(self.compiled.pieces, self.compiled.fields)
-        fields = self.compiled.fields if self.compiled is not None else frozenset()
-        self.fast = FastPath(self, fields, getattr(getattr(fmt, "compiled", None), "regex", None), triggers)
+        pieces = self.compiled.pieces if self.compiled is not None else ()
+        self.fast = FastPath(self, pieces, getattr(getattr(fmt, "compiled", None), "regex", None), triggers)
         # Formats that cut their lines into segments (JSON, W3C, fixed layouts); W3C carries its
         # #Fields header from batch to batch (see ``context``).
         self.layouts = self.rewriter.layouts if self.rewriter is not None and self.compiled is None else None

@@ -121,14 +121,16 @@ ENCODED = r"(?i)%(?:25)?(?:40|2E|3A|2B|2D|5F|3D|2F)"
 
 
 @lru_cache(maxsize=16)
-def candidate_regex(sensitive: tuple[str, ...], line: bool = False) -> str:
+def candidate_regex(sensitive: tuple[str, ...], line: bool = False, within: bool = False) -> str:
     """Matches wherever :func:`redact` could change something: the alternation of all its
     patterns (ASCII-loosened) plus the escapes decoding would undo. Used to skip the full pass
     for values without any candidate, and by ``anonymize`` to choose its fast path, so it must
-    stay a superset of everything redaction acts on (the property tests check this)."""
+    stay a superset of everything redaction acts on (the property tests check this).
+    ``within``: the URL may sit inside a longer text (a request line, a whole log line), so a
+    parameter also counts after a blank or a quote (``GET token=… HTTP/1.1``)."""
     parts = [ENCODED, "@", JWT, UUID, IPV4_HOSTPART, IPV6, PHONE, PHONE_NATIONAL, LONG_HEX, MIXED_TOKEN]
     if sensitive:
-        parts.extend(_param_regexes(sensitive, line))
+        parts.extend(_param_regexes(sensitive, line, within))
     return "|".join(f"(?:{p})" for p in parts)
 
 
@@ -151,12 +153,14 @@ def glob_name_regex(pattern: str, stop: str = "=&;#") -> str:
 _LINE_STOP = "=&;#\\s\"'"
 
 
-def _param_regexes(patterns: tuple[str, ...], line: bool = False) -> list[str]:
-    """``name=value`` after the start, ``?``, ``&`` or ``;`` (in free text also after a blank or
-    a quote, and JSON ``"name": "value"``), names case-insensitive."""
+def _param_regexes(patterns: tuple[str, ...], line: bool = False, within: bool = False) -> list[str]:
+    """``name=value`` after the start, ``?``, ``&`` or ``;`` (in free text, and ``within`` a
+    text, also after a blank or a quote; in free text JSON ``"name": "value"`` too), names
+    case-insensitive."""
     if not line:
         alts = "|".join(glob_name_regex(p) for p in patterns)
-        return [rf"(^|[?&;])((?i:{alts}))=[^&;#]*"]
+        lead = "[?&;\\s\"']" if within else "[?&;]"
+        return [rf"(^|{lead})((?i:{alts}))=[^&;#]*"]
     alts = "|".join(glob_name_regex(p, _LINE_STOP) for p in patterns)
     return [
         rf"(^|[?&;\s\"'(,])((?i:{alts}))=[^&;#\s\"']*",
