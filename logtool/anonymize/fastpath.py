@@ -31,7 +31,8 @@ class Masker(Protocol):
     def rewrite(self, body: pl.Series, masked_first: pl.Series | None = None) -> pl.Series: ...
 
 
-#: Fields kept as they are by the full rewrite (no trigger needed): the rest are masked.
+#: Fields the full rewrite keeps exactly as logged (no trigger needed; the rest are masked).
+#: The rewrite's own list (``lines._KEEP``) is these and the free-form ones it checks.
 KEPT = frozenset({"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso",
                   "time_naive_ms"})  # fmt: skip
 

@@ -26,7 +26,7 @@ import re
 
 import polars as pl
 
-from logtool.anonymize.fastpath import FastPath, applies
+from logtool.anonymize.fastpath import KEPT, FastPath, applies
 from logtool.anonymize.fields import filter_url_query
 from logtool.anonymize.freetext import (
     clf_users,
@@ -47,10 +47,9 @@ from logtool.parsers.variants import SYSLOG_PREFIX
 from logtool.pipeline import LookupCache
 
 _PERSONAL_NAMES = {"user", "ident"}
-_KEEP = {"time", "status", "bytes", "rt_s", "rt_ms", "rt_us", "upstream_rt", "msec", "time_iso", "lit",
-         "time_naive_ms", "method_s"}  # fmt: skip
-_URLS = {"target", "target_s", "referrer"}
 _ADDRESS_IN_KEPT, _FREE_FORM = r"\d\.\d+\.\d|::|(?:[0-9A-Fa-f]{1,4}:){3}", {"method_s", "lit"}
+_KEEP = KEPT | _FREE_FORM  # kept as logged; a free-form one (W3C columns, a method) fails closed
+_URLS = {"target", "target_s", "referrer"}
 #: A first token that may be a client: ``-``, or address-like or name-like text with a dot or colon.
 _CLIENT_LIKE = r"^(?:-|[\[\]0-9A-Za-z_.:%-]*[.:][\[\]0-9A-Za-z_.:%-]*)$"
 #: A JSON string that starts like a URL and has a query or an ``@``; a JSON string.
