@@ -254,10 +254,12 @@ def file_digest(path: Path) -> str:
 
 
 def iter_batches(
-    inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False
+    inp: LogInput, batch_bytes: int = DEFAULT_BATCH_BYTES, keep_cr: bool = False, first_bytes: int | None = None
 ) -> Iterator[pl.DataFrame]:
     """Yield DataFrames with columns ``line_no`` (1-based) and ``line``; fills in ``inp``.
-    Overlong lines come marked (see :func:`~logtool.linesplit.split_overlong`); memory stays bounded for them."""
+    Overlong lines come marked (see :func:`~logtool.linesplit.split_overlong`); memory stays bounded for them.
+    ``first_bytes``: the first batch's size, when it should be smaller (work can start on it
+    while the next one is read); a compressed input is inflated ahead in ``batch_bytes`` blocks."""
     stream, inp.compression, raw = _open_decompressed(inp.path, inp.name)
     disk_hash = inp.disk_sha256 is not None or inp.disk_sha256_later
     reuse_disk_hash = (inp.compression == "none" and disk_hash) or not inp.hash_content
@@ -268,10 +270,12 @@ def iter_batches(
     carry = b""
     skipped = 0  # bytes of an overlong line dropped so far (the line has no newline yet)
     line_no = 1
+    size = first_bytes or batch_bytes
     try:
         while True:
             with _read_errors(inp.name, inp.compression):
-                block = stream.read(batch_bytes)
+                block = stream.read(size)
+            size = batch_bytes
             if not block:
                 break
             try:

@@ -45,6 +45,22 @@ def test_every_compression_reads_the_same_lines(tmp_path: Path, suffix: str, com
     assert inp.lines == 2000
 
 
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_smaller_first_batch_reads_the_same_lines(tmp_path: Path, suffix: str) -> None:
+    """``first_bytes``: the first batch of a plain file that size (a compressed one is inflated
+    ahead in blocks of ``batch_bytes``), the others ``batch_bytes``; the lines, their numbers and
+    the fingerprint the same as without it."""
+    p = tmp_path / f"access.log{suffix}"
+    p.write_bytes(gzip.compress(TEXT) if suffix else TEXT)
+    inp = make_inputs([str(p)])[0]
+    batches = list(iter_batches(inp, 4000, first_bytes=300))
+    if not suffix:
+        assert [b.height for b in batches[:2]] == [TEXT[:300].count(b"\n"), TEXT[300:4300].count(b"\n")]
+    rows = [r for b in batches for r in b.iter_rows()]
+    assert rows == read_all(str(p), batch_bytes=1000)[0]
+    assert inp.sha256 == hashlib.sha256(TEXT).hexdigest() and inp.lines == 2000
+
+
 def test_compression_is_recognised_by_content_not_name(tmp_path: Path) -> None:
     p = tmp_path / "access.log.1"  # gzip'd but without .gz, as some rotations leave it
     p.write_bytes(gzip.compress(TEXT))

@@ -43,6 +43,9 @@ READ_SIZE = 1 << 20
 #: masked, one waiting, one being read) a 1M-line file peaks at ~230 MiB. Each batch pays ~20
 #: ms of fixed polars work, so much smaller ones cost time (8 MiB: +10 %).
 FILE_BATCH_BYTES = 12 * 1024 * 1024
+#: The first batch, smaller: the format is detected on it (2,000 lines) and a worker starts on
+#: it while the next is read (1M lines: 1.09 -> 1.03 s, and 20 MiB less).
+FIRST_BATCH_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
@@ -226,7 +229,7 @@ def run(
             chunks = _pipe_chunks(fd, sig, str(source or "<stdin>"))
         else:
             inp = LogInput(name=str(source or "<stdin>"), path=source, hash_content=False)
-            batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True)
+            batches = iter_batches(inp, FILE_BATCH_BYTES, keep_cr=True, first_bytes=FIRST_BATCH_BYTES)
             # read on this thread: ``in_order`` asks for the next batch while both workers mask
             chunks = ((b.get_column("line"), True) for b in batches)
         try:
