@@ -211,28 +211,3 @@ def test_the_cli_gives_polars_allocator_its_setting_before_polars_loads(user: st
     assert r.returncode == 0, r.stderr
     got, default, loaded = r.stderr.split()[-3:]
     assert (got, loaded) == (user or default, "False") and default == "narenas:1", r.stderr
-
-
-@pytest.mark.parametrize("tuned", [False, True])
-def test_the_tuned_allocator_keeps_one_heap_for_every_thread(tuned: bool) -> None:
-    """glibc gives threads that allocate at once heaps of their own, unless tuned to one (a
-    buffer one thread frees is then reused by the next that asks)."""
-    import subprocess
-    import sys
-
-    code = (
-        "import ctypes, os, sys, tempfile, threading\n"
-        + ("from logtool.cli import tune_allocator\ntune_allocator()\n" if tuned else "")
-        + "keep, go = [], threading.Barrier(4)\n"
-        "def work():\n    go.wait()\n    keep.extend(bytes(200_000) for _ in range(50))\n"
-        "ts = [threading.Thread(target=work) for _ in range(4)]\n"
-        "[t.start() for t in ts]; [t.join() for t in ts]\n"
-        "libc = ctypes.CDLL('libc.so.6'); libc.fdopen.restype = ctypes.c_void_p\n"
-        "fd, path = tempfile.mkstemp(); f = libc.fdopen(os.dup(fd), b'w')\n"
-        "libc.malloc_info(0, ctypes.c_void_p(f)); libc.fclose(ctypes.c_void_p(f))\n"
-        "print(open(path).read().count('<heap nr=')); os.unlink(path)\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    heaps = int(r.stdout)
-    assert heaps == 1 if tuned else heaps > 1

@@ -97,9 +97,9 @@ def tune_allocator() -> None:
 
     Python's large ``bytes`` (12–32 MiB reads, encoded output) go through ``malloc``; above the
     mmap threshold each one is a fresh ``mmap`` whose pages fault in again, which showed up as
-    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable,
-    and one arena (instead of one per thread) lets a worker reuse what the main thread freed:
-    ``anonymize`` 225 -> 205 MiB at 1M lines, ingest 415 -> 390 MiB.
+    ~1 s of system time per million lines. Raising the thresholds makes freed buffers reusable.
+    (One glibc arena for every thread, ``M_ARENA_MAX=1``, saved ~20 MiB at 1M lines but cost
+    ingest ~27 MiB at 10M, over its 512 MiB: not set.)
     jemalloc reads its setting when polars loads, which the CLI does only once a command runs.
     Process-wide, so only the CLI entry point calls it; glibc's part is a no-op where it is absent.
     """
@@ -108,10 +108,9 @@ def tune_allocator() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
+        m_trim_threshold, m_mmap_threshold = -1, -3
         libc.mallopt(m_mmap_threshold, 512 * 1024 * 1024)
         libc.mallopt(m_trim_threshold, 1024 * 1024 * 1024)
-        libc.mallopt(m_arena_max, 1)  # one heap: a buffer freed by another thread is reused
     except (OSError, AttributeError):
         pass
 
