@@ -104,15 +104,18 @@ class Signals:
 
 
 def _encode(lines: pl.Series, final_newline: bool = True) -> bytes | memoryview:
-    """Lines as bytes, one per line (a null line is an empty one): joined by polars into one
-    string whose Arrow buffer is written as it is, without the copies of a CSV writer."""
+    """Lines as bytes, one per line (a null line is an empty one): written by the compiled
+    module, or joined by polars into one string whose Arrow buffer is written as it is (without
+    the copies of a CSV writer; pyarrow is loaded for it)."""
     if lines.len() == 0:
         return b""
+    if (data := native.join_lines(lines, None, final_newline)) is not None:
+        return data
     if lines.null_count():
         lines = lines.fill_null("")
     if final_newline:  # an empty last item: the join ends with a newline
         lines = pl.concat([lines, pl.Series([""], dtype=pl.String)], rechunk=False)
-    arr = lines.str.join("\n").to_arrow()  # one large string (pyarrow is loaded: it cut the lines)
+    arr = lines.str.join("\n").to_arrow()  # one large string
     _, offsets, data = arr.buffers()
     start, end = memoryview(offsets).cast("q")[arr.offset : arr.offset + 2]
     return memoryview(data)[start:end]  # no copy; keeps the Arrow buffer alive until written
