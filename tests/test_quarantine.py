@@ -148,3 +148,73 @@ def test_cli_retain_says_what_it_did_to_the_quarantine(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, [*base, "retain", "--now", "2026-11-18T00:00:00Z"])
     assert r.exit_code == 0, r.output
     assert "quarantine: 1 line deleted with the raw window (2026-11-10 … 2026-11-10)" in r.stderr
+
+
+class _Rows:
+    """A stand-in partition writer: what was written, call by call."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+
+    def write(self, df: pl.DataFrame) -> None:
+        self.calls.append(df.get_column("line_no").to_list())
+
+
+def _rejects(first: int, n: int, line: str = "garbage from john@example.org at 198.51.100.7") -> pl.DataFrame:
+    return pl.DataFrame({"line_no": list(range(first, first + n)), "line": [line] * n, "reason": ["no match"] * n})
+
+
+def test_few_rejects_wait_and_are_masked_together_in_input_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's few rejects wait for later ones (masking costs a batch the same however few it
+    has); a batch of many, masked on its worker, first lets the waiting ones out: the quarantine
+    keeps input order. Waiting is bounded by rows and by bytes."""
+    from logtool.lifecycle import quarantine as q
+
+    monkeypatch.setattr(q, "FEW_REJECTS", 5)
+    monkeypatch.setattr(q, "FEW_BYTES", 1000)
+    rows = _Rows()
+    box = q.Quarantine(rows, "x.log", INGESTED, Policy().sensitive_params)  # type: ignore[arg-type]
+    box.add(q.few(_rejects(1, 2)))  # type: ignore[arg-type]
+    box.add(q.few(_rejects(10, 3)))  # type: ignore[arg-type]
+    assert rows.calls == []  # five wait
+    box.add(q.few(_rejects(20, 1)))  # type: ignore[arg-type]
+    assert rows.calls == [[1, 2, 10, 11, 12, 20]]  # six are too many: masked at once
+    box.add(q.few(_rejects(30, 1)))  # type: ignore[arg-type]
+    many = _rejects(40, 6)
+    assert q.few(many) is None  # masked by the batch's own worker
+    box.add(many, q.quarantine_rows(many, "x.log", INGESTED))
+    assert rows.calls[1:] == [[30], [40, 41, 42, 43, 44, 45]]
+    assert q.few(_rejects(50, 1, "x" * 1001)) is None  # too many bytes to wait
+    box.add(q.few(_rejects(60, 1, "y" * 600)))  # type: ignore[arg-type]
+    box.add(q.few(_rejects(61, 1, "y" * 600)))  # type: ignore[arg-type]
+    assert rows.calls[3:] == [[60, 61]]
+    box.add(q.few(_rejects(70, 1)))  # type: ignore[arg-type]
+    box.flush()
+    box.flush()  # nothing left: writes nothing
+    assert rows.calls[4:] == [[70]]
+
+
+def test_rejects_of_many_batches_are_quarantined_as_each_batch_alone_would(store: Store, tmp_path: Path) -> None:
+    """Through ingest: rejects spread over small batches end up masked and in order, the same
+    rows as masking each one alone."""
+    from logtool.inputs import LogInput
+    from logtool.lifecycle.ingest import ingest_file
+    from logtool.lifecycle.quarantine import quarantine_rows
+
+    good = '203.0.113.6 - - [10/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
+    lines = []
+    for i in range(40):
+        lines += [good] * 30 + [f"garbage {i} from john{i}@example.org at 198.51.100.{i}\n"]
+    log = tmp_path / "spread.log"
+    log.write_text("".join(lines))
+    res = ingest_file(store, LogInput(log.name, log), Policy(), INGESTED, fmt=get_format("combined"), batch_bytes=4096)
+    assert res.rejected == 40
+    got = store.read("quarantine").sort("line_no")
+    bad = [(n, line.rstrip("\n")) for n, line in enumerate(lines, 1) if line.startswith("garbage")]
+    alone = pl.concat(
+        quarantine_rows(pl.DataFrame({"line_no": [n], "line": [t], "reason": ["x"]}), log.name, INGESTED)
+        for n, t in bad
+    )
+    assert got.get_column("line_no").to_list() == [n for n, _ in bad]
+    assert got.get_column("line").to_list() == alone.get_column("line").to_list()
+    assert "john" not in " ".join(got.get_column("line").to_list())

@@ -35,7 +35,7 @@ from logtool.inputs import (
 )
 from logtool.lifecycle import aggregate
 from logtool.lifecycle.forget import forget_record
-from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, quarantine_rows
+from logtool.lifecycle.quarantine import MAX_QUARANTINE_LINE, Quarantine, few, quarantine_rows
 from logtool.linesplit import split_overlong
 from logtool.parsers import LineFormat, Parser, detect_first
 from logtool.parsers.base import Stateless
@@ -83,7 +83,8 @@ def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]
 class _BatchWork:
     """What a batch goes through on a worker thread: parsing (when the parser keeps no state
     between batches; else the batch arrives parsed), enrichment, partial aggregates (attack
-    counts included), its time range, and its rejects masked for the quarantine. The caches it
+    counts included), its time range, and its rejects masked for the quarantine (unless few: they
+    wait, see :class:`~logtool.lifecycle.quarantine.Quarantine`). The caches it
     shares between batches tolerate concurrent use."""
 
     def __init__(self, parser: Parser | None, policy: Policy, enrich: Enricher, rules: dict[str, Any], source: str,
@@ -93,7 +94,12 @@ class _BatchWork:
 
     def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
         rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
-        quar = quarantine_rows(rej, self.source, self.now, self.policy.sensitive_params) if rej.height else None
+        quar = None
+        if rej.height:
+            if (waiting := few(rej)) is None:
+                quar = quarantine_rows(rej, self.source, self.now, self.policy.sensitive_params)
+            else:
+                rej = waiting
         if rec.height == 0:
             return _Done(rec, rej, quar, None, None, None)
         rec = self.enrich(rec)
@@ -163,7 +169,7 @@ class Caches:
 class _Done:
     rec: pl.DataFrame
     rej: pl.DataFrame
-    quar: pl.DataFrame | None  # the rejects as quarantine rows (masked)
+    quar: pl.DataFrame | None  # the rejects as quarantine rows (masked), unless few
     agg: pl.DataFrame | None
     first: Any
     last: Any
@@ -217,7 +223,8 @@ def ingest_file(
     stateless = isinstance(parser, Stateless)  # its batches may be parsed on worker threads
     work = _BatchWork(parser if stateless else None, policy, enrich, rules, inp.name, now, caches.signatures)
     with store.change("ingest", now) as ch:
-        raw_w, quar_w = ch.writer("raw"), ch.writer("quarantine")
+        raw_w = ch.writer("raw")
+        quar = Quarantine(ch.writer("quarantine"), inp.name, now, policy.sensitive_params)
         bg, stack = BackgroundWriter(), ExitStack()
         partial_aggs: list[pl.DataFrame] = []
         reasons: Counter[str] = Counter()
@@ -252,11 +259,12 @@ def ingest_file(
                     parsed += rec.height
                     first_ts = done.first if first_ts is None or done.first < first_ts else first_ts
                     last_ts = done.last if last_ts is None or done.last > last_ts else last_ts
-                if done.quar is not None:
+                if rej.height:
                     reasons.update(dict(rej.get_column("reason").value_counts().iter_rows()))
-                    quar_w.write(done.quar)
+                    quar.add(rej, done.quar)
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
+            quar.flush()
         finally:
             stack.close()
             bg.close()
