@@ -73,6 +73,8 @@ class LogInput:
     disk_sha256: str | None = None
     #: ``disk_sha256`` is being taken elsewhere (ingest, on a thread): plain text is not hashed again.
     disk_sha256_later: bool = False
+    #: The bytes ``disk_sha256`` covers (the file's size on disk), when taken by ingest.
+    disk_bytes: int | None = None
     #: Compute the content fingerprint while reading (not needed by ``anonymize``).
     hash_content: bool = True
     #: Bytes of the file on disk read so far (compressed bytes for a compressed file).
@@ -238,7 +240,12 @@ DIGEST_CHUNK = 4 * 1024 * 1024
 
 def file_digest(path: Path) -> str:
     """SHA-256 of the bytes on disk (before decompression): a cheap identity for re-runs."""
-    h = hashlib.sha256()
+    return disk_digest(path)[0]
+
+
+def disk_digest(path: Path) -> tuple[str, int]:
+    """:func:`file_digest` and the number of bytes it covers."""
+    h, size = hashlib.sha256(), 0
     # one buffer read into again and again: a fresh 16 MiB ``bytes`` per read cost a third of
     # the time in allocation and page faults; 4 MiB reads keep the GIL hand-overs few (hashing
     # runs beside other threads)
@@ -248,9 +255,10 @@ def file_digest(path: Path) -> str:
         try:
             while n := f.readinto(buf):
                 h.update(view[:n])
+                size += n
         except OSError as e:
             raise InputError(f"cannot read {path}: {e.strerror}") from None
-    return h.hexdigest()
+    return h.hexdigest(), size
 
 
 def iter_batches(

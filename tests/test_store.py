@@ -113,10 +113,10 @@ def test_an_error_while_hashing_on_its_thread_stops_the_ingest_of_that_file(
     import logtool.lifecycle.ingest as ingest_mod
     from logtool.errors import InputError
 
-    def unreadable(path: Path) -> str:
+    def unreadable(path: Path) -> tuple[str, int]:
         raise InputError(f"cannot read {path}: Input/output error")
 
-    monkeypatch.setattr(ingest_mod, "file_digest", unreadable)
+    monkeypatch.setattr(ingest_mod, "disk_digest", unreadable)
     with pytest.raises(InputError, match="Input/output error"):
         ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
     assert store.catalog.files.all() == [] and store.parts("raw") == []
@@ -211,3 +211,98 @@ def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy,
     assert len(raw) == len(r.days) >= 3
     assert sum(p.rows for p in raw) == r.parsed
     assert len({p.date for p in raw}) == len(raw)
+
+
+class _DigestWatch:
+    """What comes first for an input: a batch parsed, or a wait for the disk digest. The digest
+    is held back until one of them happens. :meth:`reset` between inputs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        import logtool.lifecycle.ingest as ingest_mod
+
+        self.order: list[str] = []
+        self.go = threading.Event()
+        real_digest, real_parse, real_wait = ingest_mod.disk_digest, ingest_mod.parse, ingest_mod._DiskDigest.duplicate
+
+        def first(what: str) -> None:
+            if not self.go.is_set():
+                self.order.append(what)
+                self.go.set()
+
+        def digest(path: Path) -> tuple[str, int]:
+            self.go.wait(10)
+            return real_digest(path)
+
+        def parse(*args, **kwargs):
+            first("parsed first")
+            return real_parse(*args, **kwargs)
+
+        def wait(disk, store):
+            first("digest")
+            return real_wait(disk, store)
+
+        monkeypatch.setattr(ingest_mod, "disk_digest", digest)
+        monkeypatch.setattr(ingest_mod, "parse", parse)
+        monkeypatch.setattr(ingest_mod._DiskDigest, "duplicate", wait)
+
+    def reset(self) -> None:
+        self.order.clear()
+        self.go.clear()
+
+
+def test_a_file_of_a_size_no_ingested_file_had_is_parsed_before_its_digest_is_known(
+    store: Store, policy, day_logs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of a size no ingested file had cannot be one of them: parsing starts at once. A
+    file of a size seen before waits for its digest, and is skipped if it is a duplicate (before
+    a line is parsed); the catalog keeps each file's size on disk."""
+    ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    rec = store.catalog.files.all()[0]
+    assert rec["disk_size"] == day_logs[0].stat().st_size
+    watch = _DigestWatch(monkeypatch)
+    res = ingest(store, make_inputs([str(day_logs[1])]), policy, NOW)
+    assert res[0].status == "ingested" and watch.order == ["parsed first"]
+    same_size = tmp_path / "same-size.log"  # another file of the first one's size
+    data = day_logs[0].read_bytes()
+    same_size.write_bytes(data.replace(b"GET ", b"PUT ", 1))
+    assert len(same_size.read_bytes()) == len(data)
+    watch.reset()
+    res = ingest(store, make_inputs([str(same_size)]), policy, NOW)
+    assert res[0].status == "ingested" and watch.order == ["digest"]
+    watch.reset()
+    copy = tmp_path / "copy.log"
+    copy.write_bytes(data)
+    res = ingest(store, make_inputs([str(copy)]), policy, NOW)
+    assert res[0].status == "duplicate" and watch.order == ["digest"]
+    sizes = {r["name"]: r["disk_size"] for r in store.catalog.files.all()}
+    assert sizes == {p.name: p.stat().st_size for p in (day_logs[0], day_logs[1], same_size)}
+
+
+def test_a_catalog_from_before_file_sizes_gets_the_column_and_its_files_may_be_of_any_size(
+    store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An older catalog (no ``disk_size``) gets the column when a writer opens it; its records'
+    size is unknown, so every file then waits for its digest (a duplicate is still skipped
+    before it is parsed)."""
+    import sqlite3
+
+    ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    root = store.root
+    store.close()
+    db = sqlite3.connect(root / "catalog.sqlite")
+    db.execute("ALTER TABLE files DROP COLUMN disk_size")
+    db.commit()
+    db.close()
+    again = Store(root)
+    try:
+        assert again.catalog.files.all()[0]["disk_size"] is None
+        watch = _DigestWatch(monkeypatch)
+        res = ingest(again, make_inputs([str(day_logs[1])]), policy, NOW)
+        assert res[0].status == "ingested" and watch.order == ["digest"]
+        watch.reset()
+        res = ingest(again, make_inputs([str(day_logs[0])]), policy, NOW)
+        assert res[0].status == "duplicate" and watch.order == ["digest"]
+    finally:
+        again.close()

@@ -301,3 +301,24 @@ def test_subject_restrict_waits_for_no_one(filled: Store) -> None:
         subjects.restrict(filled, "203.0.113.9", NOW)
     other.close()
     assert filled.catalog.restricted.keys() == set()
+
+
+def test_recover_keeps_the_file_records_of_a_catalog_from_before_file_sizes(filled: Store, logs) -> None:
+    """A salvaged catalog of an older layout (``files`` without ``disk_size``) is restored: its
+    rows fill the columns they have, and its files are still known (a re-ingest is a no-op)."""
+    root = filled.root
+    names = sorted(r["name"] for r in filled.catalog.files.all())
+    filled.close()
+    db = sqlite3.connect(root / "catalog.sqlite")
+    db.execute("ALTER TABLE files DROP COLUMN disk_size")
+    db.execute("DELETE FROM partitions")  # damaged: it forgot its partitions
+    db.commit()
+    db.close()
+    recover(root, NOW + timedelta(hours=1))
+    s = Store(root)
+    try:
+        rows = s.catalog.files.all()
+        assert sorted(r["name"] for r in rows) == names and {r["disk_size"] for r in rows} == {None}
+        assert [r.status for r in ingest(s, make_inputs([str(logs[0])]), Policy(), NOW)] == ["duplicate"]
+    finally:
+        s.close()

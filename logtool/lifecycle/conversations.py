@@ -117,7 +117,8 @@ def ingest_conversations(
                   "parsed": parsed, "rejected": sum(reasons.values()), "reasons": dict(reasons), "days": days}  # fmt: skip
         ch.file_record = {
             "name": inp.name, "path": str(inp.path) if inp.path else None, "fingerprint": inp.sha256,
-            "disk_sha256": inp.disk_sha256, "compression": inp.compression, "format": result["format"],
+            "disk_sha256": inp.disk_sha256, "disk_size": inp.disk_bytes, "compression": inp.compression,
+            "format": result["format"],
             "lines": inp.lines, "parsed": parsed, "rejected": result["rejected"],
             "first_ts": first_ts.isoformat() if first_ts else None, "last_ts": last_ts.isoformat() if last_ts else None,
             "ingested_at": now.isoformat(),

@@ -28,8 +28,8 @@ from logtool.enrich.ua import warm_up
 from logtool.inputs import (
     DEFAULT_BATCH_BYTES,
     LogInput,
+    disk_digest,
     disk_size,
-    file_digest,
     is_regular,
     iter_batches,
 )
@@ -112,22 +112,28 @@ class _BatchWork:
 
 class _DiskDigest:
     """The SHA-256 of a regular file's bytes on disk, taken on a thread of its own while the
-    first batch is read; :meth:`duplicate` then waits for it, so a file ingested before is
-    still skipped before its format is detected or a line parsed. A pipe, FIFO or
-    ``/dev/stdin`` can be read only once: its fingerprint is taken while parsing. (Should the
-    first batch fail to read, the thread finishes its read alone; its result is not needed.)"""
+    first batch is read. When an ingested file had this file's size (``early``), parsing waits
+    for it (:meth:`duplicate`), so a file ingested before is skipped before its format is
+    detected or a line parsed; a file of a size none had cannot be one of them, and is parsed
+    at once (its digest is needed for its record only). A pipe, FIFO or ``/dev/stdin`` can be
+    read only once: its fingerprint is taken while parsing. (Should the first batch fail to
+    read, the thread finishes its read alone; its result is not needed.)"""
 
-    def __init__(self, inp: LogInput) -> None:
+    def __init__(self, inp: LogInput, store: Store) -> None:
         self.inp, self.regular = inp, is_regular(inp.path)
-        self._future = in_background(file_digest, inp.path) if self.regular else None
+        self._future = in_background(disk_digest, inp.path) if self.regular else None
         inp.disk_sha256_later = self.regular
+        self.early = self.regular and store.catalog.files.may_have_size(disk_size(inp))
+        self.checked = False
 
     def duplicate(self, store: Store) -> dict[str, Any] | None:
         """The earlier ingest of the same bytes on disk, if any (None for a stream)."""
+        self.checked = True
         if self._future is None:
             return None
         inp = self.inp
-        sha = inp.disk_sha256 = self._future.result()
+        sha, inp.disk_bytes = self._future.result()
+        inp.disk_sha256 = sha
         if inp.compression == "none":  # plain text: the disk digest is the content's fingerprint
             inp.sha256 = sha  # (reading may have ended already, in the first batch)
         return store.catalog.files.by("disk_sha256", sha)
@@ -191,7 +197,7 @@ def ingest_file(
     earlier ingest of the same content is forgotten first (:mod:`logtool.lifecycle.forget`).
     ``caches``: shared with other inputs of the same policy and country database."""
     cat, replaced = store.catalog, False
-    disk = _DiskDigest(inp)
+    disk = _DiskDigest(inp, store)
     if caches is None:
         caches = Caches.new(store, policy, geo)
     elif not caches.serve(store, policy, geo):
@@ -200,7 +206,7 @@ def ingest_file(
     rules = load_rules(policy.review_rules)
     batches = iter_batches(inp, batch_bytes)
     head = _head(batches)
-    if (prev := disk.duplicate(store)) is not None:  # before detection: its format may need --format
+    if disk.early and (prev := disk.duplicate(store)) is not None:  # before detection: its format may need --format
         if not replace:
             return FileResult(inp.name, "duplicate", prev["format"], duplicate_of=prev["name"])
         forget_record(store, prev, now)
@@ -211,6 +217,8 @@ def ingest_file(
         sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
         fmt, _ = detect_first(sample, inp.name)
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
+        if not disk.checked:
+            disk.duplicate(store)  # none (a size no ingested file had), but the record needs the digest
         from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
 
         done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
@@ -269,7 +277,8 @@ def ingest_file(
             stack.close()
             bg.close()
 
-        if prev := cat.files.by("fingerprint", inp.sha256):
+        prev = None if disk.checked else disk.duplicate(store)  # (none: see _DiskDigest)
+        if prev := prev or cat.files.by("fingerprint", inp.sha256):
             if not replace:
                 ch.skip()
                 return FileResult(inp.name, "duplicate", fmt.name, lines=inp.lines, duplicate_of=prev["name"])
@@ -284,6 +293,7 @@ def ingest_file(
             "path": str(inp.path) if inp.path else None,
             "fingerprint": inp.sha256,
             "disk_sha256": inp.disk_sha256,
+            "disk_size": inp.disk_bytes,
             "compression": inp.compression,
             "format": result.format,
             "lines": result.lines,

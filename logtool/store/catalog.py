@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS files (
     format TEXT,
     lines INTEGER, parsed INTEGER, rejected INTEGER,
     first_ts TEXT, last_ts TEXT,
-    ingested_at TEXT NOT NULL
+    ingested_at TEXT NOT NULL,
+    disk_size INTEGER
 );
 CREATE INDEX IF NOT EXISTS files_disk ON files(disk_sha256);
 CREATE TABLE IF NOT EXISTS partitions (
@@ -107,6 +108,7 @@ class Catalog:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(_DDL)
+            _add_columns(self.db)
             self.db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -144,6 +146,23 @@ class Catalog:
         return [] if rows == ["ok"] else rows
 
 
+#: Columns added to a table after its first version, added to a catalog that lacks them when a
+#: writer opens it (at the end: a salvaged row of an older catalog fills the columns before them).
+_ADDED = {"files": [("disk_size", "INTEGER")]}
+
+
+def _add_columns(db: Connection) -> None:
+    for table, columns in _ADDED.items():
+        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
+        for name, kind in columns:
+            if name not in have:
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+                except StoreError:  # another process added it first
+                    if name not in {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}:
+                        raise
+
+
 class _Repo:
     def __init__(self, db: Connection) -> None:
         self.db = db
@@ -171,6 +190,14 @@ class _Files(_Repo):
 
     def all(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM files ORDER BY id")
+
+    def may_have_size(self, size: int | None) -> bool:
+        """Might an ingested file have had ``size`` bytes on disk? (A record from before sizes
+        were kept might.) A file of a size none had is none of them."""
+        if size is None:
+            return True
+        q = "SELECT 1 FROM files WHERE disk_size IS NULL OR disk_size = ? LIMIT 1"
+        return self.db.execute(q, (size,)).fetchone() is not None
 
     def delete(self, file_id: int) -> None:
         """Forget an ingested file (its partitions and reject counts must be gone first)."""

@@ -303,7 +303,7 @@ def _file_ids(cat: Catalog, root: Path, parts: list[Partition], records: dict[st
 
 
 _FILE_COLUMNS = ("name", "path", "fingerprint", "disk_sha256", "compression", "format", "lines", "parsed", "rejected",
-                 "first_ts", "last_ts", "ingested_at")  # fmt: skip
+                 "first_ts", "last_ts", "ingested_at", "disk_size")  # fmt: skip
 
 
 def _aside_name(root: Path, now: datetime) -> str:
@@ -324,8 +324,10 @@ def _restore(cat: Catalog, old: dict[str, list[tuple[Any, ...]]]) -> None:
     for key, value in old.get("meta", []):
         if key == "token_key":
             cat.meta.set(key, value)
-    for row in old.get("files", []):
-        db.execute(f"INSERT OR IGNORE INTO files VALUES ({', '.join('?' * len(row))})", row)
+    names = [r[1] for r in db.execute("PRAGMA table_info(files)").fetchall()]
+    for row in old.get("files", []):  # an older catalog's row fills the first columns (later ones are added last)
+        cols = ", ".join(names[: len(row)])
+        db.execute(f"INSERT OR IGNORE INTO files({cols}) VALUES ({', '.join('?' * len(row))})", row)
     for row in old.get("quarantine_stats", []):
         db.execute("INSERT OR IGNORE INTO quarantine_stats VALUES (?, ?, ?)", row)
     for row in old.get("holds", []):
