@@ -191,8 +191,9 @@ def test_no_op_commands_start_without_polars(args: list[str], tmp_path: Path) ->
 
 @pytest.mark.parametrize("user", [None, "narenas:2"])
 def test_the_cli_gives_polars_allocator_its_setting_before_polars_loads(user: str | None) -> None:
-    """jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads: the console entry point
-    sets it first (a user's own setting wins)."""
+    """jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars loads, and pyarrow its pool's
+    name when it first allocates: the console entry point sets both first (a user's own
+    setting wins)."""
     import os
     import subprocess
     import sys
@@ -204,10 +205,13 @@ def test_the_cli_gives_polars_allocator_its_setting_before_polars_loads(user: st
         "try:\n    main()\n"
         "except SystemExit as e:\n    assert not e.code, e.code\n"
         "print(os.environ.get('_RJEM_MALLOC_CONF'), JEMALLOC_CONF, 'polars' in sys.modules, file=sys.stderr)\n"
+        "import pyarrow\n"
+        "print(pyarrow.default_memory_pool().backend_name, file=sys.stderr)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
-    env |= {"_RJEM_MALLOC_CONF": user} if user else {}
+    env = {k: v for k, v in os.environ.items() if k not in ("_RJEM_MALLOC_CONF", "ARROW_DEFAULT_MEMORY_POOL")}
+    env |= {"_RJEM_MALLOC_CONF": user, "ARROW_DEFAULT_MEMORY_POOL": "jemalloc"} if user else {}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
-    got, default, loaded = r.stderr.split()[-3:]
+    got, default, loaded, pool = r.stderr.split()[-4:]
     assert (got, loaded) == (user or default, "False") and default == "narenas:1", r.stderr
+    assert pool == ("jemalloc" if user else "system"), r.stderr
