@@ -59,7 +59,7 @@ def cpu(fn: Callable[[], object], repeat: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000, help="size of the benchmark log (cached in bench/out)")
-    ap.add_argument("--batches", type=int, default=4, help="batches of ingest's size (12 MiB) to time")
+    ap.add_argument("--batches", type=int, default=4, help="batches of ingest's size (14 MiB) to time")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--parquet", action="store_true", help="also compare Parquet writer settings")
     args = ap.parse_args()

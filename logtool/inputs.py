@@ -40,9 +40,10 @@ from logtool.pipeline import ReadAhead
 #: Bytes of decompressed input per batch; bounds memory whatever the file size.
 #: Ingest's batch: large, as every polars call over a batch has a fixed cost, and small enough
 #: that the four batches in flight (two parsed, one written, one read) stay within 512 MiB at
-#: 10M lines: 12 MiB measured 2-5 % slower than 16 MiB at 1M lines, ~45 MiB smaller there and
-#: ~70 MiB at 10M (README, "Performance").
-DEFAULT_BATCH_BYTES = 12 * 1024 * 1024
+#: 10M lines. Measured at 10M lines (alternating runs): 12 MiB 21.1 s and 410 MiB, 14 MiB 20.0 s
+#: and 437 MiB, 16 MiB 19.4 s and 487 MiB (too close to 512 for runs that vary by ±20 MiB);
+#: at 1M lines 2.79, 2.71 and 2.65 s (README, "Performance").
+DEFAULT_BATCH_BYTES = 14 * 1024 * 1024
 _BOMS = [
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),

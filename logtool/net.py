@@ -132,7 +132,7 @@ def network_text(addr: IPAddress, v4_prefix: int, v6_prefix: int) -> str:
     return f"{ipaddress.IPv6Address(int(addr) >> host << host)}/{v6_prefix}"
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=8192)  # the callers' tables of distinct values are the caches across batches
 def truncate_one(text: str, v4_prefix: int, v6_prefix: int) -> str:
     """The network of one address as ``addr/prefix`` text, or a name's :func:`host_network`."""
     if (fast := fast_v6_network(text, v6_prefix)) is not None:

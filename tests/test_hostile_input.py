@@ -347,7 +347,7 @@ def test_the_shipped_rules_pass_their_own_validation() -> None:
 # 20: Ctrl-C and verify's address scan --------------------------------------------------------------
 def test_ctrl_c_while_reading_a_pipe_exits_130_with_one_line(tmp_path: Path) -> None:
     block = write_days(tmp_path / "logs", n_days=1, per_day=2000)[0].read_bytes()
-    data = block * (17 * 2**20 // len(block) + 1)  # more than one 12 MiB batch
+    data = block * (17 * 2**20 // len(block) + 1)  # more than one batch
     proc = subprocess.Popen([sys.executable, "-m", "logtool", "--store", str(tmp_path / "s"), "ingest", "--no-geo", "-"],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=False,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip

@@ -46,7 +46,7 @@ _CLF_HEAD = (
 )
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=8192)  # the callers' tables of distinct values are the caches across batches
 def mask_address(text: str, v4: int, v6: int) -> str:
     """One client-like value → its network address (``-`` and the placeholder kept), a name →
     its registrable domain."""

