@@ -96,8 +96,12 @@ class _BatchWork:
         self.parser, self.policy, self.enrich, self.rules = parser, policy, enrich, rules
         self.source, self.now, self.signatures = source, now, signatures
 
-    def __call__(self, item: pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]) -> _Done:
+    def __call__(self, box: list[pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]]) -> _Done:
+        """The work on the batch in ``box`` (taken out: its lines' bytes go once parsed, not
+        when the call ends, as they would if the pool's reference to the argument held them)."""
+        item = box.pop()
         rec, rej = parse(self.parser, item) if self.parser is not None else item  # type: ignore[arg-type]
+        del item
         quar = None
         if rej.height:
             if (waiting := few(rej)) is None:
@@ -259,7 +263,7 @@ def ingest_file(
             ahead = closing(batches) if here else closing(prefetch(batches))
             wholes = itertools.chain(head, stack.enter_context(ahead))  # closed here, not when collected
             items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
-            for done in in_order(work, items):
+            for done in in_order(work, ([item] for item in items)):
                 rec, rej = done.rec, done.rej
                 if "_variant" in rec.columns:
                     variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
@@ -276,6 +280,7 @@ def ingest_file(
                     quar.add(rej, done.quar)
                 progress.advance(inp.disk_read - seen)
                 seen = inp.disk_read
+                del done, rec, rej  # not while the next batch is awaited: the writer may be done with it
             quar.flush()
         finally:
             stack.close()
