@@ -139,3 +139,35 @@ def test_attack_flags_are_the_categories_of_the_findings() -> None:
     parts = [request_flags(df.slice(o, 700), rules, cache=cache) for o in range(0, df.height, 700)]
     for flags in (request_flags(df, rules), pl.concat(parts)):
         assert {c: flags[c].arg_true().to_list() for c in REQUEST_CATEGORIES} == expected
+
+
+def test_attack_counts_are_the_flags_summed_per_day_and_vhost() -> None:
+    """The aggregates' attack counts: per (day, vhost), the flagged requests of each category and
+    those flagged at all, as summing the per-row flags gives them (over two days and vhosts)."""
+    from datetime import timedelta
+
+    from logtool.detect.flags import request_flags
+    from logtool.detect.rules import load_rules
+    from logtool.lifecycle.aggregate import ATTACKED, ATTACKS, attacks
+
+    df, rules = _mixed_frame(), load_rules()
+    half = pl.int_range(pl.len()) % 2 == 0
+    df = df.with_columns(
+        pl.when(half).then(pl.col("ts") + timedelta(days=1)).otherwise("ts").alias("ts"),
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(pl.lit("a.example.com"))
+        .otherwise(pl.lit("b.example.com"))
+        .alias("vhost"),
+    )
+    flags = request_flags(df, rules).with_columns(df.get_column("ts").dt.date().alias("date"), df.get_column("vhost"))
+    cats = [c for c in flags.columns if c not in ("date", "vhost")]
+    want = {}
+    for (day, vhost), part in flags.group_by("date", "vhost"):
+        for c in cats:
+            if n := int(part.get_column(c).sum()):
+                want[(day, ATTACKS, c, vhost)] = n
+        if n := int(part.select(pl.any_horizontal(cats)).to_series().sum()):
+            want[(day, ATTACKED, "requests", vhost)] = n
+    got = attacks(df, rules)
+    assert {(d, dim, k, v): n for d, dim, k, n, _, v in got.iter_rows()} == want
+    assert len({d for d, *_ in want}) == 2 and len({v for *_, v in want}) == 2 and len(want) > 20

@@ -107,13 +107,17 @@ def attacks(records: pl.DataFrame, rules: dict[str, Any], cache: SignatureCache 
     trends without personal data. ``cache``: classifications shared by an ingest call's batches."""
     flags = request_flags(records, rules, cache=cache)
     cats = flags.columns
-    flags = flags.with_columns(
-        pl.any_horizontal(pl.all()).alias("_any"), records.get_column("ts").dt.date().alias("date"),
-        records.get_column("vhost"),
-    )  # fmt: skip
     index = ["date", "vhost"]
-    # one sum per category and (day, vhost), kept where it is not zero (no row per flag)
-    sums = flags.group_by(index).agg(pl.col(c).sum().cast(pl.Int64) for c in [*cats, "_any"])
+    # the flagged rows only (a few in a hundred), then one sum per category and (day, vhost),
+    # kept where it is not zero (no row per flag)
+    flagged = (
+        flags.lazy()
+        .with_columns(records.get_column("ts").dt.date().alias("date"), records.get_column("vhost"))
+        .filter(pl.any_horizontal(cats))
+        .group_by(index)
+        .agg(*(pl.col(c).sum().cast(pl.Int64) for c in cats), pl.len().cast(pl.Int64).alias("_any"))
+    )
+    sums = flagged.collect(engine=ENGINE)
     long = sums.unpivot(index=index, variable_name="key", value_name="requests").filter(pl.col("requests") > 0)
     zero = pl.lit(0, dtype=pl.Int64).alias("bytes")
     per_key = long.filter(pl.col("key") != "_any")
