@@ -306,3 +306,16 @@ def test_a_catalog_from_before_file_sizes_gets_the_column_and_its_files_may_be_o
         assert res[0].status == "duplicate" and watch.order == ["digest"]
     finally:
         again.close()
+
+
+def test_only_records_with_a_disk_digest_make_a_file_of_their_size_wait(store: Store) -> None:
+    """A stream's record (no disk digest, no size) cannot be matched by a file's disk digest, so
+    it does not make every later file wait; a record of unknown size with a digest does."""
+    files = store.catalog.files
+    base = {"name": "x", "compression": "none", "format": "combined", "ingested_at": "2026-11-24T03:00:00"}
+    files.insert(base | {"fingerprint": "a" * 64, "disk_sha256": None, "disk_size": None})  # from stdin
+    assert not files.may_have_size(1234)
+    files.insert(base | {"fingerprint": "b" * 64, "disk_sha256": "b" * 64, "disk_size": 99})
+    assert files.may_have_size(99) and not files.may_have_size(1234) and files.may_have_size(None)
+    files.insert(base | {"fingerprint": "c" * 64, "disk_sha256": "c" * 64, "disk_size": None})  # an older record
+    assert files.may_have_size(1234)

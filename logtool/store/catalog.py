@@ -192,11 +192,12 @@ class _Files(_Repo):
         return self._dicts("SELECT * FROM files ORDER BY id")
 
     def may_have_size(self, size: int | None) -> bool:
-        """Might an ingested file have had ``size`` bytes on disk? (A record from before sizes
-        were kept might.) A file of a size none had is none of them."""
+        """Might a file ingested with a disk digest have had ``size`` bytes on disk? (A record
+        from before sizes were kept might; a stream's has no disk digest to match.) A file of a
+        size none had is none of them."""
         if size is None:
             return True
-        q = "SELECT 1 FROM files WHERE disk_size IS NULL OR disk_size = ? LIMIT 1"
+        q = "SELECT 1 FROM files WHERE disk_sha256 IS NOT NULL AND (disk_size IS NULL OR disk_size = ?) LIMIT 1"
         return self.db.execute(q, (size,)).fetchone() is not None
 
     def delete(self, file_id: int) -> None:
