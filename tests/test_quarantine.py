@@ -194,27 +194,34 @@ def test_few_rejects_wait_and_are_masked_together_in_input_order(monkeypatch: py
     assert rows.calls[4:] == [[70]]
 
 
-def test_rejects_of_many_batches_are_quarantined_as_each_batch_alone_would(store: Store, tmp_path: Path) -> None:
-    """Through ingest: rejects spread over small batches end up masked and in order, the same
-    rows as masking each one alone."""
+def test_rejects_of_many_batches_are_quarantined_as_each_batch_alone_would(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through ingest: rejects spread over small batches, and a batch with many (masked on its
+    worker), end up masked and in input order, the same rows as masking each one alone."""
     from logtool.inputs import LogInput
+    from logtool.lifecycle import quarantine as q
     from logtool.lifecycle.ingest import ingest_file
     from logtool.lifecycle.quarantine import quarantine_rows
 
+    monkeypatch.setattr(q, "FEW_REJECTS", 40)  # the ~26 before the block still wait when it comes
     good = '203.0.113.6 - - [10/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
     lines = []
     for i in range(40):
         lines += [good] * 30 + [f"garbage {i} from john{i}@example.org at 198.51.100.{i}\n"]
+        if i == 20:  # a batch of its own with many
+            lines += [f"more garbage {j} from jane{j}@example.org\n" for j in range(60)]
     log = tmp_path / "spread.log"
     log.write_text("".join(lines))
     res = ingest_file(store, LogInput(log.name, log), Policy(), INGESTED, fmt=get_format("combined"), batch_bytes=4096)
-    assert res.rejected == 40
-    got = store.read("quarantine").sort("line_no")
-    bad = [(n, line.rstrip("\n")) for n, line in enumerate(lines, 1) if line.startswith("garbage")]
+    assert res.rejected == 100
+    got = store.read("quarantine")  # in the order written
+    bad = [(n, line.rstrip("\n")) for n, line in enumerate(lines, 1) if "garbage" in line]
     alone = pl.concat(
         quarantine_rows(pl.DataFrame({"line_no": [n], "line": [t], "reason": ["x"]}), log.name, INGESTED)
         for n, t in bad
     )
     assert got.get_column("line_no").to_list() == [n for n, _ in bad]
     assert got.get_column("line").to_list() == alone.get_column("line").to_list()
-    assert "john" not in " ".join(got.get_column("line").to_list())
+    text = " ".join(got.get_column("line").to_list())
+    assert "john" not in text and "jane" not in text

@@ -159,6 +159,17 @@ def test_crawlers_are_judged_by_their_operators_asn_then_published_ranges(tmp_pa
     assert fake_bots(real, bots).to_list() == [False, False, False, False, True]
 
 
+def test_a_missing_asn_database_stops_the_check_even_when_no_agent_claims_a_crawler(tmp_path: Path) -> None:
+    """A wrong ``[crawlers] asn_db`` is an error at the first batch, not at the first claim
+    (which may come many files later in a nightly run, or never)."""
+    from logtool.detect.crawlers import fake_bots
+    from logtool.errors import ConfigError
+
+    df = pl.DataFrame({"client_ip": ["203.0.113.7"], "user_agent": ["Mozilla/5.0 (X11; Linux x86_64)"]})
+    with pytest.raises(ConfigError):
+        fake_bots(df, load_rules()["fake_bot"], crawlers={"asn_db": str(tmp_path / "missing.mmdb")})
+
+
 def test_dns_verification_is_forward_confirmed_and_optional() -> None:
     from logtool.detect.crawlers import fake_bots
     from logtool.review.crawlers import dns_verifier

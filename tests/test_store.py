@@ -105,21 +105,43 @@ def test_files_read_in_their_first_batch_keep_their_own_fingerprint(
     assert prints == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
+@pytest.mark.parametrize("waits", [False, True])
 def test_an_error_while_hashing_on_its_thread_stops_the_ingest_of_that_file(
-    store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
+    store: Store, policy, day_logs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waits: bool
 ) -> None:
     """The disk digest runs on a thread of its own; its error reaches the caller as it would
-    have from the main thread, and nothing of the file is committed."""
+    have from the main thread, and nothing of the file is committed: whether the file is
+    parsed meanwhile (a size never ingested) or waits for it (``waits``: one of that size was)."""
     import logtool.lifecycle.ingest as ingest_mod
     from logtool.errors import InputError
+
+    log = day_logs[0]
+    if waits:
+        same = tmp_path / "same-size.log"
+        same.write_bytes(log.read_bytes().replace(b"GET ", b"PUT ", 1))
+        ingest(store, make_inputs([str(same)]), policy, NOW)
+    before = (store.catalog.files.all(), store.parts("raw"))
 
     def unreadable(path: Path) -> tuple[str, int]:
         raise InputError(f"cannot read {path}: Input/output error")
 
     monkeypatch.setattr(ingest_mod, "disk_digest", unreadable)
     with pytest.raises(InputError, match="Input/output error"):
-        ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
-    assert store.catalog.files.all() == [] and store.parts("raw") == []
+        ingest(store, make_inputs([str(log)]), policy, NOW)
+    assert (store.catalog.files.all(), store.parts("raw")) == before
+
+
+def test_a_duplicate_whose_size_was_misread_is_still_skipped_at_the_end(
+    store: Store, policy, day_logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a file's size read at the start differ from what was hashed (it grew, or was
+    replaced), the digest is still compared once known: the duplicate is skipped, not stored twice."""
+    import logtool.lifecycle.ingest as ingest_mod
+
+    ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    monkeypatch.setattr(ingest_mod, "disk_size", lambda inp: 1)  # a size no file had: parsed at once
+    res = ingest(store, make_inputs([str(day_logs[0])]), policy, NOW)
+    assert res[0].status == "duplicate" and len(store.catalog.files.all()) == 1
 
 
 def test_crash_between_parquet_write_and_catalog_commit(

@@ -62,6 +62,8 @@ def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip",
     out = pl.repeat(False, df.height, eager=True)
     if client not in df.columns or ua not in df.columns or df.height == 0:
         return out.alias("fake_bot")
+    if asn is None:  # a wrong path in the rules stops the run here, whether or not an agent claims a crawler
+        asn = open_asn_db(str((crawlers or {}).get("asn_db", "")))
     agents = df.get_column(ua).drop_nulls().unique()  # regexes run on distinct user agents only
     claims = [
         (bot, found)
@@ -70,8 +72,6 @@ def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip",
     ]
     if not claims:
         return out.alias("fake_bot")
-    if asn is None:
-        asn = open_asn_db(str((crawlers or {}).get("asn_db", "")))
     # the rows that claim any crawler (a few in a hundred), one pass over the batch; then on them alone
     rows = df.get_column(ua).is_in(pl.concat([found for _, found in claims]).implode()).fill_null(False).arg_true()
     agent, sub = df.get_column(ua).gather(rows), df.get_column(client).gather(rows)

@@ -73,6 +73,13 @@ class FileResult:
     replaced: bool = False
 
 
+def _drain(batches: list[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """The items of ``batches``, each taken out of the list as it is handed on (a list that
+    kept them would keep the first batches for the whole file)."""
+    while batches:
+        yield batches.pop(0)
+
+
 def _head(batches: Iterator[pl.DataFrame], most: int = 16) -> list[pl.DataFrame]:
     """The first batches, up to one with a line to detect the format from (an overlong line
     comes as a batch of its own, and is never parsed)."""
@@ -222,14 +229,13 @@ def ingest_file(
     if not head:
         return FileResult(inp.name, "empty")
     if fmt is None:
-        sample = pl.concat([split_overlong(b)[0] for b in head]).get_column("line")
-        fmt, _ = detect_first(sample, inp.name)
+        fmt, _ = detect_first(pl.concat([split_overlong(b)[0] for b in head]).get_column("line"), inp.name)
     if is_conversation(fmt):  # chat-bot and call-bot records: their own stages
         if not disk.checked:
             disk.duplicate(store)  # none (a size no ingested file had), but the record needs the digest
         from logtool.lifecycle.conversations import ingest_conversations  # phone numbers: loaded when needed
 
-        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(head, batches), geo, progress)
+        done = ingest_conversations(store, inp, policy, now, fmt, itertools.chain(_drain(head), batches), geo, progress)
         return FileResult(**done)
 
     # The user-agent parser compiles (~0.2 s, holding the GIL) while the first batches are parsed
@@ -261,7 +267,7 @@ def ingest_file(
             # whose read may block for as long as the writer waits (Ctrl-C must still reach here).
             here = stateless and disk.regular
             ahead = closing(batches) if here else closing(prefetch(batches))
-            wholes = itertools.chain(head, stack.enter_context(ahead))  # closed here, not when collected
+            wholes = itertools.chain(_drain(head), stack.enter_context(ahead))  # closed here, not when collected
             items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
             for done in in_order(work, ([item] for item in items)):
                 rec, rej = done.rec, done.rej

@@ -151,15 +151,20 @@ class Catalog:
 _ADDED = {"files": [("disk_size", "INTEGER")]}
 
 
+def columns(db: Connection, table: str) -> list[str]:
+    """The columns of one of the catalog's tables, in order."""
+    assert table in _ADDED or table.isidentifier()
+    return [r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()]
+
+
 def _add_columns(db: Connection) -> None:
-    for table, columns in _ADDED.items():
-        have = {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
-        for name, kind in columns:
-            if name not in have:
+    for table, added in _ADDED.items():
+        for name, kind in added:
+            if name not in columns(db, table):
                 try:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
                 except StoreError:  # another process added it first
-                    if name not in {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}:
+                    if name not in columns(db, table):
                         raise
 
 
@@ -195,7 +200,7 @@ class _Files(_Repo):
         """Might a file ingested with a disk digest have had ``size`` bytes on disk? (A record
         from before sizes were kept might; a stream's has no disk digest to match.) A file of a
         size none had is none of them."""
-        if size is None:
+        if size is None or "disk_size" not in columns(self.db, "files"):  # an older catalog, read-only
             return True
         q = "SELECT 1 FROM files WHERE disk_sha256 IS NOT NULL AND (disk_size IS NULL OR disk_size = ?) LIMIT 1"
         return self.db.execute(q, (size,)).fetchone() is not None

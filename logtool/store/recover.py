@@ -28,7 +28,7 @@ from logtool.errors import ConfigError, StoreError
 from logtool.schema import SCHEMAS
 from logtool.stages import STAGES
 from logtool.store import guard
-from logtool.store.catalog import Catalog
+from logtool.store.catalog import Catalog, columns
 from logtool.store.files import INGEST_KEY, TMP_PREFIX, file_sha256, fsync_dir, stage_files, unlink_all
 from logtool.store.records import Partition
 
@@ -324,7 +324,7 @@ def _restore(cat: Catalog, old: dict[str, list[tuple[Any, ...]]]) -> None:
     for key, value in old.get("meta", []):
         if key == "token_key":
             cat.meta.set(key, value)
-    names = [r[1] for r in db.execute("PRAGMA table_info(files)").fetchall()]
+    names = columns(db, "files")
     for row in old.get("files", []):  # an older catalog's row fills the first columns (later ones are added last)
         cols = ", ".join(names[: len(row)])
         db.execute(f"INSERT OR IGNORE INTO files({cols}) VALUES ({', '.join('?' * len(row))})", row)
