@@ -239,14 +239,11 @@ class LookupCache:
         distinct ``keys`` alone: memory stays bounded."""
         if table is not None and new.len() == 0:
             return table
-        if table is None:
-            out = compact(self.compute(new))
-        elif table.height + new.len() > self.max_rows:
-            out = compact(
-                self.compute(keys.select(pl.first().drop_nulls().unique()).collect(engine=ENGINE).to_series())
-            )
-        else:  # one chunk: joins against a table of many chunks copy it every time
-            out = pl.concat([table, compact(self.compute(new))], rechunk=True)
+        if table is not None and table.height + new.len() > self.max_rows:  # start over
+            table, new = None, keys.select(pl.first().drop_nulls().unique()).collect(engine=ENGINE).to_series()
+        rows = compact(self.compute(new))
+        # one chunk: joins against a table of many chunks copy it every time
+        out = rows if table is None else pl.concat([table, rows], rechunk=True)
         self.table = out  # a concurrent update may be lost: it is recomputed when needed
         return out
 
