@@ -381,53 +381,6 @@ done:
  * in order, into out_data (exactly their total size), and the views (rewritten in place)
  * pointed at it as buffer 0. Strings the cutter left in the lines' buffers come out compact, as
  * a regex's groups would: hashing and comparing them then touches a quarter of the memory. */
-static PyObject *pack(PyObject *self, PyObject *args) {
-    Py_buffer views = {0}, out = {0};
-    PyObject *datas;
-    Py_ssize_t first, n;
-    if (!PyArg_ParseTuple(args, "w*nO!nw*", &views, &first, &PyTuple_Type, &datas, &n, &out)) return NULL;
-    PyObject *result = NULL;
-    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
-    Py_buffer *bufs = get_buffers(datas, &got);
-    if (bufs == NULL || got < ndata) goto done;
-    if (n < 0 || first < 0 || views.len < (first + n) * 16 || out.len > INT32_MAX) {
-        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
-        goto done;
-    }
-    uint8_t *vw = (uint8_t *)views.buf + first * 16, *dst = out.buf;
-    size_t cap = (size_t)out.len, pos = 0;
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS;
-    for (Py_ssize_t r = 0; r < n; r++) {
-        uint8_t *v = vw + r * 16;
-        int32_t len, bi, off, zero = 0, at;
-        memcpy(&len, v, 4);
-        if (len <= 12) continue;
-        memcpy(&bi, v + 8, 4);
-        memcpy(&off, v + 12, 4);
-        if (bi < 0 || bi >= ndata || off < 0 || (Py_ssize_t)off + len > bufs[bi].len || pos + (size_t)len > cap) {
-            bad = 1;
-            break;
-        }
-        memcpy(dst + pos, (const uint8_t *)bufs[bi].buf + off, (size_t)len);
-        at = (int32_t)pos;
-        memcpy(v + 8, &zero, 4);
-        memcpy(v + 12, &at, 4);
-        pos += (size_t)len;
-    }
-    Py_END_ALLOW_THREADS;
-    if (bad || pos != cap) {
-        PyErr_SetString(PyExc_ValueError, "the views do not fit their buffers");
-        goto done;
-    }
-    result = Py_NewRef(Py_None);
-done:
-    if (bufs != NULL) release_buffers(bufs, got);
-    PyBuffer_Release(&views);
-    PyBuffer_Release(&out);
-    return result;
-}
-
 /* The bytes of row r of a view array: NULL when a view points outside its data buffer. */
 static inline const uint8_t *view_bytes(const uint8_t *v, const Py_buffer *bufs, Py_ssize_t ndata, int32_t *len,
                                         int32_t *bi, int32_t *off) {
@@ -443,6 +396,166 @@ static inline const uint8_t *view_bytes(const uint8_t *v, const Py_buffer *bufs,
 
 static inline int bit(const Py_buffer *bits, Py_ssize_t i) {
     return bits->buf == NULL || (((const uint8_t *)bits->buf)[i >> 3] >> (i & 7)) & 1;
+}
+
+/* A value's hash for pack()'s table: eight bytes a step (a collision costs one memcmp). */
+static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    return h ^ (h >> 29);
+}
+
+/* Apache's \" and \\ undone (as polars' replace_all(r'\\(["\\])', "$1") does, left to right);
+ * returns the new length, at most n. */
+static inline int32_t unescape(const uint8_t *s, int32_t n, uint8_t *d) {
+    int32_t o = 0;
+    for (int32_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '"' || s[i + 1] == '\\')) i++;
+        d[o++] = s[i];
+    }
+    return o;
+}
+
+typedef struct {
+    const uint8_t *src; /* the value as cut (NULL: a free slot) */
+    uint64_t hash;
+    int32_t len;
+    uint8_t view[16]; /* its view in the packed buffer */
+} Seen;
+
+enum { PACK_KEEP = 0, PACK_NULLISH = 1, PACK_CLEAN = 2 };
+
+/* pack(views, first, data_buffers, n, cap, validity, mode, out_validity) -> bytes: the longer
+ * values of one field (n views from row `first`) copied into one buffer, and the views pointed
+ * at it (buffer 0); `cap`: the bytes of the longer values (cut's count). Mode 0 copies every
+ * value as it is (out_validity is validity). Mode 1 and 2 copy each distinct value once (equal
+ * values get equal views, as when a column's distinct values are joined back) and make "-" and
+ * "" null (out_validity); mode 2 also undoes Apache's \" and \\ escapes: the clean-up the
+ * normaliser would run on the field's distinct values (logtool/parsers/normalise.py). */
+static PyObject *pack(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, valid = {0}, vout = {0};
+    PyObject *datas, *result = NULL;
+    Py_ssize_t first, n, cap;
+    int mode;
+    if (!PyArg_ParseTuple(args, "w*nO!nny*iw*", &views, &first, &PyTuple_Type, &datas, &n, &cap, &valid, &mode, &vout))
+        return NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    uint8_t *dst = NULL;
+    Seen *seen = NULL;
+    if (bufs == NULL || got < ndata) goto done;
+    if (n < 0 || first < 0 || cap < 0 || cap > INT32_MAX || views.len < (first + n) * 16 || valid.len < (n + 7) / 8 ||
+        vout.len < (n + 7) / 8 || mode < PACK_KEEP || mode > PACK_CLEAN) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    size_t slots = 1024, used = 0, pos = 0;
+    dst = PyMem_RawMalloc(cap ? (size_t)cap : 1);
+    seen = PyMem_RawCalloc(slots, sizeof(Seen));
+    if (dst == NULL || seen == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint8_t *vw = (uint8_t *)views.buf + first * 16, *bits = vout.buf;
+    const uint8_t *in_bits = valid.buf;
+    int bad = 0, nomem = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    if (bits != in_bits) memcpy(bits, in_bits, (size_t)((n + 7) / 8));
+    for (Py_ssize_t r = 0; r < n && !bad && !nomem; r++) {
+        if (!((in_bits[r >> 3] >> (r & 7)) & 1)) continue;
+        uint8_t *v = vw + r * 16;
+        int32_t len, bi, off;
+        const uint8_t *p = view_bytes(v, bufs, ndata, &len, &bi, &off);
+        if (p == NULL) {
+            bad = 1;
+            break;
+        }
+        if (mode != PACK_KEEP && (len == 0 || (len == 1 && p[0] == '-'))) {
+            bits[r >> 3] &= (uint8_t)~(1u << (r & 7));
+            memset(v, 0, 16);
+            continue;
+        }
+        if (len > 12 && mode == PACK_KEEP) {  /* copied as it is, equal values too */
+            if (pos + (size_t)len > (size_t)cap) {
+                bad = 1;
+                break;
+            }
+            memcpy(dst + pos, p, (size_t)len);
+            put_view(v, dst + pos, len, 0, (int32_t)pos);
+            pos += (size_t)len;
+            continue;
+        }
+        if (len <= 12) {
+            if (mode == PACK_CLEAN && memchr(p, '\\', (size_t)len) != NULL) {
+                uint8_t tmp[12];
+                put_view(v, tmp, unescape(p, len, tmp), 0, 0);
+            }
+            continue;
+        }
+        uint64_t h = hash_bytes(p, (size_t)len);
+        size_t k = (size_t)h & (slots - 1);
+        while (seen[k].src != NULL && (seen[k].hash != h || seen[k].len != len || memcmp(seen[k].src, p, (size_t)len)))
+            k = (k + 1) & (slots - 1);
+        if (seen[k].src != NULL) {
+            memcpy(v, seen[k].view, 16);
+            continue;
+        }
+        if (pos + (size_t)len > (size_t)cap) {
+            bad = 1;
+            break;
+        }
+        int32_t out = len;
+        const uint8_t *kept = dst + pos; /* compared with later values: near, unlike the line */
+        if (mode == PACK_CLEAN && memchr(p, '\\', (size_t)len) != NULL) {
+            out = unescape(p, len, dst + pos);
+            kept = p;
+        } else {
+            memcpy(dst + pos, p, (size_t)len);
+        }
+        put_view(v, dst + pos, out, 0, (int32_t)pos);
+        if (out > 12) pos += (size_t)out; /* else the view holds it */
+        seen[k] = (Seen){kept, h, len, {0}};
+        memcpy(seen[k].view, v, 16);
+        if (++used * 2 > slots) {  /* grow: at most half full */
+            size_t bigger = slots * 2;
+            Seen *t = PyMem_RawCalloc(bigger, sizeof(Seen));
+            if (t == NULL) {
+                nomem = 1;
+                break;
+            }
+            for (size_t j = 0; j < slots; j++) {
+                if (seen[j].src == NULL) continue;
+                size_t q = (size_t)seen[j].hash & (bigger - 1);
+                while (t[q].src != NULL) q = (q + 1) & (bigger - 1);
+                t[q] = seen[j];
+            }
+            PyMem_RawFree(seen);
+            seen = t, slots = bigger;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (nomem) {
+        PyErr_NoMemory();
+    } else if (bad) {
+        PyErr_SetString(PyExc_ValueError, "the views do not fit their buffers");
+    } else {
+        result = PyBytes_FromStringAndSize((const char *)dst, (Py_ssize_t)pos);
+    }
+done:
+    PyMem_RawFree(dst);
+    PyMem_RawFree(seen);
+    if (bufs != NULL) release_buffers(bufs, got);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&valid);
+    PyBuffer_Release(&vout);
+    return result;
 }
 
 /* first_space(views, data_buffers, n, offset, out_first, out_rest, out_validity) -> None: each
@@ -622,7 +735,7 @@ static PyMethodDef methods[] = {
     {"strings", strings, METH_O, "strings(arrow_array_stream capsule) -> Strings, or None if not one chunk of string views"},
     {"export_strings", export_strings, METH_VARARGS,
      "export_strings(name, n, views, data_buffers, validity) -> an object with __arrow_c_array__"},
-    {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, out_data) -> None"},
+    {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, cap, validity, mode, out_validity) -> bytes"},
     {"split", split, METH_VARARGS,
      "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},
     {"first_space", first_space, METH_VARARGS,

@@ -69,11 +69,21 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
     return _series("line", n_lines, views, buffers)
 
 
-def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...], pack: bool = True) -> pl.DataFrame | None:
+#: :func:`cut_fields`' clean-up of a field: "-" and "" made null (``NULLISH``), and Apache's
+#: ``\\"`` and ``\\\\`` escapes undone too (``CLEAN``), as :mod:`logtool.parsers.normalise` would.
+KEEP, NULLISH, CLEAN = 0, 1, 2
+
+
+def cut_fields(
+    lines: pl.Series, program: bytes, names: tuple[str, ...], pack: bool = True, clean: dict[str, int] | None = None
+) -> pl.DataFrame | None:
     """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
-    line does not match); None when the lines are not non-null string views. ``pack=False``:
-    the fields stay views into the lines' bytes (for a passing look: a field kept would keep
-    all of them)."""
+    line does not match); None when the lines are not non-null string views. Each field's
+    values are packed into a buffer of its own, each distinct value once (equal values get equal
+    views, as a column's distinct values joined back do), and cleaned up as ``clean`` says
+    (:data:`NULLISH`, :data:`CLEAN`; unnamed fields are kept as cut). ``pack=False``: the fields
+    stay views into the lines' bytes (for a passing look: a field kept would keep all of them),
+    as cut."""
     if _native is None:
         return None
     import polars as pl
@@ -86,13 +96,14 @@ def cut_fields(lines: pl.Series, program: bytes, names: tuple[str, ...], pack: b
         return None
     out, valid = bytearray(len(names) * n * 16), bytearray((n + 7) // 8)
     sizes = _native.cut(arr.views, data, n, arr.offset, program, len(names), out, valid)
-    views, cols = memoryview(out), {}
+    views, cols, clean = memoryview(out), {}, clean or {}
     for s, (name, size) in enumerate(zip(names, sizes, strict=True)):
-        buffers = data
+        buffers, bits = data, valid
         if pack:
-            buffers = (bytearray(size),)  # the field's long strings, compact (as a regex's groups are)
-            _native.pack(out, s * n, data, n, buffers[0])
-        cols[name] = _series(name, n, views[s * n * 16 : (s + 1) * n * 16], buffers, valid)
+            mode = clean.get(name, KEEP)
+            bits = bytearray((n + 7) // 8) if mode != KEEP else valid
+            buffers = (_native.pack(out, s * n, data, n, size, valid, mode, bits),)
+        cols[name] = _series(name, n, views[s * n * 16 : (s + 1) * n * 16], buffers, bits)
     return pl.DataFrame(cols)
 
 

@@ -23,6 +23,7 @@ from logtool.linesplit import split_lines
 from logtool.parsers import REGISTRY, fastcut
 from logtool.parsers.clf import RegexFormat
 from logtool.parsers.formatstr import compile_apache, compile_nginx
+from logtool.parsers.normalise import clean_up
 
 from .conftest import EXAMPLES
 
@@ -40,16 +41,20 @@ def reference(lines: pl.Series, regex: str) -> pl.DataFrame:
 
 
 def check(lines: list[str], regex: str) -> None:
+    """The cutter's fields as cut, and cleaned up as the normaliser would (every field, to
+    try the clean-up on every shape)."""
     s = pl.Series("line", lines, pl.String)
-    got = fastcut.cut(s, fastcut.plan(regex))
-    want = reference(s, regex)
-    assert got is not None
-    assert got.columns == want.columns
-    for col in want.columns:  # per column, so a failure names the field and the line
-        bad = [
-            (line, g, w) for line, g, w in zip(lines, got[col].to_list(), want[col].to_list(), strict=True) if g != w
-        ]
-        assert not bad, f"{col}: {bad[:3]}"
+    plan = fastcut.plan(regex)
+    raw = reference(s, regex)
+    for clean in (frozenset(), frozenset(plan.names)):
+        got = fastcut.cut(s, plan, clean)
+        want = raw.with_columns(clean_up(c).alias(c) for c in clean)
+        assert got is not None
+        assert got.columns == want.columns
+        for col in want.columns:  # per column, so a failure names the field and the line
+            pairs = zip(lines, got[col].to_list(), want[col].to_list(), strict=True)
+            bad = [(line, g, w) for line, g, w in pairs if g != w]
+            assert not bad, f"{col} (clean-up: {col in clean}): {bad[:3]}"
 
 
 def test_the_clf_family_is_planned_and_the_rest_falls_back_to_the_regex() -> None:
@@ -151,7 +156,7 @@ def test_a_combined_file_parses_the_same_with_and_without_the_cutter(tmp_path: P
     batch = pl.DataFrame({"line_no": range(1, len(lines) + 1), "line": lines})
     fmt = REGISTRY["combined"]
     records, rejects = fmt.parser().parse(batch)
-    monkeypatch.setattr(fastcut, "cut", lambda lines, plan: None)  # the regex for every line
+    monkeypatch.setattr(fastcut, "cut", lambda *args: None)  # the regex for every line
     records2, rejects2 = fmt.parser().parse(batch)
     assert records.equals(records2) and rejects.equals(rejects2)
     assert rejects.height > 0 and records.height > 1900
@@ -414,3 +419,37 @@ def test_a_cache_keeps_its_own_strings_not_the_buffers_they_came_from() -> None:
     assert cache.table.height == 5_100
     held = sum(len(memoryview(b)) for b in native._strings(cache.table.get_column("v")).data)
     assert held < 2 * 5_100 * 56  # the values themselves (~56 bytes each), not a batch's worth each time
+
+
+@needs_cutter
+def test_a_cleaned_up_field_holds_each_distinct_value_once() -> None:
+    """The fields the normaliser would clean up per distinct value come packed that way: one
+    copy of each longer value, "-" and "" null, escapes undone; the other fields as cut."""
+    agents = [f'Mozilla/5.0 (agent {k % 7}; \\"x\\")' for k in range(6000)] + ["-", ""]
+    lines = [f'192.0.2.{k % 250} - - {T} "GET /{k} HTTP/1.1" 200 5 "-" "{a}"' for k, a in enumerate(agents)]
+    s = pl.Series("line", lines)
+    plan = fastcut.plan(PLANNED["combined"])
+    got = fastcut.cut(s, plan, frozenset({"ua", "referrer"}))
+    ua = got.get_column("ua")
+    assert ua.head(2).to_list() == ['Mozilla/5.0 (agent 0; "x")', 'Mozilla/5.0 (agent 1; "x")']
+    assert ua.tail(2).is_null().all() and got.get_column("referrer").is_null().all()
+    held = sum(len(memoryview(b)) for b in native._strings(ua).data)
+    assert held == sum(len(f'Mozilla/5.0 (agent {k}; "x")') for k in range(7))
+    request = native._strings(got.get_column("request"))  # not cleaned up: a copy per line
+    assert sum(len(memoryview(b)) for b in request.data) == sum(len(f"GET /{k} HTTP/1.1") for k in range(6002))
+    assert got.get_column("user").to_list() == ["-"] * 6002
+
+
+@needs_cutter
+def test_pack_refuses_views_it_cannot_follow() -> None:
+    """Sizes that do not fit, and a view outside its buffer, are errors, not a read astray."""
+    from logtool import _native
+
+    views = bytearray(16)
+    views[0:4] = (20).to_bytes(4, "little")  # 20 bytes at offset 0 of buffer 0, which has 5
+    with pytest.raises(ValueError):
+        _native.pack(views, 0, (b"short",), 1, 20, b"\x01", 2, bytearray(1))
+    with pytest.raises(ValueError):
+        _native.pack(bytearray(16), 0, (b"",), 2, 0, b"\x01", 2, bytearray(1))  # two views in 16 bytes
+    with pytest.raises(ValueError):
+        _native.pack(bytearray(16), 0, (b"",), 1, 0, b"\x01", 3, bytearray(1))  # no such mode

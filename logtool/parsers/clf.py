@@ -16,7 +16,7 @@ from logtool.parsers import fastcut, variants
 from logtool.parsers.base import LayoutRewriter, Rewriter, Stateless
 from logtool.parsers.formatstr import CompiledFormat
 from logtool.parsers.layout import Layout, regex_layout, segment_regex
-from logtool.parsers.normalise import normalise, timestamp
+from logtool.parsers.normalise import QUOTED_FIELDS, normalise, timestamp
 from logtool.pipeline import ENGINE
 
 
@@ -82,12 +82,13 @@ class RegexFormat(Stateless):
             .then(pl.lit(f"does not match format {self.name}"))
             .otherwise(pl.lit("unreadable timestamp"))
         )
-        lf = named_groups(batch, regex).lazy()
+        groups, cleaned = named_groups(batch, regex, QUOTED_FIELDS - {probe})
+        lf = groups.lazy()
         if self.client_port:  # the port is always there: cut it from the end (a fast reverse search)
             port = pl.col("client").str.replace(r":[0-9]{1,5}$", "")
             lf = lf.with_columns(port.str.strip_prefix("[").str.strip_suffix("]").alias("client"))
         lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
-        return normalise(lf, fields).collect(engine=ENGINE)
+        return normalise(lf, fields, clean=cleaned).collect(engine=ENGINE)
 
     def rewriter(self) -> Rewriter:
         """The rewrite template of a format string, else lines cut at the parse regex's fields."""
@@ -104,12 +105,18 @@ class RegexFormat(Stateless):
         return [layout], rest
 
 
-def named_groups(batch: pl.DataFrame, regex: str) -> pl.DataFrame:
+def named_groups(
+    batch: pl.DataFrame, regex: str, clean: frozenset[str] = frozenset()
+) -> tuple[pl.DataFrame, frozenset[str]]:
     """``batch`` with the named groups of ``regex`` as columns: cut in one compiled pass when the
-    regex is a plain CLF layout (:mod:`.fastcut`), else by polars' regex engine."""
-    if (plan := fastcut.plan(regex)) is not None and (cut := fastcut.cut(batch.get_column("line"), plan)) is not None:
-        return batch.hstack(cut)
-    return batch.with_columns(pl.col("line").str.extract_groups(regex).alias("_g")).unnest("_g")
+    regex is a plain CLF layout (:mod:`.fastcut`), else by polars' regex engine; and the groups
+    of ``clean`` that came cleaned up (the compiled pass cleans them up as it packs them:
+    :func:`~logtool.parsers.normalise.clean_up`)."""
+    if (plan := fastcut.plan(regex)) is not None:
+        clean = clean & frozenset(plan.names)
+        if (cut := fastcut.cut(batch.get_column("line"), plan, clean)) is not None:
+            return batch.hstack(cut), clean
+    return batch.with_columns(pl.col("line").str.extract_groups(regex).alias("_g")).unnest("_g"), frozenset()
 
 
 _TIME_ANYWHERE = re.compile(r"\[[^\]]*\d{2}:\d{2}:\d{2}[^\]]*\]")

@@ -141,7 +141,9 @@ def _deterministic(ops: list[tuple[str, object]]) -> bool:
     return True
 
 
-def cut(lines: pl.Series, p: Plan) -> pl.DataFrame | None:
+def cut(lines: pl.Series, p: Plan, clean: frozenset[str] = frozenset()) -> pl.DataFrame | None:
     """The named groups of ``p`` for every line (null where a line does not match), or None
-    when the compiled cutter is missing or the lines are not in the layout it reads."""
-    return native.cut_fields(lines, p.program, p.names)
+    when the compiled cutter is missing or the lines are not in the layout it reads. The groups
+    named in ``clean`` come cleaned up as :func:`logtool.parsers.normalise.clean_up` would: "-"
+    and "" null, Apache's escapes undone."""
+    return native.cut_fields(lines, p.program, p.names, clean=dict.fromkeys(clean, native.CLEAN))

@@ -36,7 +36,9 @@ def split_request(req: pl.Expr) -> list[pl.Expr]:
     return [method.alias("method"), target.alias("target"), protocol.alias("protocol")]
 
 
-_QUOTED_FIELDS = ("request", "user", "referrer", "ua", "xff", "vhost")
+#: The text fields cleaned up (:func:`clean_up`) before use.
+QUOTED_FIELDS = frozenset(("request", "user", "referrer", "ua", "xff", "vhost"))
+_QUOTED_ORDER = ("request", "user", "referrer", "ua", "xff", "vhost")
 _REQUEST_PARTS = ("method", "path", "query", "protocol")
 
 
@@ -49,6 +51,13 @@ def _nullish(col: str) -> pl.Expr:
 def _unescape(expr: pl.Expr) -> pl.Expr:
     """Undo Apache's ``\\"`` and ``\\\\`` escapes; ``\\xHH`` stays as logged."""
     return expr.str.replace_all(r'\\(["\\])', "$1")
+
+
+def clean_up(col: str, unescaped: bool = False) -> pl.Expr:
+    """A text field's value as the record keeps it: ``-`` and empty strings missing, Apache's
+    escapes undone (unless ``unescaped``: JSON values come unescaped). The compiled cutter does
+    the same as it packs a field (``logtool._native.pack``)."""
+    return _nullish(col) if unescaped else _unescape(_nullish(col))
 
 
 def _col_or_null(fields: frozenset[str], name: str) -> pl.Expr:
@@ -115,12 +124,13 @@ def request_time(fields: frozenset[str]) -> pl.Expr:
     return pl.coalesce(num("rt_s"), num("rt_us") / 1e6, num("rt_ms") / 1e3, upstream).alias("request_time_s")
 
 
-def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
-    """Adds ``method``, ``path``, ``query``, ``protocol`` to a frame of raw ``request`` fields."""
+def _request_parts(clean: Callable[[str], pl.Expr]) -> Callable[[pl.LazyFrame], pl.LazyFrame]:
+    """Adds ``method``, ``path``, ``query``, ``protocol`` to a frame of raw ``request`` fields
+    (``clean``: the clean-up they still need)."""
 
     def derive(table: pl.LazyFrame) -> pl.LazyFrame:
         r = pl.col("_r")
-        table = table.with_columns(unescape(_nullish("request")).alias("_r"))
+        table = table.with_columns(clean("request").alias("_r"))
         # "- - - " (AWS ELB TCP connections) and the like: no request at all
         table = table.with_columns(pl.when(r.str.contains(r"^[- ]*$")).then(None).otherwise(r).alias("_r"))
         table = table.with_columns(split_request(r))
@@ -136,15 +146,21 @@ def _request_parts(unescape: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.LazyF
     return derive
 
 
-def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False, engine: str = ENGINE) -> pl.LazyFrame:
+def normalise(
+    rec: pl.LazyFrame,
+    fields: frozenset[str],
+    unescaped: bool = False,
+    engine: str = ENGINE,
+    clean: frozenset[str] = frozenset(),
+) -> pl.LazyFrame:
     """Canonical columns from the extracted groups. ``unescaped``: the values are already
-    unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time.
+    unescaped (JSON), so Apache's ``\\"`` rule must not run on them a second time. ``clean``:
+    the text fields that come cleaned up already (:func:`clean_up`, by the compiled cutter).
 
     The groups are collected once (``engine``: a parser that runs on one thread may ask for the
     streaming engine, which uses every core). Text fields repeat
     (a batch has far fewer distinct requests, user agents and referrers than lines), so their
     clean-up runs once per distinct value and is joined back."""
-    unescape = (lambda e: e) if unescaped else _unescape
     cols = {
         name: _col_or_null(fields, name)
         for name in ("client", "user", "request", "referrer", "ua", "xff", "vhost", "status", "bytes")
@@ -156,15 +172,19 @@ def normalise(rec: pl.LazyFrame, fields: frozenset[str], unescaped: bool = False
     # the clean-up of each text field's distinct values, joined back: one plan for every field
     text: list[pl.LazyFrame] = []
     missing: list[pl.Expr] = []
-    for name in _QUOTED_FIELDS:
+    for name in _QUOTED_ORDER:
+        done = name in clean
         if name == "request":
             if name in present:
-                text.append(_per_distinct(df, name, _request_parts(unescape)))
+                request_clean = pl.col if done else lambda c: clean_up(c, unescaped)
+                text.append(_per_distinct(df, name, _request_parts(request_clean)))
             else:
                 missing += [pl.lit(None, dtype=pl.String).alias(c) for c in _REQUEST_PARTS]
+        elif done:  # the cutter cleaned it up as it packed it (each distinct value once)
+            missing.append(pl.col(name).alias(f"_{name}"))
         elif name in present:
-            clean = unescape(_nullish(name)).alias(f"_{name}")
-            text.append(_per_distinct(df, name, lambda t, clean=clean: t.with_columns(clean)))
+            cleaned = clean_up(name, unescaped).alias(f"_{name}")
+            text.append(_per_distinct(df, name, lambda t, cleaned=cleaned: t.with_columns(cleaned)))
         else:
             missing.append(pl.lit(None, dtype=pl.String).alias(f"_{name}"))
     return (
