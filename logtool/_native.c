@@ -714,6 +714,124 @@ done:
     return result;
 }
 
+/* ---- clf_times: CLF timestamps ("24/Nov/2026:10:00:00 +0100") read in one pass --------- */
+
+/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+static int month_number(const uint8_t *p) { /* "Jan".."Dec" in any case, else 0 */
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    uint8_t a = p[0] | 0x20, b = p[1] | 0x20, c = p[2] | 0x20;
+    for (int k = 0; k < 12; k++)
+        if (a == names[3 * k] && b == names[3 * k + 1] && c == names[3 * k + 2]) return k + 1;
+    return 0;
+}
+
+static inline int num(const uint8_t *p, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (p[i] - '0');
+    return v;
+}
+
+/* One time field: 1 and *us (UTC microseconds; *ok = 0 for a date or time that does not
+ * exist or lies outside 1970..9999, as polars' strptime and the normaliser's bounds make it)
+ * and *tz (the offset in minutes, always read), or 0 when the text is not in the canonical
+ * layout or is a leap second (polars decides those). */
+static inline int d2(const uint8_t *p) { return is_digit(p[0]) && is_digit(p[1]); }
+
+static int clf_time(const uint8_t *p, int32_t len, int64_t *us, int16_t *tz, int *ok) {
+    if (len != 25 && len != 26) return 0;
+    int dl = len - 24; /* one or two digits of day */
+    const uint8_t *q = p + dl; /* "/Nov/2026:10:00:00 +0100" */
+    if (!is_digit(p[0]) || (dl == 2 && !is_digit(p[1])) || q[0] != '/' || !is_alpha(q[1]) || !is_alpha(q[2]) ||
+        !is_alpha(q[3]) || q[4] != '/' || !d2(q + 5) || !d2(q + 7) || q[9] != ':' || !d2(q + 10) || q[12] != ':' ||
+        !d2(q + 13) || q[15] != ':' || !d2(q + 16) || q[18] != ' ' || (q[19] != '+' && q[19] != '-') ||
+        !d2(q + 20) || !d2(q + 22))
+        return 0;
+    int day = num(p, dl), month = month_number(q + 1), year = num(q + 5, 4);
+    int hh = num(q + 10, 2), mi = num(q + 13, 2), ss = num(q + 16, 2), oh = num(q + 20, 2), om = num(q + 22, 2);
+    int sign = q[19] == '-' ? -1 : 1;
+    if (ss == 60) return 0;
+    *tz = (int16_t)(sign * (oh * 60 + om));
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    int dim = month ? mdays[month - 1] + (month == 2 && leap) : 0;
+    int64_t secs = days_from_civil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - sign * (oh * 3600 + om * 60);
+    *ok = month && day >= 1 && day <= dim && hh <= 23 && mi <= 59 && ss <= 59 && oh <= 23 && om <= 59 &&
+          secs >= 0 && secs <= 253402300799LL; /* 9999-12-31 23:59:59 */
+    *us = *ok ? secs * 1000000 : 0;
+    return 1;
+}
+
+/* clf_times(views, data_buffers, n, validity, out_us, out_tz, out_ts_valid) -> bool: each
+ * valid row's CLF time as UTC microseconds (valid where the time exists, see clf_time) and
+ * its offset in minutes (valid where the row is); False, with the outputs unfinished, when a
+ * time is one that polars must read (the caller then reads them all with polars). */
+static PyObject *clf_times(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, valid = {0}, ous = {0}, otz = {0}, ovalid = {0};
+    PyObject *datas, *result = NULL;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "y*O!ny*w*w*w*", &views, &PyTuple_Type, &datas, &n, &valid, &ous, &otz, &ovalid))
+        return NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
+    if (n < 0 || views.len < n * 16 || valid.len < (n + 7) / 8 || ous.len < n * 8 || otz.len < n * 2 ||
+        ovalid.len < (n + 7) / 8) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
+        goto done;
+    }
+    const uint8_t *vw = views.buf, *in_bits = valid.buf;
+    uint8_t *bits = ovalid.buf;
+    int64_t *us = ous.buf;
+    int16_t *tz = otz.buf;
+    int decided = 1, bad = 0, last_ok = 0;
+    const uint8_t *last = NULL;
+    int32_t last_len = -1;
+    int64_t last_us = 0;
+    int16_t last_tz = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(bits, 0, (size_t)((n + 7) / 8));
+    for (Py_ssize_t r = 0; r < n; r++) {
+        us[r] = 0, tz[r] = 0;
+        if (!((in_bits[r >> 3] >> (r & 7)) & 1)) continue;
+        int32_t len, bi, off;
+        int ok;
+        const uint8_t *p = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off);
+        if (p == NULL) {
+            bad = 1;
+            break;
+        }
+        if (len == last_len && memcmp(p, last, (size_t)len) == 0) { /* the line before's second, often */
+            us[r] = last_us, tz[r] = last_tz, ok = last_ok;
+        } else if (!clf_time(p, len, &us[r], &tz[r], &ok)) {
+            decided = 0;
+            break;
+        } else {
+            last = p, last_len = len, last_us = us[r], last_tz = tz[r], last_ok = ok;
+        }
+        if (ok) bits[r >> 3] |= (uint8_t)(1u << (r & 7));
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+    else
+        result = PyBool_FromLong(decided);
+done:
+    if (bufs != NULL) release_buffers(bufs, got);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&valid);
+    PyBuffer_Release(&ous);
+    PyBuffer_Release(&otz);
+    PyBuffer_Release(&ovalid);
+    return result;
+}
+
 /* count_lines(data) -> the number of newlines in data (Python's bytes.count is ~10 times slower) */
 static PyObject *count_lines(PyObject *self, PyObject *args) {
     Py_buffer data = {0};
@@ -735,6 +853,10 @@ static PyMethodDef methods[] = {
     {"strings", strings, METH_O, "strings(arrow_array_stream capsule) -> Strings, or None if not one chunk of string views"},
     {"export_strings", export_strings, METH_VARARGS,
      "export_strings(name, n, views, data_buffers, validity) -> an object with __arrow_c_array__"},
+    {"clf_times", clf_times, METH_VARARGS,
+     "clf_times(views, data_buffers, n, validity, out_us, out_tz, out_ts_validity) -> whether every time was read"},
+    {"export_numbers", export_numbers, METH_VARARGS,
+     "export_numbers(name, n, format, values, validity) -> an object with __arrow_c_array__"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, cap, validity, mode, out_validity) -> bytes"},
     {"split", split, METH_VARARGS,
      "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},

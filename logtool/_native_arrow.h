@@ -8,7 +8,8 @@
  * the array goes when the last of them does).
  * export_strings(name, n, views, data, validity) wraps buffers (bytes, bytearray, memoryview, Buf)
  * as an object with __arrow_c_array__, which polars' Series constructor takes without a copy;
- * the buffers are held until polars releases the array.
+ * the buffers are held until polars releases the array. export_numbers(name, n, format, values,
+ * validity) does the same for int64 and int16 values.
  */
 #include <stdlib.h>
 
@@ -189,11 +190,14 @@ static PyObject *strings(PyObject *self, PyObject *capsule) {
 /* ---- export_strings: buffers handed to polars as a string-view array --------------------- */
 
 typedef struct {
-    Py_ssize_t nbufs;   /* validity, views, data..., then the variadic sizes (not a Py_buffer) */
-    Py_buffer *held;    /* nbufs - 1 buffers (validity's is empty when there is none) */
+    Py_ssize_t nbufs;   /* strings: validity, views, data..., then the variadic sizes (not a
+                           Py_buffer); numbers: validity, values */
+    Py_ssize_t nheld;   /* the Py_buffers in held (validity's is empty when there is none) */
+    Py_buffer *held;
     const void **ptrs;  /* nbufs pointers */
-    int64_t *sizes;     /* the data buffers' sizes */
+    int64_t *sizes;     /* the data buffers' sizes (strings) */
     char *name;
+    const char *format; /* "vu" (string views), "l" (int64), "s" (int16) */
 } Held;
 
 static void held_free(Held *h) {
@@ -201,7 +205,7 @@ static void held_free(Held *h) {
     if (h->held != NULL) {
         if (Py_IsInitialized()) { /* released by whichever thread drops the array */
             PyGILState_STATE g = PyGILState_Ensure();
-            for (Py_ssize_t k = 0; k < h->nbufs - 1; k++) PyBuffer_Release(&h->held[k]);
+            for (Py_ssize_t k = 0; k < h->nheld; k++) PyBuffer_Release(&h->held[k]);
             PyGILState_Release(g);
         }
         free(h->held);
@@ -266,7 +270,7 @@ static PyObject *exported_c_array(PyObject *self, PyObject *args, PyObject *kwar
         free(array);
         return PyErr_NoMemory();
     }
-    schema->format = "vu";
+    schema->format = h->format;
     schema->name = name;
     schema->private_data = name;
     schema->flags = ARROW_FLAG_NULLABLE;
@@ -326,7 +330,7 @@ static PyObject *export_strings(PyObject *self, PyObject *args) {
     Py_ssize_t ndata = PyTuple_GET_SIZE(datas), nbufs = 3 + ndata;
     Held *h = calloc(1, sizeof(Held));
     if (h == NULL) return PyErr_NoMemory();
-    h->nbufs = nbufs;
+    h->nbufs = nbufs, h->nheld = nbufs - 1, h->format = "vu";
     h->held = calloc((size_t)(nbufs - 1), sizeof(Py_buffer));
     h->ptrs = calloc((size_t)nbufs, sizeof(void *));
     h->sizes = calloc((size_t)(ndata ? ndata : 1), sizeof(int64_t));
@@ -378,6 +382,52 @@ static PyObject *export_strings(PyObject *self, PyObject *args) {
     return (PyObject *)e;
 outside:
     PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+fail:
+    held_free(h);
+    return NULL;
+}
+
+/* export_numbers(name, n, format, values, validity_or_None) -> Exported: n int64 ("l") or
+ * int16 ("s") values and an optional validity bitmap, uncopied. */
+static PyObject *export_numbers(PyObject *self, PyObject *args) {
+    const char *name, *format;
+    Py_ssize_t n;
+    PyObject *values, *validity;
+    if (!PyArg_ParseTuple(args, "snsOO", &name, &n, &format, &values, &validity)) return NULL;
+    Py_ssize_t width = strcmp(format, "l") == 0 ? 8 : strcmp(format, "s") == 0 ? 2 : 0;
+    if (width == 0) {
+        PyErr_SetString(PyExc_ValueError, "not a number format this exports");
+        return NULL;
+    }
+    Held *h = calloc(1, sizeof(Held));
+    if (h == NULL) return PyErr_NoMemory();
+    h->nbufs = 2, h->nheld = 2, h->format = width == 8 ? "l" : "s";
+    h->held = calloc(2, sizeof(Py_buffer));
+    h->ptrs = calloc(2, sizeof(void *));
+    h->name = strdup(name);
+    if (h->held == NULL || h->ptrs == NULL || h->name == NULL) {
+        held_free(h);
+        return PyErr_NoMemory();
+    }
+    if (validity != Py_None && PyObject_GetBuffer(validity, &h->held[0], PyBUF_SIMPLE) < 0) goto fail;
+    if (PyObject_GetBuffer(values, &h->held[1], PyBUF_SIMPLE) < 0) goto fail;
+    if (n < 0 || n > PY_SSIZE_T_MAX / 8 || h->held[1].len < n * width ||
+        (validity != Py_None && h->held[0].len < (n + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the row count");
+        goto fail;
+    }
+    Py_ssize_t null_count = 0;
+    const uint8_t *bits = validity != Py_None ? h->held[0].buf : NULL;
+    if (bits != NULL)
+        for (Py_ssize_t r = 0; r < n; r++) null_count += !((bits[r >> 3] >> (r & 7)) & 1);
+    h->ptrs[0] = bits;
+    h->ptrs[1] = h->held[1].buf;
+    Exported *e = PyObject_New(Exported, &ExportedType);
+    if (e == NULL) goto fail;
+    e->held = h;
+    e->n = n;
+    e->null_count = null_count;
+    return (PyObject *)e;
 fail:
     held_free(h);
     return NULL;

@@ -75,15 +75,22 @@ KEEP, NULLISH, CLEAN = 0, 1, 2
 
 
 def cut_fields(
-    lines: pl.Series, program: bytes, names: tuple[str, ...], pack: bool = True, clean: dict[str, int] | None = None
+    lines: pl.Series,
+    program: bytes,
+    names: tuple[str, ...],
+    pack: bool = True,
+    clean: dict[str, int] | None = None,
+    times: str | None = None,
 ) -> pl.DataFrame | None:
     """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
     line does not match); None when the lines are not non-null string views. Each field's
-    values are packed into a buffer of its own, each distinct value once (equal values get equal
-    views, as a column's distinct values joined back do), and cleaned up as ``clean`` says
-    (:data:`NULLISH`, :data:`CLEAN`; unnamed fields are kept as cut). ``pack=False``: the fields
-    stay views into the lines' bytes (for a passing look: a field kept would keep all of them),
-    as cut."""
+    values are packed into a buffer of its own, and cleaned up as ``clean`` says
+    (:data:`NULLISH`, :data:`CLEAN`: then each distinct value is copied once, and equal values
+    get equal views, as a column's distinct values joined back do); unnamed fields are kept as
+    cut. ``times``: the field of CLF times (``24/Nov/2026:10:00:00 +0100``), which comes read
+    as ``ts`` and ``tz_offset_min`` (:func:`clf_times`) when it can be. ``pack=False``: the
+    fields stay views into the lines' bytes (for a passing look: a field kept would keep all of
+    them), as cut."""
     if _native is None:
         return None
     import polars as pl
@@ -98,13 +105,33 @@ def cut_fields(
     sizes = _native.cut(arr.views, data, n, arr.offset, program, len(names), out, valid)
     views, cols, clean = memoryview(out), {}, clean or {}
     for s, (name, size) in enumerate(zip(names, sizes, strict=True)):
+        field = views[s * n * 16 : (s + 1) * n * 16]
+        if name == times and pack and (read := clf_times(field, data, n, valid)) is not None:
+            cols["ts"], cols["tz_offset_min"] = read
+            continue
         buffers, bits = data, valid
         if pack:
             mode = clean.get(name, KEEP)
             bits = bytearray((n + 7) // 8) if mode != KEEP else valid
             buffers = (_native.pack(out, s * n, data, n, size, valid, mode, bits),)
-        cols[name] = _series(name, n, views[s * n * 16 : (s + 1) * n * 16], buffers, bits)
+        cols[name] = _series(name, n, field, buffers, bits)
     return pl.DataFrame(cols)
+
+
+def clf_times(views: Any, data: tuple[Any, ...], n: int, valid: Any) -> tuple[pl.Series, pl.Series] | None:
+    """A field of CLF times (``n`` string views over ``data``, rows in ``valid``) read as the
+    normaliser's ``ts`` (UTC; null where the time does not exist or lies outside its bounds)
+    and ``tz_offset_min``, as :func:`logtool.parsers.normalise.timestamp` reads them; None when
+    a time is not in the plain layout or is a leap second (polars then reads them all)."""
+    import polars as pl
+
+    from logtool.schema import TS
+
+    us, tz, ok = bytearray(n * 8), bytearray(n * 2), bytearray((n + 7) // 8)
+    if not _native.clf_times(views, data, n, valid, us, tz, ok):
+        return None
+    ts = pl.Series(_native.export_numbers("ts", n, "l", us, ok)).cast(TS)
+    return ts, pl.Series(_native.export_numbers("tz_offset_min", n, "s", tz, valid))
 
 
 def first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series] | None:

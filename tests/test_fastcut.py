@@ -8,6 +8,7 @@ split of the decoded text.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sysconfig
 from datetime import UTC, datetime
@@ -453,3 +454,91 @@ def test_pack_refuses_views_it_cannot_follow() -> None:
         _native.pack(bytearray(16), 0, (b"",), 2, 0, b"\x01", 2, bytearray(1))  # two views in 16 bytes
     with pytest.raises(ValueError):
         _native.pack(bytearray(16), 0, (b"",), 1, 0, b"\x01", 3, bytearray(1))  # no such mode
+
+
+TIME_PARTS = st.tuples(
+    st.sampled_from(["0", "1", "4", "00", "01", "09", "28", "29", "30", "31", "32", "99"]),
+    st.sampled_from(["Jan", "feb", "FEB", "Mar", "aPr", "Sep", "Dec", "Xyz", "Sept", "J4n"]),
+    st.sampled_from(["0000", "1900", "1969", "1970", "2000", "2024", "2026", "2100", "9999", "20x6"]),
+    st.sampled_from(["00", "09", "23", "24", "99"]),
+    st.sampled_from(["00", "59", "60", "7"]),
+    st.sampled_from(["00", "30", "59", "60", "61"]),
+    st.sampled_from(["+", "-", " ", "~"]),
+    st.sampled_from(["0000", "0100", "0159", "0160", "2359", "2400", "9999", "01:00", "12"]),
+)
+
+
+@needs_cutter
+@settings(max_examples=300 * EXAMPLES, deadline=None)
+@given(parts=st.lists(TIME_PARTS, min_size=1, max_size=40), nulls=st.lists(st.booleans(), min_size=40, max_size=40))
+@example(parts=[("31", "Dec", "9999", "23", "59", "59", "-", "0001")], nulls=[False] * 40)
+def test_clf_times_read_as_polars_reads_them(parts: list[tuple[str, ...]], nulls: list[bool]) -> None:
+    """Dates that do not exist, times outside 1970..9999 once in UTC, odd offsets, months in
+    any case: the compiled reading is the normaliser's polars reading, or declines (a leap
+    second, a time not in the plain layout) and polars reads the batch."""
+    from logtool.parsers.normalise import timestamp
+
+    texts = [f"{d}/{m}/{y}:{hh}:{mi}:{ss} {sign}{off}" for d, m, y, hh, mi, ss, sign, off in parts]
+    texts = [t if not null else None for t, null in zip(texts, nulls, strict=False)]
+    rx = r"\d{1,2}/[A-Za-z]{3}/\d{4}:\d\d:\d\d:(?!60)\d\d [+-]\d{4}"
+    plain = [t is None or re.fullmatch(rx, t) is not None for t in texts]
+    for some, readable in [(texts, all(plain)), *(([t], p) for t, p in zip(texts, plain, strict=True))]:
+        got = read_times(some)  # the whole batch, then each time alone
+        assert (got is not None) == readable, some
+        if got is not None:
+            want = pl.Series(some, dtype=pl.String).to_frame("time").select(timestamp(frozenset({"time"})))
+            assert got[0].to_list() == want.get_column("ts").to_list(), some
+            assert got[1].to_list() == want.get_column("tz_offset_min").to_list(), some
+
+
+@needs_cutter
+def test_every_day_of_the_calendar_reads_as_polars_reads_it() -> None:
+    """Every day 0..32 of every month of leap and common years, around the 1970 and 9999
+    bounds, at the ends of the day and of the offsets: one batch, compared with polars."""
+    from logtool.parsers.normalise import timestamp
+
+    months = ["Jan", "feb", "MAR", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    texts = [
+        f"{d:0{w}d}/{m}/{y}:{t} {off}"
+        for y in ("1969", "1970", "1900", "2000", "2024", "2026", "9999")
+        for m in months
+        for d in range(33)
+        for w in (1, 2)
+        for t, off in (("00:00:00", "+0000"), ("23:59:59", "-0001"), ("00:30:00", "+0100"), ("24:00:00", "+2359"))
+    ]
+    got = read_times(texts)
+    assert got is not None
+    want = pl.Series(texts).to_frame("time").select(timestamp(frozenset({"time"})))
+    assert got[0].equals(want.get_column("ts")) and got[1].equals(want.get_column("tz_offset_min"))
+    assert 0.4 < got[0].is_not_null().mean() < 0.9  # both kinds, many of each
+
+
+def read_times(texts: list[str | None]) -> tuple[pl.Series, pl.Series] | None:
+    """:func:`native.clf_times` of a column of texts (None: a null row)."""
+    s = pl.Series("time", [t or "" for t in texts])
+    arr = native._strings(s)
+    valid = bytearray((len(texts) + 7) // 8)
+    for k, t in enumerate(texts):
+        valid[k >> 3] |= (t is not None) << (k & 7)
+    return native.clf_times(arr.views, arr.data, len(texts), valid)
+
+
+@needs_cutter
+def test_a_leap_second_or_a_bad_date_parses_as_polars_parses_it(monkeypatch) -> None:
+    """A batch with a leap second is read by polars, every line of it; a batch of days that do
+    not exist, by the compiled reading: both as the regex path reads them."""
+    ok = f'192.0.2.1 - - {T} "GET / HTTP/1.1" 200 5 "-" "ua"'
+    for odd in ("[24/Nov/2026:23:59:60 +0000]", "[30/Feb/2026:10:00:00 +0000]", "[24/nov/2026:10:00:00 -2359]"):
+        lines = [ok, ok.replace(T, odd), ok.replace(T, "[1/Jan/1970:00:59:59 +0100]")]
+        batch = pl.DataFrame({"line_no": [1, 2, 3], "line": lines})
+        with monkeypatch.context() as m:
+            m.setattr(native, "clf_times", lambda *a: pytest.fail("the compiled reading was asked"))
+            if "23:59:60" not in odd:  # the compiled reading must have been used
+                with pytest.raises(pytest.fail.Exception):
+                    REGISTRY["combined"].parser().parse(batch)
+        records, rejects = REGISTRY["combined"].parser().parse(batch)
+        with monkeypatch.context() as m:
+            m.setattr(fastcut, "cut", lambda *args: None)
+            want = REGISTRY["combined"].parser().parse(batch)
+        assert records.equals(want[0]) and rejects.equals(want[1])
+        assert records.height + rejects.height == 3

@@ -82,12 +82,14 @@ class RegexFormat(Stateless):
             .then(pl.lit(f"does not match format {self.name}"))
             .otherwise(pl.lit("unreadable timestamp"))
         )
-        groups, cleaned = named_groups(batch, regex, QUOTED_FIELDS - {probe})
+        groups, cleaned = named_groups(batch, regex, QUOTED_FIELDS - {probe}, times=probe != "time")
         lf = groups.lazy()
         if self.client_port:  # the port is always there: cut it from the end (a fast reverse search)
             port = pl.col("client").str.replace(r":[0-9]{1,5}$", "")
             lf = lf.with_columns(port.str.strip_prefix("[").str.strip_suffix("]").alias("client"))
-        lf = lf.with_columns(timestamp(fields)).with_columns(reason.alias("_reason"))
+        if "ts" not in groups.columns:  # (else the compiled cutter read the times)
+            lf = lf.with_columns(timestamp(fields))
+        lf = lf.with_columns(reason.alias("_reason"))
         return normalise(lf, fields, clean=cleaned).collect(engine=ENGINE)
 
     def rewriter(self) -> Rewriter:
@@ -106,15 +108,16 @@ class RegexFormat(Stateless):
 
 
 def named_groups(
-    batch: pl.DataFrame, regex: str, clean: frozenset[str] = frozenset()
+    batch: pl.DataFrame, regex: str, clean: frozenset[str] = frozenset(), times: bool = False
 ) -> tuple[pl.DataFrame, frozenset[str]]:
     """``batch`` with the named groups of ``regex`` as columns: cut in one compiled pass when the
     regex is a plain CLF layout (:mod:`.fastcut`), else by polars' regex engine; and the groups
     of ``clean`` that came cleaned up (the compiled pass cleans them up as it packs them:
-    :func:`~logtool.parsers.normalise.clean_up`)."""
+    :func:`~logtool.parsers.normalise.clean_up`). ``times``: the compiled pass may read a
+    ``time`` group into ``ts`` and ``tz_offset_min`` instead."""
     if (plan := fastcut.plan(regex)) is not None:
         clean = clean & frozenset(plan.names)
-        if (cut := fastcut.cut(batch.get_column("line"), plan, clean)) is not None:
+        if (cut := fastcut.cut(batch.get_column("line"), plan, clean, times)) is not None:
             return batch.hstack(cut), clean
     return batch.with_columns(pl.col("line").str.extract_groups(regex).alias("_g")).unnest("_g"), frozenset()
 

@@ -141,9 +141,11 @@ def _deterministic(ops: list[tuple[str, object]]) -> bool:
     return True
 
 
-def cut(lines: pl.Series, p: Plan, clean: frozenset[str] = frozenset()) -> pl.DataFrame | None:
+def cut(lines: pl.Series, p: Plan, clean: frozenset[str] = frozenset(), times: bool = False) -> pl.DataFrame | None:
     """The named groups of ``p`` for every line (null where a line does not match), or None
     when the compiled cutter is missing or the lines are not in the layout it reads. The groups
     named in ``clean`` come cleaned up as :func:`logtool.parsers.normalise.clean_up` would: "-"
-    and "" null, Apache's escapes undone."""
-    return native.cut_fields(lines, p.program, p.names, clean=dict.fromkeys(clean, native.CLEAN))
+    and "" null, Apache's escapes undone. ``times``: a ``time`` group comes read, as ``ts`` and
+    ``tz_offset_min`` (:func:`logtool.parsers.normalise.timestamp`), when it can be."""
+    clean_up = dict.fromkeys(clean, native.CLEAN)
+    return native.cut_fields(lines, p.program, p.names, clean=clean_up, times="time" if times else None)
