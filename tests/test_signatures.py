@@ -171,3 +171,54 @@ def test_attack_counts_are_the_flags_summed_per_day_and_vhost() -> None:
     got = attacks(df, rules)
     assert {(d, dim, k, v): n for d, dim, k, n, _, v in got.iter_rows()} == want
     assert len({d for d, *_ in want}) == 2 and len({v for *_, v in want}) == 2 and len(want) > 20
+
+
+@pytest.mark.parametrize("absolute_share", [0.1, 0.9])
+def test_flags_worked_out_per_request_are_the_flags_per_row(absolute_share: float) -> None:
+    """Parsed records carry a code per distinct request, so what derives from the request line
+    (target signatures, probes, protocol anomalies) is worked out once per request: the flags
+    are those of the same rows without the codes, however the rows are cut into batches. With
+    junk, empty and ``-`` requests, proxy-style absolute URIs in most or few of the requests,
+    and lines read only again (a syslog prefix) beside rows whose request is missing."""
+    from datetime import UTC, datetime
+
+    from logtool.detect.flags import SignatureCache, request_flags
+    from logtool.detect.rules import load_rules
+    from logtool.generate import lines
+    from logtool.parsers import REGISTRY
+    from logtool.parsers.normalise import REQUEST_CODE
+
+    t = "[24/Nov/2026:10:00:00 +0000]"
+    odd = [
+        f'<13>Nov 24 10:00:00 web1 nginx: 198.51.100.1 - - {t} "GET /wp-login.php HTTP/1.1" 404 1 "-" "ua"',
+        f'198.51.100.2 - - {t} "-" 408 0 "-" "-"',
+        f'198.51.100.3 - - {t} "" 400 0 "-" "-"',
+        f'198.51.100.4 - - {t} "\\x16\\x03\\x01\\x02" 400 0 "-" "-"',
+        f'198.51.100.5 - - {t} "CONNECT example.com:443 HTTP/1.1" 200 0 "-" "ua"',
+        f'198.51.100.6 - - {t} "GET /admin/ HTTP/1.1" 404 1 "-" "ua"',
+        f'198.51.100.6 - - {t} "GET /admin/ HTTP/1.1" 200 1 "-" "ua"',
+        f'198.51.100.7 - - {t} "GET /x" 200 1 "-" "ua"',
+        f'198.51.100.8 - - {t} "GET /{"a" * 5000} HTTP/1.1" 200 1 "-" "ua"',
+        f'<13>Nov 24 10:00:00 web1 nginx: 198.51.100.9 - - {t} "-" 400 0 "-" "-"',
+        f'198.51.100.10 - - {t} "BREW /pot HTTP/1.2" 418 1 "-" "ua"',
+    ]
+    plain = list(lines(datetime(2026, 11, 24, tzinfo=UTC), 600, seed=11, attack_rate=0.2, malformed_rate=0.05))
+    n_abs = int(len(plain) * absolute_share)
+    absolute = [ln.replace('"GET /', '"GET http://www.example.com/', 1) for ln in plain[:n_abs]]
+    text = odd + absolute + plain[n_abs:] + odd
+    records = REGISTRY["combined"].parser().parse(pl.DataFrame({"line_no": range(1, len(text) + 1), "line": text}))[0]
+    assert records.get_column(REQUEST_CODE).null_count() == 0
+    assert records.filter(pl.col("line_no") == 1).height == 1  # the syslog line, read again
+    rules = load_rules()
+    want = request_flags(records.drop(REQUEST_CODE), rules)
+    assert all(want.get_column(c).any() for c in ("protocol", "sensitive_file", "sqli"))
+    for size in (records.height, 97, 5):
+        cache = SignatureCache(max_rows=40)
+        parts = [request_flags(records.slice(o, size), rules, cache=cache) for o in range(0, records.height, size)]
+        if size == records.height:
+            assert pl.concat(parts).equals(want)
+        else:  # the protocol rules weigh a batch as a file: compare with the same batches' own
+            plain_parts = [
+                request_flags(records.slice(o, size).drop(REQUEST_CODE), rules) for o in range(0, records.height, size)
+            ]
+            assert pl.concat(parts).equals(pl.concat(plain_parts))

@@ -21,9 +21,12 @@ from logtool.detect.signatures import (
     agent_column,
     classify,
     missing_probes,
+    probed,
     protocol_anomalies,
+    request_anomalies,
     request_target,
 )
+from logtool.parsers.normalise import REQUEST_CODE
 from logtool.pipeline import LookupCache
 
 
@@ -53,10 +56,23 @@ def request_flags(
     df: pl.DataFrame, rules: dict[str, Any], asn: Any = None, cache: SignatureCache | None = None
 ) -> pl.DataFrame:
     """Per row of a raw- or anonymised-stage frame, one boolean column per
-    :data:`REQUEST_CATEGORIES`: the categories :func:`request_hits` finds for the row."""
+    :data:`REQUEST_CATEGORIES`: the categories :func:`request_hits` finds for the row.
+
+    Parsed records carry :data:`~logtool.parsers.normalise.REQUEST_CODE`: then what derives
+    from the request line alone (its target's signatures, probes, protocol anomalies) is worked
+    out once per distinct request and handed to its rows by that code."""
     cache = cache or SignatureCache()
     flags = {c: pl.repeat(False, df.height, eager=True) for c in REQUEST_CATEGORIES}
+    requests = _requests(df)
     for field, column, cats in FIELDS:
+        if field == "request" and requests is not None:  # the targets of the distinct requests
+            reqs, codes = requests
+            targets = reqs.select(request_target().alias("v")).to_series()
+            hits = cache.fields[field].update(targets).filter(pl.any_horizontal(list(cats)))
+            found = pl.DataFrame({"_req": reqs.get_column("_req"), "v": targets}).join(hits, on="v", how="inner")
+            for cat in cats:
+                flags[cat] = flags[cat] | _rows(codes, found.filter(cat))
+            continue
         values = _field_values(df, field, column)
         if values is None:
             continue
@@ -68,10 +84,57 @@ def request_flags(
         found = pl.DataFrame({"v": values.gather(idx)}).join(hits, on="v", how="left", maintain_order="left")
         for cat in cats:
             flags[cat] = flags[cat].scatter(idx.filter(found.get_column(cat)), True)
-    if "path" in df.columns:
+    if "path" in df.columns and requests is not None:
+        if "status" in df.columns:
+            reqs, codes = requests
+            asked = _rows(codes, reqs.filter(probed(reqs.get_column("path"))))
+            missing = df.get_column("status").is_in([400, 404, 410]).fill_null(False)  # as missing_probes
+            flags["sensitive_file"] = flags["sensitive_file"] | (asked & missing)
+    elif "path" in df.columns:
         probes = missing_probes(df, df.get_column("path")).get_column("_row")
         flags["sensitive_file"] = flags["sensitive_file"].scatter(probes, True)
-    flags["protocol"] = protocol_anomalies(df, rules["protocol"])
+    flags["protocol"] = (
+        protocol_anomalies(df, rules["protocol"]) if requests is None else _anomalies(df, requests, rules)
+    )
     client = "client_ip" if "client_ip" in df.columns else "client_net"
     flags["fake_bot"] = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"))
     return pl.DataFrame({c: flags[c].alias(c) for c in REQUEST_CATEGORIES})
+
+
+def _requests(df: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series] | None:
+    """The distinct requests of parsed records (``_req``, ``_n`` rows, and the request's parts)
+    and each row's code; None for frames without codes, or with rows of several files (the
+    protocol rules weigh each file apart)."""
+    if REQUEST_CODE not in df.columns or "path" not in df.columns or "source_file" in df.columns:
+        return None
+    if df.get_column(REQUEST_CODE).null_count():  # (parsed records have none: a frame made otherwise)
+        return None
+    parts = [c for c in ("method", "path", "query", "protocol") if c in df.columns]
+    codes = df.get_column(REQUEST_CODE)
+    reqs = df.select(REQUEST_CODE, *parts).unique(subset=REQUEST_CODE, keep="any")  # (a group-by: slower)
+    reqs = reqs.join(codes.value_counts(name="_n"), on=REQUEST_CODE)
+    return reqs.rename({REQUEST_CODE: "_req"}), codes
+
+
+def _rows(codes: pl.Series, requests: pl.DataFrame) -> pl.Series:
+    """Per row: is its request one of ``requests`` (by ``_req``)?"""
+    if requests.height == 0:
+        return pl.repeat(False, codes.len(), eager=True)
+    return codes.is_in(requests.get_column("_req").implode()).fill_null(False)
+
+
+def _anomalies(df: pl.DataFrame, requests: tuple[pl.DataFrame, pl.Series], rules: dict[str, Any]) -> pl.Series:
+    """:func:`protocol_anomalies` of parsed records (one file's), once per distinct request."""
+    reqs, codes = requests
+    n = pl.col("_n")
+
+    def usual(expr: pl.Expr) -> pl.Expr:  # the share of the rows, each request weighed by its rows
+        return (expr.cast(pl.Float64) * n).sum() / n.sum() >= 0.5
+
+    itself, empty = request_anomalies(reqs.columns, rules["protocol"], usual)
+    kinds = reqs.select("_req", itself.fill_null(False).alias("itself"), empty.alias("empty"))
+    status = (
+        df.get_column("status") if "status" in df.columns else pl.repeat(None, df.height, dtype=pl.Int16, eager=True)
+    )
+    answered = status.is_not_null() & (status != 408)
+    return (_rows(codes, kinds.filter("itself")) | (_rows(codes, kinds.filter("empty")) & answered)).fill_null(False)

@@ -161,7 +161,6 @@ def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
     A missing protocol or an absolute URI only counts in files where most requests have a
     protocol and a relative target (proxies and load balancers log absolute URIs by design).
     """
-    method, path, query, proto = (_col(df, c) for c in ("method", "path", "query", "protocol"))
     status = pl.col("status") if "status" in df.columns else pl.lit(None, dtype=pl.Int16)
     per_file = ["source_file"] if "source_file" in df.columns else []
 
@@ -169,13 +168,25 @@ def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
         share = expr.cast(pl.Float64).mean()
         return (share.over(per_file) if per_file else share) >= 0.5
 
+    itself, empty = request_anomalies(df.columns, rule, usual)
+    flags = itself | (empty & status.is_not_null() & (status != 408))  # "": not a timed-out "-"
+    return df.select(flags.fill_null(False).alias("protocol")).to_series()
+
+
+def request_anomalies(
+    columns: list[str], rule: dict[str, Any], usual: Callable[[pl.Expr], pl.Expr]
+) -> tuple[pl.Expr, pl.Expr]:
+    """The two parts of :func:`protocol_anomalies` over a frame of ``columns``: what a request
+    line shows by itself, and whether it is empty (an anomaly unless answered 408). ``usual``:
+    whether most of the file's requests have a property."""
+    method, path, query, proto = (pl.col(c) if c in columns else pl.lit(None, dtype=pl.String)
+                                  for c in ("method", "path", "query", "protocol"))  # fmt: skip
     absolute = path.str.contains(_ABSOLUTE).fill_null(False)
     has_proto = proto.is_not_null()
     url_len = path.str.len_bytes().fill_null(0) + query.str.len_bytes().fill_null(0)
     versions = list(rule.get("protocols", []))
-    flags = (
+    itself = (
         (method.is_null() & path.is_not_null())  # "\x16\x03\x01..." or other junk as request line
-        | (method.is_null() & path.is_null() & status.is_not_null() & (status != 408))  # ""
         | (method.is_not_null() & ~method.is_in(list(rule["methods"])))
         | (method == "CONNECT")
         | (absolute & usual(~absolute))
@@ -183,7 +194,12 @@ def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
         | (has_proto & ~proto.is_in(versions) if versions else pl.lit(False))
         | (url_len > int(rule["max_url_length"]))
     )
-    return df.select(flags.fill_null(False).alias("protocol")).to_series()
+    return itself, method.is_null() & path.is_null()
+
+
+def probed(paths: pl.Series) -> pl.Series:
+    """Per path: is it an admin, webmail or CGI path scanners look for (:func:`missing_probes`)?"""
+    return paths.str.to_lowercase().str.contains(f"({_MISSING})").fill_null(False)
 
 
 def agent_column(df: pl.DataFrame) -> str:

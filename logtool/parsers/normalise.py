@@ -9,6 +9,7 @@ Polars expressions over whole batches; a parser builds its lazy frame of groups 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -40,6 +41,13 @@ def split_request(req: pl.Expr) -> list[pl.Expr]:
 QUOTED_FIELDS = frozenset(("request", "user", "referrer", "ua", "xff", "vhost"))
 _QUOTED_ORDER = ("request", "user", "referrer", "ua", "xff", "vhost")
 _REQUEST_PARTS = ("method", "path", "query", "protocol")
+#: A private column of parsed records: the same number for rows of the same request line (a
+#: hash of the line as cleaned up, which decides its parts; seeded anew in every process, so a
+#: collision, which would hand one request's flags to another, cannot be aimed at), so what
+#: derives from a request can be worked out once per request (:mod:`logtool.detect.flags`).
+#: Stored records do not keep it (``conform``).
+REQUEST_CODE = "_req"
+_CODE_SEED = int.from_bytes(os.urandom(8), "little")
 
 
 def _nullish(col: str) -> pl.Expr:
@@ -141,6 +149,7 @@ def _request_parts(clean: Callable[[str], pl.Expr]) -> Callable[[pl.LazyFrame], 
             parts.struct.field("field_0").alias("path"),
             parts.struct.field("field_1").alias("query"),
             "protocol",
+            r.hash(_CODE_SEED).alias(REQUEST_CODE),  # the same parts: the same code
         )
 
     return derive
@@ -180,6 +189,7 @@ def normalise(
                 text.append(_per_distinct(df, name, _request_parts(request_clean)))
             else:
                 missing += [pl.lit(None, dtype=pl.String).alias(c) for c in _REQUEST_PARTS]
+                missing.append(pl.lit(None, dtype=pl.UInt64).alias(REQUEST_CODE))
         elif done:  # the cutter cleaned it up as it packed it (each distinct value once)
             missing.append(pl.col(name).alias(f"_{name}"))
         elif name in present:
@@ -204,6 +214,7 @@ def normalise(
             pl.col("_xff").alias("xff"),
             request_time(fields),
             "line_no",
+            REQUEST_CODE,
             "line",
             "_reason",
         )
