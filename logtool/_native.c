@@ -218,7 +218,8 @@ static PyObject *cut(PyObject *self, PyObject *args) {
     Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
     Py_buffer *bufs = get_buffers(datas, &got);
     if (bufs == NULL || got < ndata) goto done;
-    if (nslots < 0 || nslots > MAX_SLOTS || n < 0 || offset < 0 || views.len < (offset + n) * 16 ||
+    if (nslots < 0 || nslots > MAX_SLOTS || n < 0 || offset < 0 || n > PY_SSIZE_T_MAX / (16 * MAX_SLOTS) - offset ||
+        views.len < (offset + n) * 16 ||
         out.len < nslots * n * 16 || valid.len < (n + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
@@ -398,9 +399,14 @@ static inline int bit(const Py_buffer *bits, Py_ssize_t i) {
     return bits->buf == NULL || (((const uint8_t *)bits->buf)[i >> 3] >> (i & 7)) & 1;
 }
 
-/* A value's hash for pack()'s table: eight bytes a step (a collision costs one memcmp). */
+/* A value's hash for pack()'s table, keyed with random bytes taken when the module loads (a
+ * log line's author cannot aim values at one slot); eight bytes a step. A collision costs a
+ * memcmp, and a value is probed for in at most MAX_PROBES slots. */
+static uint64_t hash_key = 0x9E3779B97F4A7C15ull;
+#define MAX_PROBES 32
+
 static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+    uint64_t h = hash_key ^ n, w;
     for (; n >= 8; p += 8, n -= 8) {
         memcpy(&w, p, 8);
         h = (h ^ w) * 0xFF51AFD7ED558CCDull;
@@ -408,7 +414,7 @@ static inline uint64_t hash_bytes(const uint8_t *p, size_t n) {
     }
     w = 0;
     memcpy(&w, p, n);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    h = (h ^ w ^ (hash_key >> 7)) * 0xC4CEB9FE1A85EC53ull;
     return h ^ (h >> 29);
 }
 
@@ -451,7 +457,8 @@ static PyObject *pack(PyObject *self, PyObject *args) {
     uint8_t *dst = NULL;
     Seen *seen = NULL;
     if (bufs == NULL || got < ndata) goto done;
-    if (n < 0 || first < 0 || cap < 0 || cap > INT32_MAX || views.len < (first + n) * 16 || valid.len < (n + 7) / 8 ||
+    if (n < 0 || first < 0 || cap < 0 || cap > INT32_MAX || n > PY_SSIZE_T_MAX / 16 - first ||
+        views.len < (first + n) * 16 || valid.len < (n + 7) / 8 ||
         vout.len < (n + 7) / 8 || mode < PACK_KEEP || mode > PACK_CLEAN) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
@@ -501,9 +508,14 @@ static PyObject *pack(PyObject *self, PyObject *args) {
         }
         uint64_t h = hash_bytes(p, (size_t)len);
         size_t k = (size_t)h & (slots - 1);
-        while (seen[k].src != NULL && (seen[k].hash != h || seen[k].len != len || memcmp(seen[k].src, p, (size_t)len)))
+        int probes = 0; /* bounded: values made to collide cost a copy each, not a scan of all */
+        while (seen[k].src != NULL && probes < MAX_PROBES &&
+               (seen[k].hash != h || seen[k].len != len || memcmp(seen[k].src, p, (size_t)len))) {
             k = (k + 1) & (slots - 1);
-        if (seen[k].src != NULL) {
+            probes++;
+        }
+        int keep = probes < MAX_PROBES;
+        if (keep && seen[k].src != NULL) {
             memcpy(v, seen[k].view, 16);
             continue;
         }
@@ -521,6 +533,7 @@ static PyObject *pack(PyObject *self, PyObject *args) {
         }
         put_view(v, dst + pos, out, 0, (int32_t)pos);
         if (out > 12) pos += (size_t)out; /* else the view holds it */
+        if (!keep) continue; /* copied, not remembered */
         seen[k] = (Seen){kept, h, len, {0}};
         memcpy(seen[k].view, v, 16);
         if (++used * 2 > slots) {  /* grow: at most half full */
@@ -781,7 +794,8 @@ static PyObject *clf_times(PyObject *self, PyObject *args) {
     Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
     Py_buffer *bufs = get_buffers(datas, &got);
     if (bufs == NULL || got < ndata) goto done;
-    if (n < 0 || views.len < n * 16 || valid.len < (n + 7) / 8 || ous.len < n * 8 || otz.len < n * 2 ||
+    if (n < 0 || n > PY_SSIZE_T_MAX / 16 || views.len < n * 16 || valid.len < (n + 7) / 8 || ous.len < n * 8 ||
+        otz.len < n * 2 ||
         ovalid.len < (n + 7) / 8) {
         PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the line count");
         goto done;
@@ -848,6 +862,15 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* value_hash(data) -> int: the keyed hash pack() files a value under (for tests). */
+static PyObject *value_hash(PyObject *self, PyObject *args) {
+    Py_buffer data = {0};
+    if (!PyArg_ParseTuple(args, "y*", &data)) return NULL;
+    uint64_t h = hash_bytes(data.buf, (size_t)data.len);
+    PyBuffer_Release(&data);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
 static PyMethodDef methods[] = {
     {"count_lines", count_lines, METH_VARARGS, "count_lines(data) -> newlines in data"},
     {"strings", strings, METH_O, "strings(arrow_array_stream capsule) -> Strings, or None if not one chunk of string views"},
@@ -857,6 +880,7 @@ static PyMethodDef methods[] = {
      "clf_times(views, data_buffers, n, validity, out_us, out_tz, out_ts_validity) -> whether every time was read"},
     {"export_numbers", export_numbers, METH_VARARGS,
      "export_numbers(name, n, format, values, validity) -> an object with __arrow_c_array__"},
+    {"value_hash", value_hash, METH_VARARGS, "value_hash(data) -> the keyed hash pack() files a value under"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, cap, validity, mode, out_validity) -> bytes"},
     {"split", split, METH_VARARGS,
      "split(data, start, n_lines, strip_cr, out_views, first_row, buffer_index) -> whether the lines are valid UTF-8"},
@@ -873,7 +897,18 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", "logtool's compiled part: lines split and CLF fields cut in one pass.", -1,
                                     methods};
 
+static int take_hash_key(void) { /* os.urandom(8): the key of pack()'s table */
+    PyObject *os = PyImport_ImportModule("os");
+    PyObject *key = os ? PyObject_CallMethod(os, "urandom", "i", 8) : NULL;
+    Py_XDECREF(os);
+    if (key == NULL) return -1;
+    if (PyBytes_Check(key) && PyBytes_GET_SIZE(key) == 8) memcpy(&hash_key, PyBytes_AS_STRING(key), 8);
+    Py_DECREF(key);
+    hash_key |= 1;
+    return 0;
+}
+
 PyMODINIT_FUNC PyInit__native(void) {
-    if (arrow_types_ready() < 0) return NULL;
+    if (arrow_types_ready() < 0 || take_hash_key() < 0) return NULL;
     return PyModule_Create(&module);
 }

@@ -542,3 +542,27 @@ def test_a_leap_second_or_a_bad_date_parses_as_polars_parses_it(monkeypatch) -> 
             want = REGISTRY["combined"].parser().parse(batch)
         assert records.equals(want[0]) and rejects.equals(want[1])
         assert records.height + rejects.height == 3
+
+
+@needs_cutter
+def test_values_made_to_share_a_slot_are_still_packed_right() -> None:
+    """Agents that all land in one slot of the packing table (found here with its key, which a
+    log's author does not have): past a bounded search each is copied instead of remembered,
+    so a flood cannot make packing quadratic, and every row still reads its own value."""
+    from logtool import _native
+
+    colliding: list[str] = []
+    k = 0
+    while len(colliding) < 120:  # the table starts with 1,024 slots
+        agent = f"Mozilla/5.0 (flood {k:08d})"
+        if _native.value_hash(agent.encode()) % 1024 == 0:
+            colliding.append(agent)
+        k += 1
+    agents = colliding * 3
+    lines = [f'192.0.2.1 - - {T} "GET / HTTP/1.1" 200 5 "-" "{a}"' for a in agents]
+    s = pl.Series("line", lines)
+    got = fastcut.cut(s, fastcut.plan(PLANNED["combined"]), frozenset({"ua"}))
+    assert got.get_column("ua").to_list() == agents
+    held = sum(len(memoryview(b)) for b in native._strings(got.get_column("ua")).data)
+    once = sum(len(a) for a in colliding)
+    assert once < held < 3 * once  # those found within the bound once, the rest once a row

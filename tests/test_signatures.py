@@ -222,3 +222,20 @@ def test_flags_worked_out_per_request_are_the_flags_per_row(absolute_share: floa
                 request_flags(records.slice(o, size).drop(REQUEST_CODE), rules) for o in range(0, records.height, size)
             ]
             assert pl.concat(parts).equals(pl.concat(plain_parts))
+
+
+def test_request_lines_whose_codes_collide_get_none(monkeypatch) -> None:
+    """Should two request lines ever hash alike, neither gets a code: their rows take the
+    row-by-row path, and the flags are still each row's own."""
+    from logtool.detect.flags import request_flags
+    from logtool.detect.rules import load_rules
+    from logtool.parsers import normalise
+    from logtool.parsers.normalise import REQUEST_CODE
+
+    rules = load_rules()
+    plain = _mixed_frame()
+    monkeypatch.setattr(normalise, "request_code", lambda line: pl.lit(7, pl.UInt64))  # every line alike
+    collided = _mixed_frame()
+    assert plain.get_column(REQUEST_CODE).null_count() == 0
+    assert collided.get_column(REQUEST_CODE).null_count() == collided.height
+    assert request_flags(collided, rules).equals(request_flags(plain.drop(REQUEST_CODE), rules))

@@ -42,12 +42,17 @@ QUOTED_FIELDS = frozenset(("request", "user", "referrer", "ua", "xff", "vhost"))
 _QUOTED_ORDER = ("request", "user", "referrer", "ua", "xff", "vhost")
 _REQUEST_PARTS = ("method", "path", "query", "protocol")
 #: A private column of parsed records: the same number for rows of the same request line (a
-#: hash of the line as cleaned up, which decides its parts; seeded anew in every process, so a
-#: collision, which would hand one request's flags to another, cannot be aimed at), so what
-#: derives from a request can be worked out once per request (:mod:`logtool.detect.flags`).
-#: Stored records do not keep it (``conform``).
+#: hash of the line as cleaned up, which decides its parts, seeded anew in every process), so
+#: what derives from a request can be worked out once per request (:mod:`logtool.detect.flags`).
+#: Lines whose hashes collide get none (a null code: the row-by-row path), so a collision can
+#: never hand one request's flags to another. Stored records do not keep it (``conform``).
 REQUEST_CODE = "_req"
 _CODE_SEED = int.from_bytes(os.urandom(8), "little")
+
+
+def request_code(line: pl.Expr) -> pl.Expr:
+    """:data:`REQUEST_CODE` of a cleaned-up request line."""
+    return line.hash(_CODE_SEED)
 
 
 def _nullish(col: str) -> pl.Expr:
@@ -141,7 +146,7 @@ def _request_parts(clean: Callable[[str], pl.Expr]) -> Callable[[pl.LazyFrame], 
         table = table.with_columns(clean("request").alias("_r"))
         # "- - - " (AWS ELB TCP connections) and the like: no request at all
         table = table.with_columns(pl.when(r.str.contains(r"^[- ]*$")).then(None).otherwise(r).alias("_r"))
-        table = table.with_columns(split_request(r))
+        table = table.with_columns(*split_request(r), request_code(r).alias("_c"))
         parts = pl.when(pl.col("method").is_null()).then(r).otherwise(pl.col("target")).str.splitn("?", 2)
         return table.select(
             "request",
@@ -149,7 +154,8 @@ def _request_parts(clean: Callable[[str], pl.Expr]) -> Callable[[pl.LazyFrame], 
             parts.struct.field("field_0").alias("path"),
             parts.struct.field("field_1").alias("query"),
             "protocol",
-            r.hash(_CODE_SEED).alias(REQUEST_CODE),  # the same parts: the same code
+            # the same line: the same code; a code two lines share (never seen) is none at all
+            pl.when(r.n_unique().over("_c") == 1).then("_c").alias(REQUEST_CODE),
         )
 
     return derive
