@@ -314,7 +314,7 @@ static PyTypeObject ExportedType = {
     .tp_dealloc = exported_dealloc,
     .tp_methods = exported_methods,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A string-view array for polars (the Arrow PyCapsule protocol).",
+    .tp_doc = "A string-view or number array for polars (the Arrow PyCapsule protocol).",
 };
 
 /* export_strings(name, n, views, data_buffers, validity_or_None) -> Exported: n rows of 16-byte

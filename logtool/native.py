@@ -69,9 +69,9 @@ def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") ->
     return _series("line", n_lines, views, buffers)
 
 
-#: :func:`cut_fields`' clean-up of a field: "-" and "" made null (``NULLISH``), and Apache's
-#: ``\\"`` and ``\\\\`` escapes undone too (``CLEAN``), as :mod:`logtool.parsers.normalise` would.
-KEEP, NULLISH, CLEAN = 0, 1, 2
+#: :func:`cut_fields`' clean-up of a field: as cut (``KEEP``), or ``CLEAN``: "-" and "" made
+#: null and Apache's ``\\"`` and ``\\\\`` escapes undone, as :mod:`logtool.parsers.normalise` would.
+KEEP, CLEAN = 0, 2
 
 
 def cut_fields(
@@ -85,9 +85,8 @@ def cut_fields(
     """The fields ``program`` cuts from each of ``lines``, one column per name (all null where a
     line does not match); None when the lines are not non-null string views. Each field's
     values are packed into a buffer of its own, and cleaned up as ``clean`` says
-    (:data:`NULLISH`, :data:`CLEAN`: then each distinct value is copied once, and equal values
-    get equal views, as a column's distinct values joined back do); unnamed fields are kept as
-    cut. ``times``: the field of CLF times (``24/Nov/2026:10:00:00 +0100``), which comes read
+    (:data:`CLEAN`: then each distinct value is copied once, and equal values get equal views,
+    as a column's distinct values joined back do); unnamed fields are kept as cut. ``times``: the field of CLF times (``24/Nov/2026:10:00:00 +0100``), which comes read
     as ``ts`` and ``tz_offset_min`` (:func:`clf_times`) when it can be. ``pack=False``: the
     fields stay views into the lines' bytes (for a passing look: a field kept would keep all of
     them), as cut."""

@@ -566,3 +566,19 @@ def test_values_made_to_share_a_slot_are_still_packed_right() -> None:
     held = sum(len(memoryview(b)) for b in native._strings(got.get_column("ua")).data)
     once = sum(len(a) for a in colliding)
     assert once < held < 3 * once  # those found within the bound once, the rest once a row
+
+
+@needs_cutter
+def test_numbers_go_to_polars_as_they_are_and_wrong_sizes_are_refused() -> None:
+    """``export_numbers``: int64 and int16 values with their nulls, uncopied; a format it does
+    not export, or buffers shorter than the rows, are errors."""
+    import struct
+
+    from logtool import _native
+
+    values, valid = bytearray(struct.pack("<3q", 5, -1, 2**40)), bytearray([0b101])
+    assert pl.Series(_native.export_numbers("x", 3, "l", values, valid)).to_list() == [5, None, 2**40]
+    assert pl.Series(_native.export_numbers("y", 2, "s", struct.pack("<2h", -750, 60), None)).to_list() == [-750, 60]
+    for fmt, n, buf in (("d", 1, b"\0" * 8), ("l", 4, bytes(values)), ("s", 3, b"\0" * 4)):
+        with pytest.raises(ValueError):
+            _native.export_numbers("z", n, fmt, buf, None)

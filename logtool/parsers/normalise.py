@@ -38,8 +38,8 @@ def split_request(req: pl.Expr) -> list[pl.Expr]:
 
 
 #: The text fields cleaned up (:func:`clean_up`) before use.
-QUOTED_FIELDS = frozenset(("request", "user", "referrer", "ua", "xff", "vhost"))
 _QUOTED_ORDER = ("request", "user", "referrer", "ua", "xff", "vhost")
+QUOTED_FIELDS = frozenset(_QUOTED_ORDER)
 _REQUEST_PARTS = ("method", "path", "query", "protocol")
 #: A private column of parsed records: the same number for rows of the same request line (a
 #: hash of the line as cleaned up, which decides its parts, seeded anew in every process), so
