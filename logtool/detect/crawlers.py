@@ -56,15 +56,18 @@ def _judge(clients: list[str], bot: dict[str, Any], asn: Any, verify: Verifier |
 
 
 def fake_bots(df: pl.DataFrame, bots: dict[str, Any], client: str = "client_ip", asn: Any = None,
-              crawlers: dict[str, Any] | None = None, verify: Verifier | None = None) -> pl.Series:  # fmt: skip
-    """Per row: does its user agent claim a crawler of ``bots`` from outside that operator?"""
+              crawlers: dict[str, Any] | None = None, verify: Verifier | None = None,
+              agents: pl.Series | None = None) -> pl.Series:  # fmt: skip
+    """Per row: does its user agent claim a crawler of ``bots`` from outside that operator?
+    ``agents``: the distinct non-null user agents of ``df``, when the caller has them."""
     ua = "user_agent" if "user_agent" in df.columns else "ua_family"
     out = pl.repeat(False, df.height, eager=True)
     if client not in df.columns or ua not in df.columns or df.height == 0:
         return out.alias("fake_bot")
     if asn is None:  # a wrong path in the rules stops the run here, whether or not an agent claims a crawler
         asn = open_asn_db(str((crawlers or {}).get("asn_db", "")))
-    agents = df.get_column(ua).drop_nulls().unique()  # regexes run on distinct user agents only
+    if agents is None:  # regexes run on distinct user agents only
+        agents = df.get_column(ua).drop_nulls().unique()
     claims = [
         (bot, found)
         for bot in bots.values()

@@ -64,6 +64,7 @@ def request_flags(
     cache = cache or SignatureCache()
     flags = {c: pl.repeat(False, df.height, eager=True) for c in REQUEST_CATEGORIES}
     requests = _requests(df)
+    agents = None
     for field, column, cats in FIELDS:
         if field == "request" and requests is not None:  # the targets of the distinct requests
             reqs, codes = requests
@@ -76,7 +77,9 @@ def request_flags(
         values = _field_values(df, field, column)
         if values is None:
             continue
-        table = cache.fields[field].update(values)
+        if field == "user_agent":  # the distinct agents: the fake crawlers' too
+            agents = values.drop_nulls().unique()
+        table = cache.fields[field].update(agents if field == "user_agent" else values)
         hits = table.filter(pl.any_horizontal(list(cats)))
         if hits.height == 0:
             continue
@@ -97,7 +100,7 @@ def request_flags(
         protocol_anomalies(df, rules["protocol"]) if requests is None else _anomalies(df, requests, rules)
     )
     client = "client_ip" if "client_ip" in df.columns else "client_net"
-    flags["fake_bot"] = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"))
+    flags["fake_bot"] = fake_bots(df, rules["fake_bot"], client, asn, rules.get("crawlers"), agents=agents)
     return pl.DataFrame({c: flags[c].alias(c) for c in REQUEST_CATEGORIES})
 
 
