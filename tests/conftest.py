@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,12 +30,15 @@ DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
-def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the user's store, config or LOGTOOL_* environment."""
+def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the user's store, config or LOGTOOL_* environment, nor the objects an
+    earlier test's command froze out of the cyclic collector (``cli.common.settle_heap``)."""
     for key in list(os.environ):
         if key.startswith("LOGTOOL_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

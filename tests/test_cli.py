@@ -227,3 +227,17 @@ def test_a_choice_loaded_on_demand_gives_the_command_its_member(run, tmp_path: P
     assert r.exit_code == 0, r.output
     assert isinstance(json.loads(r.stdout), dict | list)
     assert run("review", "--now", "2026-11-12T03:00:00Z").stdout != r.stdout  # the table, not JSON
+
+
+def test_long_commands_keep_their_imports_out_of_the_collector(run, tmp_path: Path) -> None:
+    """``ingest``, ``nightly`` and ``anonymize`` freeze what their imports made (the cyclic
+    collector no longer walks it while the workers wait for the GIL); a short command does not."""
+    import gc
+
+    logs = write_days(tmp_path / "logs", n_days=2, per_day=50)
+    anonymize = ("anonymize", str(logs[0]), "-o", str(tmp_path / "a.log"))
+    for args in (("ingest", str(logs[0])), ("status",), ("nightly", str(logs[1])), anonymize):
+        gc.unfreeze()
+        assert run(*args).exit_code == 0
+        assert (gc.get_freeze_count() > 0) == (args[0] != "status"), args
+    gc.unfreeze()

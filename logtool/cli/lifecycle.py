@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from logtool.cli.common import Ctx, LazyChoice, err, now_option, plural, policy_options, wall_clock
+from logtool.cli.common import Ctx, LazyChoice, err, now_option, plural, policy_options, settle_heap, wall_clock
 from logtool.render.text import visible
 
 DEFAULT_REPORTS = Path("reports")
@@ -114,6 +114,7 @@ def ingest(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[s
     from logtool.inputs import make_inputs
     from logtool.lifecycle.ingest import ingest as do_ingest
 
+    settle_heap()
     policy = obj.policy(**overrides).policy
     geo = None if no_geo else GeoDB(policy.geoip_db or None)
     inputs = make_inputs(list(files))
@@ -165,6 +166,7 @@ def nightly(obj: Ctx, files: tuple[str, ...], line_format: Any, overrides: dict[
     from logtool.inputs import make_inputs
     from logtool.jobs.nightly import nightly as do_nightly
 
+    settle_heap()
     policy = obj.policy(**overrides).policy
     inputs = make_inputs(list(files))
     with obj.open_store(write=True) as store, obj.progress()("ingesting", byte_units=True) as tick:
@@ -206,6 +208,7 @@ def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, over
     from logtool.anonymize.stream import Output
     from logtool.anonymize.stream import anonymize as do_anonymize
 
+    settle_heap()
     policy = obj.policy(**overrides).policy
     res = do_anonymize(None if source == "-" else Path(source), Output(output, sys.stdout.buffer), policy,
                        line_format, warn=err)  # fmt: skip
