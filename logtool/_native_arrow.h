@@ -317,6 +317,19 @@ static PyTypeObject ExportedType = {
     .tp_doc = "A string-view or number array for polars (the Arrow PyCapsule protocol).",
 };
 
+/* An Exported that owns h (freed here when one cannot be made). */
+static PyObject *exported(Held *h, Py_ssize_t n, Py_ssize_t null_count) {
+    Exported *e = PyObject_New(Exported, &ExportedType);
+    if (e == NULL) {
+        held_free(h);
+        return NULL;
+    }
+    e->held = h;
+    e->n = n;
+    e->null_count = null_count;
+    return (PyObject *)e;
+}
+
 /* export_strings(name, n, views, data_buffers, validity_or_None) -> Exported: n rows of 16-byte
  * views (checked to point inside the data buffers) and an optional validity bitmap. The caller
  * vouches for the rest of the contract polars relies on: the bytes are valid UTF-8 and each
@@ -374,12 +387,7 @@ static PyObject *export_strings(PyObject *self, PyObject *args) {
         h->sizes[k] = (int64_t)h->held[2 + k].len;
     }
     h->ptrs[nbufs - 1] = h->sizes;
-    Exported *e = PyObject_New(Exported, &ExportedType);
-    if (e == NULL) goto fail;
-    e->held = h;
-    e->n = n;
-    e->null_count = null_count;
-    return (PyObject *)e;
+    return exported(h, n, null_count);
 outside:
     PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
 fail:
@@ -422,12 +430,7 @@ static PyObject *export_numbers(PyObject *self, PyObject *args) {
         for (Py_ssize_t r = 0; r < n; r++) null_count += !((bits[r >> 3] >> (r & 7)) & 1);
     h->ptrs[0] = bits;
     h->ptrs[1] = h->held[1].buf;
-    Exported *e = PyObject_New(Exported, &ExportedType);
-    if (e == NULL) goto fail;
-    e->held = h;
-    e->n = n;
-    e->null_count = null_count;
-    return (PyObject *)e;
+    return exported(h, n, null_count);
 fail:
     held_free(h);
     return NULL;
