@@ -212,7 +212,7 @@ def test_flags_worked_out_per_request_are_the_flags_per_row(absolute_share: floa
     rules = load_rules()
     want = request_flags(records.drop(REQUEST_CODE), rules)
     assert all(want.get_column(c).any() for c in ("protocol", "sensitive_file", "sqli"))
-    for size in (records.height, 97, 5):
+    for size in (records.height, 97, 23):
         cache = SignatureCache(max_rows=40)
         parts = [request_flags(records.slice(o, size), rules, cache=cache) for o in range(0, records.height, size)]
         if size == records.height:
