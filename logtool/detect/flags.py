@@ -21,6 +21,7 @@ from logtool.detect.signatures import (
     agent_column,
     classify,
     missing_probes,
+    not_there,
     probed,
     protocol_anomalies,
     request_anomalies,
@@ -91,8 +92,7 @@ def request_flags(
         if "status" in df.columns:
             reqs, codes = requests
             asked = _rows(codes, reqs.filter(probed(reqs.get_column("path"))))
-            missing = df.get_column("status").is_in([400, 404, 410]).fill_null(False)  # as missing_probes
-            flags["sensitive_file"] = flags["sensitive_file"] | (asked & missing)
+            flags["sensitive_file"] = flags["sensitive_file"] | (asked & not_there(df.get_column("status")))
     elif "path" in df.columns:
         probes = missing_probes(df, df.get_column("path")).get_column("_row")
         flags["sensitive_file"] = flags["sensitive_file"].scatter(probes, True)

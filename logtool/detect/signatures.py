@@ -138,8 +138,7 @@ def missing_probes(df: pl.DataFrame, target: pl.Series) -> pl.DataFrame:
     hits = uniq.with_columns(pl.col("v").str.to_lowercase().str.extract(f"({_MISSING})", 1).alias("excerpt")).filter(
         pl.col("excerpt").is_not_null()
     )
-    status = df.get_column("status")
-    mask = path.is_in(hits.get_column("v").implode()).fill_null(False) & status.is_in([400, 404, 410]).fill_null(False)
+    mask = path.is_in(hits.get_column("v").implode()).fill_null(False) & not_there(df.get_column("status"))
     idx = mask.arg_true()
     rows = pl.DataFrame({"_row": idx, "v": path.gather(idx)}).join(hits, on="v", how="left")
     return rows.select("_row", pl.lit("sensitive_file").alias("category"), pl.lit("path").alias("field"), "excerpt")
@@ -195,6 +194,11 @@ def request_anomalies(
         | (url_len > int(rule["max_url_length"]))
     )
     return itself, method.is_null() & path.is_null()
+
+
+def not_there(status: pl.Series) -> pl.Series:
+    """Per row: was the request answered as asking for what the site has not (400, 404, 410)?"""
+    return status.is_in([400, 404, 410]).fill_null(False)
 
 
 def probed(paths: pl.Series) -> pl.Series:
