@@ -198,10 +198,15 @@ def request_anomalies(
 
 def not_there(status: pl.Series) -> pl.Series:
     """Per row: was the request answered as asking for what the site has not (400, 404, 410)?"""
+    return status.to_frame("s").select(not_there_expr(pl.col("s")).alias(status.name)).to_series()
+
+
+def not_there_expr(status: pl.Expr) -> pl.Expr:
+    """:func:`not_there` as an expression over a status column."""
     return status.is_in([400, 404, 410]).fill_null(False)
 
 
-def probed(paths: pl.Series) -> pl.Series:
+def probed_expr(paths: pl.Expr) -> pl.Expr:
     """Per path: is it an admin, webmail or CGI path scanners look for (:func:`missing_probes`)?"""
     return paths.str.to_lowercase().str.contains(f"({_MISSING})").fill_null(False)
 
