@@ -27,6 +27,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -76,8 +77,10 @@ def _write_log(n: int, days: int, agents: int | None) -> None:
 
     OUT.mkdir(exist_ok=True)
     path = _log_path(n, days, agents)
-    for stale in OUT.glob(path.name.rsplit("-", 1)[0] + "-*.log"):
-        stale.unlink()
+    kind = path.name.rsplit("-", 1)[0]  # the same log of another generator version is stale
+    for stale in OUT.glob(f"{kind}-*.log"):
+        if re.fullmatch(rf"{re.escape(kind)}-[0-9a-f]{{8}}\.log", stale.name):
+            stale.unlink()
     tmp = path.with_suffix(".tmp")
     chunk = 1_000_000 if days == 1 else -(-n // days)
     with open(tmp, "w", encoding="utf-8") as f:

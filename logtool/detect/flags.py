@@ -95,9 +95,9 @@ def request_flags(
     tables = [
         lk.add(t, got.to_series(), d.lazy()) for lk, t, got, d in zip(lookups, tables, new, distinct, strict=True)
     ]
-    hits = dict(zip([f for f, *_ in fields], pl.collect_all(
-        [t.lazy().filter(pl.any_horizontal(cats)).select("v", _mask(cats).alias("m"))
-         for (_, cats, _, _), t in zip(fields, tables, strict=True)], engine=ENGINE), strict=True))  # fmt: skip
+    plans = [t.lazy().filter(pl.any_horizontal(cats)).select("v", _mask(cats).alias("m"))
+             for (_, cats, _, _), t in zip(fields, tables, strict=True)]  # fmt: skip
+    hits = dict(zip((f for f, *_ in fields), pl.collect_all(plans, engine=ENGINE), strict=True))
     keyed = [(rows, hits[f]) for f, _, _, rows in fields if rows is not None]
     if requests is not None:
         keyed.append((requests[1].to_frame("v").lazy(), _per_request(*requests, hits["request"], rules)))
