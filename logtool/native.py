@@ -86,8 +86,9 @@ def cut_fields(
     line does not match); None when the lines are not non-null string views. Each field's
     values are packed into a buffer of its own, and cleaned up as ``clean`` says
     (:data:`CLEAN`: then each distinct value is copied once, and equal values get equal views,
-    as a column's distinct values joined back do); unnamed fields are kept as cut. ``times``: the field of CLF times (``24/Nov/2026:10:00:00 +0100``), which comes read
-    as ``ts`` and ``tz_offset_min`` (:func:`clf_times`) when it can be. ``pack=False``: the
+    as a column's distinct values joined back do); unnamed fields are kept as cut. ``times``:
+    the field of CLF times (``24/Nov/2026:10:00:00 +0100``), which comes read as ``ts`` and
+    ``tz_offset_min`` (:func:`clf_times`) when it can be. ``pack=False``: the
     fields stay views into the lines' bytes (for a passing look: a field kept would keep all of
     them), as cut."""
     if _native is None:

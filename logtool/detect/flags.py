@@ -22,6 +22,7 @@ from logtool.detect.signatures import (
     FIELDS,
     REQUEST_CATEGORIES,
     agent_column,
+    answered,
     classify,
     missing_probes,
     not_there_expr,
@@ -53,10 +54,14 @@ _PROBE, _ITSELF, _EMPTY = 1 << 29, 1 << 30, 1 << 31
 assert max(_BIT.values()) < _PROBE
 
 
+def _bit(cond: pl.Expr, value: int) -> pl.Expr:
+    """``value`` where ``cond`` holds, else 0 (``UInt32``)."""
+    return pl.when(cond).then(pl.lit(value, pl.UInt32)).otherwise(pl.lit(0, pl.UInt32))
+
+
 def _mask(cats: tuple[str, ...]) -> pl.Expr:
     """The bits of the true ones of the boolean columns ``cats``."""
-    bits = [pl.when(pl.col(c)).then(pl.lit(_BIT[c], pl.UInt32)).otherwise(pl.lit(0, pl.UInt32)) for c in cats]
-    return functools.reduce(operator.or_, bits)
+    return functools.reduce(operator.or_, [_bit(pl.col(c), _BIT[c]) for c in cats])
 
 
 def request_flags(
@@ -115,11 +120,10 @@ def request_flags(
     def has(bit: int) -> pl.Expr:
         return (pl.col("m") & bit) != 0
 
-    answered = pl.col("_status").is_not_null() & (pl.col("_status") != 408)
     flags = pl.DataFrame({"m": bits, "_status": status}).select(
         *(has(_BIT[c]).alias(c) for c in CATEGORIES if c != "sensitive_file"),
         (has(_BIT["sensitive_file"]) | (has(_PROBE) & not_there_expr(pl.col("_status")))).alias("sensitive_file"),
-        (has(_ITSELF) | (has(_EMPTY) & answered)).alias("protocol"),
+        (has(_ITSELF) | (has(_EMPTY) & answered(pl.col("_status")))).alias("protocol"),
     )
     if requests is None:  # the row-by-row rules
         if "path" in df.columns:
@@ -142,12 +146,8 @@ def _per_request(reqs: pl.DataFrame, codes: pl.Series, hits: pl.DataFrame, rules
         return (expr.cast(pl.Float64) * n).sum() / n.sum() >= 0.5
 
     itself, empty = request_anomalies(reqs.columns, rules["protocol"], usual)
-
-    def bit(cond: pl.Expr, value: int) -> pl.Expr:
-        return pl.when(cond).then(pl.lit(value, pl.UInt32)).otherwise(pl.lit(0, pl.UInt32))
-
-    m = (pl.col("m").fill_null(0) | bit(probed_expr(pl.col("path")), _PROBE) | bit(itself.fill_null(False), _ITSELF)
-         | bit(empty, _EMPTY))  # fmt: skip
+    m = (pl.col("m").fill_null(0) | _bit(probed_expr(pl.col("path")), _PROBE) | _bit(itself.fill_null(False), _ITSELF)
+         | _bit(empty, _EMPTY))  # fmt: skip
     per = reqs.lazy().with_columns(request_target().alias("v")).join(hits.lazy(), on="v", how="left")
     return per.select(pl.col("_req").alias("v"), m.alias("m")).filter(pl.col("m") != 0).collect(engine=ENGINE)
 

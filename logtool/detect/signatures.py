@@ -144,10 +144,6 @@ def missing_probes(df: pl.DataFrame, target: pl.Series) -> pl.DataFrame:
     return rows.select("_row", pl.lit("sensitive_file").alias("category"), pl.lit("path").alias("field"), "excerpt")
 
 
-def _col(df: pl.DataFrame, name: str) -> pl.Expr:
-    return pl.col(name) if name in df.columns else pl.lit(None, dtype=pl.String)
-
-
 _ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://"
 
 
@@ -168,7 +164,7 @@ def protocol_anomalies(df: pl.DataFrame, rule: dict[str, Any]) -> pl.Series:
         return (share.over(per_file) if per_file else share) >= 0.5
 
     itself, empty = request_anomalies(df.columns, rule, usual)
-    flags = itself | (empty & status.is_not_null() & (status != 408))  # "": not a timed-out "-"
+    flags = itself | (empty & answered(status))
     return df.select(flags.fill_null(False).alias("protocol")).to_series()
 
 
@@ -194,6 +190,12 @@ def request_anomalies(
         | (url_len > int(rule["max_url_length"]))
     )
     return itself, method.is_null() & path.is_null()
+
+
+def answered(status: pl.Expr) -> pl.Expr:
+    """Was the request answered (an empty request line, ``""``, is an anomaly then), not timed
+    out (408: Apache's ``"-"`` of a connection that sent nothing)?"""
+    return status.is_not_null() & (status != 408)
 
 
 def not_there(status: pl.Series) -> pl.Series:
