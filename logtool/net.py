@@ -87,11 +87,15 @@ UNKNOWN_HOST = "unknown.invalid"
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)+[a-z0-9-]{1,63}$")
 
 
-@lru_cache(maxsize=1)
-def _psl():  # type: ignore[no-untyped-def]
+@lru_cache(maxsize=2)
+def _psl(punycode: bool = False):  # type: ignore[no-untyped-def]
+    """The public suffix list, read once per process. Its punycoded rules (every rule with a
+    non-ASCII label, again as ``xn--``) are needed only for a name with an ``xn--`` label, and
+    encoding them is two thirds of reading the list (~18 of 27 ms, holding the GIL in a file's
+    first batch): a name without one gets the list without them, which answers it the same."""
     from publicsuffixlist import PublicSuffixList
 
-    return PublicSuffixList(accept_unknown=False)
+    return PublicSuffixList(accept_unknown=False, accept_encoded_idn=punycode)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -115,7 +119,7 @@ def host_network(text: str) -> str:
     name = text.strip().lower().rstrip(".")
     if not _HOSTNAME.match(name):
         return UNKNOWN_HOST
-    return _psl().privatesuffix(name) or UNKNOWN_HOST
+    return _psl("xn--" in name).privatesuffix(name) or UNKNOWN_HOST
 
 
 def is_host_network(value: str) -> bool:

@@ -43,6 +43,8 @@ def test_known_vectors(ip: str, v4: int, v6: int, expected: str) -> None:
         ("dsl-42.pool.example.net", "example.net"),
         ("DIALUP-12.ISP.EXAMPLE.NET.", "example.net"),
         ("host-7.example.co.uk", "example.co.uk"),
+        ("host-1.example.xn--0trq7p7nn.jp", "example.xn--0trq7p7nn.jp"),  # under a punycoded suffix
+        ("www.EXAMPLE.xn--11b4c3d.", "example.xn--11b4c3d"),  # a punycoded top-level domain
         ("example.net", "example.net"),  # already a registrable domain: unchanged
         ("localhost", UNKNOWN_HOST),  # bare
         ("web1.intranet", UNKNOWN_HOST),  # unknown suffix
@@ -60,6 +62,16 @@ def test_names_become_their_registrable_domain_or_one_placeholder(name: str, exp
     (out,) = networks(pl.Series([name]), 24, 48).to_list()
     assert out == expected
     assert networks(pl.Series([out]), 24, 48).to_list() == [out]  # idempotent
+
+
+def test_the_list_without_punycoded_rules_answers_every_other_name_the_same() -> None:
+    # host_network reads the punycoded rules only for a name with an "xn--" label: the rules
+    # it leaves out for the others must all have one (else some name would be answered wrongly)
+    from logtool.net import _psl
+
+    left_out = _psl(True)._publicsuffix - _psl(False)._publicsuffix
+    assert left_out and all("xn--" in rule for rule in left_out)
+    assert _psl(False)._publicsuffix <= _psl(True)._publicsuffix
 
 
 def test_nulls_stay_null_and_order_is_kept() -> None:
