@@ -139,6 +139,8 @@ def network_text(addr: IPAddress, v4_prefix: int, v6_prefix: int) -> str:
 @lru_cache(maxsize=8192)  # the callers' tables of distinct values are the caches across batches
 def truncate_one(text: str, v4_prefix: int, v6_prefix: int) -> str:
     """The network of one address as ``addr/prefix`` text, or a name's :func:`host_network`."""
+    if ":" not in text and "[" not in text and not text.strip()[:1].isdigit():
+        return host_network(text)  # no spelling parse_ip reads (its failed attempts cost ~2.4 µs a name)
     if (fast := fast_v6_network(text, v6_prefix)) is not None:
         return f"{fast}/{v6_prefix}"
     addr = parse_ip(text)

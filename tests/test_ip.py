@@ -105,3 +105,24 @@ def test_ipv6_truncation_equals_ipaddress(data: st.DataObject, addr: ipaddress.I
     spelled = data.draw(spellings_v6(addr))
     expected = str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
     assert networks(pl.Series([spelled]), 24, prefix).to_list() == [expected]
+
+
+_CLIENT_CHARS = "0123456789abcdefABCDEFxyz.:[]%-_ \t"
+client_texts = st.one_of(
+    st.text(_CLIENT_CHARS, max_size=24),
+    v6.map(str),
+    v4.map(lambda a: f" {a}"),  # padding: parse_ip strips it
+    st.from_regex(r"\A(?:[a-z0-9-]{1,8}\.){1,3}(?:example\.(?:com|net|co\.uk)|xn--0trq7p7nn\.jp)\Z"),
+)
+
+
+@settings(max_examples=300 * EXAMPLES, deadline=None)
+@given(text=client_texts, v4_prefix=st.sampled_from([8, 16, 24, 20]), v6_prefix=st.sampled_from([32, 48, 56, 64]))
+def test_one_client_is_truncated_as_the_careful_path_does(text: str, v4_prefix: int, v6_prefix: int) -> None:
+    # truncate_one skips parse_ip for what cannot be an address and takes inet_pton's path for
+    # plain IPv6: both shortcuts must give what parsing every value carefully gives
+    from logtool.net import host_network, network_text, truncate_one
+
+    addr = parse_ip(text)
+    careful = host_network(text) if addr is None else network_text(addr, v4_prefix, v6_prefix)
+    assert truncate_one(text, v4_prefix, v6_prefix) == careful
