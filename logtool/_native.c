@@ -20,6 +20,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -862,6 +863,131 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* ---- mmdb_walk: addresses → their records in a MaxMind DB search tree ---------------------
+ * The country of a client is the record its address leads to in the database's binary tree
+ * (https://maxmind.github.io/MaxMind-DB/): from the root (an IPv4 address in an IPv6 tree: from
+ * the node 96 zero bits down), one bit of the address a step, until a record is not a node. */
+
+/* A node's left (bit 0) or right (bit 1) record, for records of 24, 28 or 32 bits. */
+static inline uint32_t mmdb_record(const uint8_t *tree, uint32_t node, int right, int size) {
+    const uint8_t *p;
+    if (size == 24) {
+        p = tree + (size_t)node * 6 + (right ? 3 : 0);
+        return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+    }
+    if (size == 28) {
+        p = tree + (size_t)node * 7;
+        if (!right) return (uint32_t)(p[3] & 0xF0) << 20 | (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+        return (uint32_t)(p[3] & 0x0F) << 24 | (uint32_t)p[4] << 16 | (uint32_t)p[5] << 8 | p[6];
+    }
+    p = tree + (size_t)node * 8 + (right ? 4 : 0);
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A dotted quad as net.V4_RX matches it (0..255, no leading zero), into out. */
+static int canonical_quad(const uint8_t *s, int32_t n, uint8_t *out) {
+    int32_t i = 0;
+    for (int k = 0; k < 4; k++) {
+        if (k) {
+            if (i >= n || s[i] != '.') return 0;
+            i++;
+        }
+        int32_t start = i;
+        unsigned v = 0;
+        while (i < n && i - start < 3 && is_digit(s[i])) v = v * 10 + (unsigned)(s[i++] - '0');
+        if (i == start || (i - start > 1 && s[start] == '0') || v > 255) return 0;
+        out[k] = (uint8_t)v;
+    }
+    return i == n;
+}
+
+/* An IPv6 literal geo._plain_v6 takes (inet_pton reads it; no '.', '%' or '['; not IPv4-mapped,
+ * not NAT64), into out. */
+static int plain_v6(const uint8_t *s, int32_t n, uint8_t *out) {
+    char text[64];
+    if (n <= 0 || n >= (int32_t)sizeof text || memchr(s, 0, (size_t)n)) return 0;
+    for (int32_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == '%' || s[i] == '[') return 0;
+    memcpy(text, s, (size_t)n);
+    text[n] = 0;
+    if (inet_pton(AF_INET6, text, out) != 1) return 0;
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    return memcmp(out, mapped, 12) != 0 && memcmp(out, nat64, 12) != 0;
+}
+
+/* mmdb_walk(views, data_buffers, n, offset, db, node_count, record_size, ip_version, out) ->
+ * bool: out[r] (int64) is, for string r, the record its address leads to, node_count or more
+ * (node_count: the tree has nothing for it); -1 when the database is IPv4-only and the address
+ * IPv6; -2 when the caller must look it up itself: the text is no canonical dotted quad or plain
+ * IPv6 literal (a mapped or NAT64 address, a port, a name), or the walk ends on a node. False
+ * when the tree does not fit db. */
+static PyObject *mmdb_walk(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, db = {0}, out = {0};
+    PyObject *datas, *result = NULL;
+    Py_ssize_t n, offset;
+    unsigned long node_count;
+    int size, version;
+    if (!PyArg_ParseTuple(args, "y*O!nny*kiiw*", &views, &PyTuple_Type, &datas, &n, &offset, &db, &node_count, &size,
+                          &version, &out))
+        return NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
+    if (n < 0 || offset < 0 || n > PY_SSIZE_T_MAX / 16 - offset || views.len < (offset + n) * 16 || out.len < n * 8) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the count");
+        goto done;
+    }
+    if ((size != 24 && size != 28 && size != 32) || (version != 4 && version != 6) || node_count == 0 ||
+        node_count > UINT32_MAX || (unsigned long long)node_count * (unsigned)size / 4 > (unsigned long long)db.len) {
+        result = Py_NewRef(Py_False);
+        goto done;
+    }
+    const uint8_t *vw = (const uint8_t *)views.buf + offset * 16, *tree = db.buf;
+    int64_t *rec = out.buf;
+    uint32_t nodes = (uint32_t)node_count, v4_start = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    if (version == 6)
+        for (int i = 0; i < 96 && v4_start < nodes; i++) v4_start = mmdb_record(tree, v4_start, 0, size);
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int32_t len, bi, off;
+        const uint8_t *s = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off);
+        if (s == NULL) {
+            bad = 1;
+            break;
+        }
+        uint8_t addr[16];
+        int bits;
+        uint32_t node;
+        if (canonical_quad(s, len, addr))
+            bits = 32, node = v4_start;
+        else if (plain_v6(s, len, addr))
+            bits = 128, node = 0;
+        else {
+            rec[r] = -2;
+            continue;
+        }
+        if (bits == 128 && version == 4) {
+            rec[r] = -1;
+            continue;
+        }
+        for (int i = 0; i < bits && node < nodes; i++) node = mmdb_record(tree, node, (addr[i >> 3] >> (7 - (i & 7))) & 1, size);
+        rec[r] = node < nodes ? -2 : (int64_t)node;
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+    else
+        result = Py_NewRef(Py_True);
+done:
+    if (bufs != NULL) release_buffers(bufs, got);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 /* value_hash(data) -> int: the keyed hash pack() files a value under (for tests). */
 static PyObject *value_hash(PyObject *self, PyObject *args) {
     Py_buffer data = {0};
@@ -880,6 +1006,8 @@ static PyMethodDef methods[] = {
      "clf_times(views, data_buffers, n, validity, out_us, out_tz, out_ts_validity) -> whether every time was read"},
     {"export_numbers", export_numbers, METH_VARARGS,
      "export_numbers(name, n, format, values, validity) -> an object with __arrow_c_array__"},
+    {"mmdb_walk", mmdb_walk, METH_VARARGS,
+     "mmdb_walk(views, data_buffers, n, offset, db, node_count, record_size, ip_version, out) -> bool"},
     {"value_hash", value_hash, METH_VARARGS, "value_hash(data) -> the keyed hash pack() files a value under"},
     {"pack", pack, METH_VARARGS, "pack(views, first, data_buffers, n, cap, validity, mode, out_validity) -> bytes"},
     {"split", split, METH_VARARGS,

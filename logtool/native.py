@@ -12,6 +12,8 @@ that point into the bytes they came from: nothing is copied, and pyarrow is not 
   one buffer per field.
 - :func:`first_space`, :func:`join_lines`: ``anonymize``'s fast path, lines cut at their first
   space, and lines written out as the bytes of a text file.
+- :func:`mmdb_records`: client addresses → the records they lead to in a MaxMind database's
+  search tree (the country lookup of new clients).
 """
 
 from __future__ import annotations
@@ -164,3 +166,23 @@ def join_lines(lines: pl.Series, tails: pl.Series | None = None, final_newline: 
     if tarr is not None:
         targs = (tarr.views, tarr.data, tarr.validity, tarr.offset)
     return _native.join(arr.views, arr.data, arr.validity, arr.offset, *targs, arr.length, final_newline)
+
+
+def mmdb_records(ips: pl.Series, db: Any, node_count: int, record_size: int, ip_version: int) -> pl.Series | None:
+    """The search-tree record each of ``ips`` (no nulls) leads to in a MaxMind database (``db``:
+    its bytes; the rest from its metadata), as Int64: ``node_count`` where the tree has nothing for
+    the address, more where it has data; -1 for an IPv6 address in an IPv4-only database, -2 for
+    the caller to look up (no canonical dotted quad or plain IPv6 literal, or a walk that ends on a
+    node). None when the compiled module is missing or cannot take the input."""
+    if _native is None:
+        return None
+    import polars as pl
+
+    arr = _strings(ips)
+    if arr is None or arr.null_count:
+        return None
+    n = arr.length
+    out = bytearray(n * 8)
+    if not _native.mmdb_walk(arr.views, arr.data, n, arr.offset, db, node_count, record_size, ip_version, out):
+        return None
+    return pl.Series(_native.export_numbers(ips.name, n, "l", out, None))

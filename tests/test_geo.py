@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from logtool.config import Policy
 from logtool.enrich.geo import GeoDB
@@ -12,7 +14,7 @@ from logtool.errors import ConfigError
 from logtool.inputs import make_inputs
 from logtool.lifecycle.ingest import ingest
 
-from .conftest import NOW
+from .conftest import EXAMPLES, NOW
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,98 @@ def test_missing_database_is_a_config_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database")
     with pytest.raises(ConfigError, match="cannot open GeoIP database"):
         GeoDB(bad)
+
+
+# The compiled walk of the search tree (GeoDB.country_series) against the reader's own lookup
+# of each address, for every record size the format has and both tree kinds.
+
+
+def _mmdb(path: Path, version: int, record_size: int) -> Path:
+    import mmdb_writer
+    from netaddr import IPSet
+
+    class Sized(mmdb_writer.TreeWriter):
+        def _adjust_record_size(self) -> None:  # as the writer's, with the size chosen here
+            self.record_size = record_size
+            self.data_offset = self.record_size * 2 / 8 * self._node_counter
+
+    class Writer(mmdb_writer.MMDBWriter):
+        def to_db_file(self, filename: str) -> None:
+            Sized(self.tree, self._build_meta(), self.int_type, self.float_type).write(filename)
+
+    w = Writer(ip_version=version, database_type="logtool-test", ipv4_compatible=version == 6)
+    if record_size > 24:  # 16 MiB of data first: the records after it pass 2**24, their top bits count
+        w.insert_network(IPSet(["192.0.2.0/26"]), {"pad": "x" * (1 << 24)})
+    w.insert_network(IPSet(["203.0.113.0/24", "192.0.2.128/25"]), {"country": {"iso_code": "DE"}})
+    w.insert_network(IPSet(["198.51.100.0/24", "10.0.0.0/8"]), {"country_code": "FR"})
+    w.insert_network(IPSet(["198.51.100.64/26"]), {"country_code": "BE"})
+    if version == 6:
+        w.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "NL"}})
+        w.insert_network(IPSet(["2001:db8:1::/48"]), {"country_code": "LU"})
+        w.insert_network(IPSet(["2001:db8:2::/48"]), {"city": "nowhere"})  # a record without a country
+    w.to_db_file(str(path))
+    return path
+
+
+_octet = st.sampled_from([0, 1, 2, 10, 64, 100, 113, 128, 192, 198, 203, 255])
+_v4 = st.tuples(_octet, _octet, _octet, _octet).map(lambda o: ".".join(map(str, o)))
+_v6 = st.tuples(st.sampled_from([0x2001, 0x64, 0, 0xFE80]), st.sampled_from([0xDB8, 0xFF9B, 0]),
+                st.integers(0, 3), st.integers(0, 2**80 - 1)).map(
+    lambda t: str(ipaddress.IPv6Address(t[0] << 112 | t[1] << 96 | t[2] << 80 | t[3])))  # fmt: skip
+_spelling = st.one_of(
+    _v4,
+    _v6,
+    _v4.map(lambda a: f"::ffff:{a}"),
+    _v4.map(lambda a: f"{a}:8080"),
+    _v4.map(lambda a: f"0{a}"),  # a leading zero: no canonical quad
+    _v6.map(lambda a: f"[{a}]:443"),
+    _v6.map(str.upper),
+    st.sampled_from(["host.example.net", "", " 203.0.113.9", "::", "::1", "999.1.1.1", "1.2.3", "1:2"]),
+    st.text("0123456789abcdef.:[]%", max_size=20),
+)
+
+
+@pytest.mark.parametrize("version,record_size", [(6, 24), (6, 28), (6, 32), (4, 24), (4, 28), (4, 32)])
+def test_the_compiled_tree_walk_finds_what_the_reader_finds(tmp_path: Path, version: int, record_size: int) -> None:
+    import polars as pl
+    from hypothesis import given, settings
+
+    from logtool import native
+
+    geo = GeoDB(_mmdb(tmp_path / f"v{version}-{record_size}.mmdb", version, record_size))
+    assert geo._mapped_tree() is not None and geo._reader.metadata().record_size == record_size
+
+    @settings(max_examples=60 * EXAMPLES, deadline=None)
+    @given(ips=st.lists(_spelling, min_size=1, max_size=40, unique=True))
+    def check(ips: list[str]) -> None:
+        got = geo.country_series(pl.Series("ip", ips)).to_list()
+        assert got == geo.countries(ips) == [geo.lookup(ip) for ip in ips]
+
+    check()
+    if native.AVAILABLE:  # the walk itself ran, and found the networks (not only the fallback)
+        found = geo.country_series(pl.Series("ip", ["203.0.113.9", "198.51.100.70", "198.51.100.1"])).to_list()
+        assert found == ["DE", "BE", "FR"]
+        records = native.mmdb_records(pl.Series(["203.0.113.9", "host.example.net"]), *geo._mapped_tree())
+        assert records is not None and records[0] > geo._reader.metadata().node_count and records[1] == -2
+        assert record_size == 24 or records[0] >= 1 << 24
+
+
+def test_the_embedded_database_gives_the_same_countries_by_either_path() -> None:
+    import polars as pl
+
+    geo = GeoDB()
+    ips = [f"{a}.{b}.{c}.{d}" for a in (1, 8, 23, 41, 77, 101, 151, 185, 203, 223) for b in (0, 77, 200)
+           for c in (3, 130) for d in (1, 254)]  # fmt: skip
+    ips += [f"2a0{k}:{k}b8::1" for k in range(10)] + ["2001:4860::8888", "::ffff:8.8.8.8"]
+    assert geo.country_series(pl.Series("ip", ips)).to_list() == geo.countries(ips)
+    assert geo.country_series(pl.Series("ip", ["8.8.8.8"])).to_list() == ["US"]
+
+
+def test_without_the_compiled_module_every_address_is_looked_up(tiny_mmdb: Path, monkeypatch) -> None:
+    import polars as pl
+
+    from logtool import native
+
+    monkeypatch.setattr(native, "_native", None)
+    ips = ["203.0.113.9", "2001:db8::1", "host.example.net", "::ffff:198.51.100.1"]
+    assert GeoDB(tiny_mmdb).country_series(pl.Series("ip", ips)).to_list() == ["DE", "NL", None, "FR"]

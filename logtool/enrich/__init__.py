@@ -25,11 +25,11 @@ from logtool.pipeline import LookupCache, join_caches
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
     """``client_ip`` → ``client_net``, ``country`` for distinct addresses (each parsed once)."""
     table = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix)
-    countries = geo.countries(table.get_column("ip").to_list()) if geo else [None] * table.height
+    countries = geo.country_series(table.get_column("ip")) if geo else pl.repeat(None, table.height, dtype=pl.String)
     return table.select(
         pl.col("ip").alias("client_ip"),
         pl.col("net").alias("client_net"),
-        pl.Series("country", countries, dtype=pl.String),
+        countries.alias("country"),
     )
 
 

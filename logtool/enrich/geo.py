@@ -7,14 +7,26 @@ DB-IP country or city files work too (``country.iso_code``).
 
 from __future__ import annotations
 
+import mmap
 import socket
+import threading
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import maxminddb
 
+from logtool import native
 from logtool.errors import ConfigError
-from logtool.net import IPAddress, parse_ip
+from logtool.net import IPAddress, parse_ip, surely_no_address
+
+if TYPE_CHECKING:
+    import polars as pl
+
+#: Records decoded and kept per database (their country codes): a country database has a few
+#: hundred; a city database may have more than its clients need, so the table starts over.
+MAX_RECORDS = 200_000
+_UNSEEN = object()
 
 EMBEDDED_DB = "iptoasn-country.mmdb"
 
@@ -33,6 +45,9 @@ class GeoDB:
             raise ConfigError(f"GeoIP database not found: {self.path}") from None
         except (OSError, maxminddb.InvalidDatabaseError, ValueError) as e:
             raise ConfigError(f"cannot open GeoIP database {self.path}: {e}") from None
+        self._tree: tuple[Any, int, int, int] | None = None  # mapped on first use (country_series)
+        self._mapped, self._lock = False, threading.Lock()
+        self._codes: dict[int, str | None] = {}  # a tree record → its country code
 
     def lookup_plain(self, ip: str) -> str | None:
         """Country of an address already known to be a plain IPv4/IPv6 literal."""
@@ -46,7 +61,8 @@ class GeoDB:
         """Country code of one address, in any spelling :func:`parse_ip` reads."""
         addr: str | IPAddress | None = ip
         if isinstance(ip, str) and (":" in ip or not ip[:1].isdigit()):
-            addr = parse_ip(ip)  # IPv6, mapped, ports, brackets; plain IPv4 goes straight in
+            # IPv6, mapped, ports, brackets; plain IPv4 goes straight in; a name has no country
+            addr = None if surely_no_address(ip) else parse_ip(ip)
         if addr is None:
             return None
         try:
@@ -69,8 +85,55 @@ class GeoDB:
                 out.append(self.lookup(ip))
         return out
 
+    def country_series(self, ips: pl.Series) -> pl.Series:
+        """:meth:`countries` of distinct non-null addresses, as a String Series. With the compiled
+        module, plain addresses walk the database's tree in C, and each record is decoded once, from
+        the first address that leads to it (the reader's own lookup of that address); the other
+        spellings go through :meth:`countries`."""
+        import polars as pl
+
+        tree = self._mapped_tree()
+        records = native.mmdb_records(ips, *tree) if tree is not None else None
+        if records is None:
+            return pl.Series(ips.name, self.countries(ips.to_list()), dtype=pl.String)
+        nodes, known = tree[1], self._codes  # type: ignore[index]
+        if len(known) > MAX_RECORDS:
+            known.clear()
+        frame = pl.DataFrame({"ip": ips, "r": records})
+        codes = {}
+        for ip, rec in frame.filter(pl.col("r") > nodes).unique("r", keep="first").iter_rows():
+            if (code := known.get(rec, _UNSEEN)) is _UNSEEN:  # (another thread may clear the table)
+                code = known[rec] = self.lookup_plain(ip)
+            codes[rec] = code
+        out = records.replace_strict(list(codes), list(codes.values()), default=None, return_dtype=pl.String)
+        rest = (records == -2).arg_true()
+        if rest.len():
+            out = out.scatter(rest, pl.Series(self.countries(ips.gather(rest).to_list()), dtype=pl.String))
+        return out
+
+    def _mapped_tree(self) -> tuple[Any, int, int, int] | None:
+        """The database file mapped read-only, with its node count, record size and IP
+        version (None where it cannot be mapped: the per-address lookups then do the work)."""
+        with self._lock:
+            if not self._mapped:
+                self._map()
+        return self._tree
+
+    def _map(self) -> None:
+        self._mapped = True
+        try:
+            meta = self._reader.metadata()
+            with open(self.path, "rb") as f:
+                self._tree = (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), meta.node_count,
+                              meta.record_size, meta.ip_version)  # fmt: skip
+        except (OSError, ValueError, AttributeError):
+            self._tree = None
+
     def close(self) -> None:
         self._reader.close()
+        if self._tree is not None:
+            self._tree[0].close()
+            self._tree = None
 
 
 def _code(rec: object) -> str | None:
