@@ -9,7 +9,6 @@ import threading
 from functools import lru_cache
 
 import polars as pl
-from ua_parser import Domain
 from ua_parser.loaders import load_lazy_builtins
 from ua_parser.regex import Resolver
 
@@ -42,13 +41,16 @@ def _resolver() -> Resolver:
 
 @lru_cache(maxsize=100_000)  # across files and batches (an input's enrichment cache is its own)
 def _parse(ua: str) -> tuple[str, str | None, str, str]:
-    """(browser family, major version, OS family, device family) of one user agent (ua-parser)."""
-    r = _resolver()(ua, Domain.ALL)
+    """(browser family, major version, OS family, device family) of one user agent (ua-parser).
+    The resolver's three extractors are asked directly, for the fields used here: its own call
+    builds a result object of every field of each, ~4 of the ~10 µs a new agent cost."""
+    r = _resolver()
+    agent, os, device = r.ua.extract(ua), r.os.extract(ua), r.de.extract(ua)
     return (
-        r.user_agent.family if r.user_agent else "Other",
-        r.user_agent.major if r.user_agent else None,
-        r.os.family if r.os else "Other",
-        r.device.family if r.device else "Other",
+        agent.family if agent else "Other",
+        agent.major if agent else None,
+        os.family if os else "Other",
+        device.family if device else "Other",
     )
 
 
