@@ -22,6 +22,7 @@
 #include <Python.h>
 #include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "_native_arrow.h"
@@ -863,6 +864,78 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* v6_networks(views, data_buffers, n, offset, prefix, out_views, out_data, out_validity) -> int:
+ * each string that is a plain IPv6 literal, truncated to prefix bits, as inet_ntop spells the
+ * network, then "/prefix" (net.fast_v6_network's rule: no '.', '%' or '['; not in ::/80, NAT64's
+ * 64:ff9b::/96, or a network in ::/80); the others null, for the caller to decide. Returns the
+ * bytes of out_data used (each network at most 56). */
+static PyObject *v6_networks(PyObject *self, PyObject *args) {
+    Py_buffer views = {0}, ov = {0}, od = {0}, ovalid = {0};
+    PyObject *datas, *result = NULL;
+    Py_ssize_t n, offset;
+    int prefix;
+    if (!PyArg_ParseTuple(args, "y*O!nniw*w*w*", &views, &PyTuple_Type, &datas, &n, &offset, &prefix, &ov, &od,
+                          &ovalid))
+        return NULL;
+    Py_ssize_t ndata = PyTuple_GET_SIZE(datas), got;
+    Py_buffer *bufs = get_buffers(datas, &got);
+    if (bufs == NULL || got < ndata) goto done;
+    if (n < 0 || offset < 0 || n > PY_SSIZE_T_MAX / 64 - offset || views.len < (offset + n) * 16 || ov.len < n * 16 ||
+        od.len < n * 56 || od.len > INT32_MAX || ovalid.len < (n + 7) / 8 || prefix < 0 || prefix > 128) {
+        PyErr_SetString(PyExc_ValueError, "buffer sizes do not fit the count");
+        goto done;
+    }
+    const uint8_t *vw = (const uint8_t *)views.buf + offset * 16;
+    uint8_t *outv = ov.buf, *data = od.buf, *bits = ovalid.buf;
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t zero[10] = {0};
+    int32_t used = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    memset(bits, 0, (size_t)((n + 7) / 8));
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int32_t len, bi, off;
+        const uint8_t *s = view_bytes(vw + r * 16, bufs, ndata, &len, &bi, &off);
+        if (s == NULL) {
+            bad = 1;
+            break;
+        }
+        memset(outv + r * 16, 0, 16);
+        char text[64];
+        uint8_t a[16];
+        if (len <= 0 || len >= (int32_t)sizeof text || memchr(s, 0, (size_t)len) || memchr(s, '.', (size_t)len) ||
+            memchr(s, '%', (size_t)len) || memchr(s, '[', (size_t)len))
+            continue;
+        memcpy(text, s, (size_t)len);
+        text[len] = 0;
+        if (inet_pton(AF_INET6, text, a) != 1 || memcmp(a, zero, 10) == 0 || memcmp(a, nat64, 12) == 0) continue;
+        for (int i = 0; i < 16; i++) { /* keep the first prefix bits */
+            int keep = prefix - i * 8;
+            a[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
+        }
+        if (memcmp(a, zero, 10) == 0) continue;
+        char *o = (char *)data + used;
+        if (inet_ntop(AF_INET6, a, o, 48) == NULL) continue;
+        int32_t m = (int32_t)strlen(o);
+        m += snprintf(o + m, 8, "/%d", prefix);
+        put_view(outv + r * 16, (const uint8_t *)o, m, 0, used);
+        used += m;
+        bits[r >> 3] |= (uint8_t)(1u << (r & 7));
+    }
+    Py_END_ALLOW_THREADS;
+    if (bad)
+        PyErr_SetString(PyExc_ValueError, "a view points outside its data buffer");
+    else
+        result = PyLong_FromLong(used);
+done:
+    if (bufs != NULL) release_buffers(bufs, got);
+    PyBuffer_Release(&views);
+    PyBuffer_Release(&ov);
+    PyBuffer_Release(&od);
+    PyBuffer_Release(&ovalid);
+    return result;
+}
+
 /* ---- mmdb_walk: addresses → their records in a MaxMind DB search tree ---------------------
  * The country of a client is the record its address leads to in the database's binary tree
  * (https://maxmind.github.io/MaxMind-DB/): from the root (an IPv4 address in an IPv6 tree: from
@@ -1006,6 +1079,8 @@ static PyMethodDef methods[] = {
      "clf_times(views, data_buffers, n, validity, out_us, out_tz, out_ts_validity) -> whether every time was read"},
     {"export_numbers", export_numbers, METH_VARARGS,
      "export_numbers(name, n, format, values, validity) -> an object with __arrow_c_array__"},
+    {"v6_networks", v6_networks, METH_VARARGS,
+     "v6_networks(views, data_buffers, n, offset, prefix, out_views, out_data, out_validity) -> bytes used"},
     {"mmdb_walk", mmdb_walk, METH_VARARGS,
      "mmdb_walk(views, data_buffers, n, offset, db, node_count, record_size, ip_version, out) -> bool"},
     {"value_hash", value_hash, METH_VARARGS, "value_hash(data) -> the keyed hash pack() files a value under"},

@@ -12,6 +12,7 @@ that point into the bytes they came from: nothing is copied, and pyarrow is not 
   one buffer per field.
 - :func:`first_space`, :func:`join_lines`: ``anonymize``'s fast path, lines cut at their first
   space, and lines written out as the bytes of a text file.
+- :func:`v6_networks`: plain IPv6 client addresses → their networks (new clients).
 - :func:`mmdb_records`: client addresses → the records they lead to in a MaxMind database's
   search tree (the country lookup of new clients).
 """
@@ -186,3 +187,19 @@ def mmdb_records(ips: pl.Series, db: Any, node_count: int, record_size: int, ip_
     if not _native.mmdb_walk(arr.views, arr.data, n, arr.offset, db, node_count, record_size, ip_version, out):
         return None
     return pl.Series(_native.export_numbers(ips.name, n, "l", out, None))
+
+
+def v6_networks(ips: pl.Series, prefix: int) -> pl.Series | None:
+    """Each of ``ips`` that is a plain IPv6 literal as its network, ``addr/prefix`` (what
+    :func:`logtool.net.fast_v6_network` makes of it, with ``/prefix``), null where that function
+    would leave the address to the careful path; None when the compiled module is missing or
+    cannot take the input."""
+    if _native is None:
+        return None
+    arr = _strings(ips)
+    if arr is None or arr.null_count:
+        return None
+    n = arr.length
+    views, data, valid = bytearray(n * 16), bytearray(n * 56), bytearray((n + 7) // 8)
+    used = _native.v6_networks(arr.views, arr.data, n, arr.offset, prefix, views, data, valid)
+    return _series(ips.name, n, views, (memoryview(data)[:used],), valid)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from logtool import native
+
 if TYPE_CHECKING:  # the vectorised functions load polars: single addresses (holds, status) do not
     import polars as pl
 
@@ -208,8 +210,14 @@ def network_table(ips: pl.Series, v4_prefix: int, v6_prefix: int) -> pl.DataFram
     """Map each unique non-null value of ``ips`` to its network: columns ``ip``, ``net``."""
     import polars as pl
 
-    def careful(slow: pl.Series) -> pl.Series:
-        return pl.Series([truncate_one(x, v4_prefix, v6_prefix) for x in slow.to_list()], dtype=pl.String)
+    def careful(slow: pl.Series) -> pl.Series:  # plain IPv6 in C, the rest one by one
+        def each(s: pl.Series) -> pl.Series:
+            return pl.Series([truncate_one(x, v4_prefix, v6_prefix) for x in s.to_list()], dtype=pl.String)
+
+        if (fast := native.v6_networks(slow, v6_prefix)) is None:
+            return each(slow)
+        rest = fast.is_null().arg_true()
+        return fast.scatter(rest, each(slow.gather(rest))) if rest.len() else fast
 
     table = mask_distinct(ips.drop_nulls().unique(), v4_prefix, careful)
     return table.rename({"v": "ip", "m": "net"})

@@ -13,6 +13,7 @@ from logtool.enrich.geo import GeoDB
 from logtool.errors import ConfigError
 from logtool.inputs import make_inputs
 from logtool.lifecycle.ingest import ingest
+from logtool.net import parse_ip
 
 from .conftest import EXAMPLES, NOW
 
@@ -65,6 +66,9 @@ def test_missing_database_is_a_config_error(tmp_path: Path) -> None:
 # of each address, for every record size the format has and both tree kinds.
 
 
+_PAD = "192.0.2.32/28"  # no address the strategies below draw (their octets skip 32..47)
+
+
 def _mmdb(path: Path, version: int, record_size: int) -> Path:
     import mmdb_writer
     from netaddr import IPSet
@@ -80,9 +84,9 @@ def _mmdb(path: Path, version: int, record_size: int) -> Path:
 
     w = Writer(ip_version=version, database_type="logtool-test", ipv4_compatible=version == 6)
     if record_size > 24:  # 16 MiB of data first: the records after it pass 2**24, their top bits count
-        w.insert_network(IPSet(["192.0.2.0/26"]), {"pad": "x" * (1 << 24)})
+        w.insert_network(IPSet([_PAD]), {"pad": "x" * (1 << 24)})  # (too big for the reader to decode)
     w.insert_network(IPSet(["203.0.113.0/24", "192.0.2.128/25"]), {"country": {"iso_code": "DE"}})
-    w.insert_network(IPSet(["198.51.100.0/24", "10.0.0.0/8"]), {"country_code": "FR"})
+    w.insert_network(IPSet(["198.51.100.0/24"]), {"country_code": "FR"})
     w.insert_network(IPSet(["198.51.100.64/26"]), {"country_code": "BE"})
     if version == 6:
         w.insert_network(IPSet(["2001:db8::/32"]), {"country": {"iso_code": "NL"}})
@@ -123,6 +127,8 @@ def test_the_compiled_tree_walk_finds_what_the_reader_finds(tmp_path: Path, vers
     @settings(max_examples=60 * EXAMPLES, deadline=None)
     @given(ips=st.lists(_spelling, min_size=1, max_size=40, unique=True))
     def check(ips: list[str]) -> None:
+        pad = ipaddress.ip_network(_PAD)
+        ips = [ip for ip in ips if (a := parse_ip(ip)) is None or a.version == 6 or a not in pad]
         got = geo.country_series(pl.Series("ip", ips)).to_list()
         assert got == geo.countries(ips) == [geo.lookup(ip) for ip in ips]
 

@@ -126,3 +126,26 @@ def test_one_client_is_truncated_as_the_careful_path_does(text: str, v4_prefix: 
     addr = parse_ip(text)
     careful = host_network(text) if addr is None else network_text(addr, v4_prefix, v6_prefix)
     assert truncate_one(text, v4_prefix, v6_prefix) == careful
+
+
+_v6_texts = st.one_of(
+    v6.map(str),
+    v6.map(lambda a: a.exploded.upper()),
+    st.integers(0, 2**48 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),  # inside ::/80
+    st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv6Address(0x64FF9B << 96 | n))),  # NAT64
+    v4.map(lambda a: f"::ffff:{a}"),
+    st.text("0123456789abcdefABCDEF:.%[]x\x00 ", max_size=45),
+)
+
+
+@settings(max_examples=300 * EXAMPLES, deadline=None)
+@given(texts=st.lists(_v6_texts, min_size=1, max_size=30), prefix=st.integers(0, 128))
+def test_compiled_ipv6_networks_equal_the_python_fast_path(texts: list[str], prefix: int) -> None:
+    from logtool import native
+    from logtool.net import fast_v6_network
+
+    got = native.v6_networks(pl.Series(texts, dtype=pl.String), prefix)
+    if got is None:  # built without the compiled module
+        return
+    expected = [None if (f := fast_v6_network(t, prefix)) is None else f"{f}/{prefix}" for t in texts]
+    assert got.to_list() == expected
