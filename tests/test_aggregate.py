@@ -112,7 +112,8 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def test_daily_equals_every_row_counted_per_dimension() -> None:
-    """Across days and vhosts (grouping keys) and within one day of one vhost (constants)."""
+    """Across days and vhosts (grouping keys), across days of one vhost, and within one day of one
+    vhost (constants)."""
     from logtool.enrich import Enricher
     from logtool.parsers import get_format
 
@@ -124,7 +125,8 @@ def test_daily_equals_every_row_counted_per_dimension() -> None:
     one_day = rec.filter(pl.col("ts").dt.date() == date(2026, 11, 10)).with_columns(
         pl.lit("b.example.com").alias("vhost")
     )
-    for frame in (rec, one_day):
+    two_days = rec.with_columns(pl.lit("c.example.com").alias("vhost"))  # one vhost: the days decide
+    for frame in (rec, one_day, two_days):
         assert frame.height > 500
         got = aggregate.daily(frame)
         assert got.columns == ["date", "dimension", "key", "requests", "bytes", "vhost"]

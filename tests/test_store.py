@@ -233,6 +233,11 @@ def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy,
     assert len(raw) == len(r.days) >= 3
     assert sum(p.rows for p in raw) == r.parsed
     assert len({p.date for p in raw}) == len(raw)
+    import polars as pl
+
+    for part in raw:  # each row in its own day's file
+        days = pl.read_parquet(store.root / part.path).get_column("ts").dt.date().cast(pl.String)
+        assert set(days) == {part.date}
 
 
 class _DigestWatch:

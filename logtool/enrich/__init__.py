@@ -56,7 +56,12 @@ class Enricher:
 
     def seeds(self, rec: pl.DataFrame) -> dict[date, int]:
         """The hash seed of each UTC day in ``rec`` (from the day's salt)."""
-        days = rec.select(pl.col("ts").dt.date().unique()).to_series().drop_nulls().to_list()
+        ts = pl.col("ts")
+        lo, hi = rec.select(ts.min().dt.date().alias("lo"), ts.max().dt.date().alias("hi")).row(0)
+        if lo == hi:  # the usual batch, one day: its first and last time tell, with no date per row
+            days = [] if lo is None else [lo]
+        else:
+            days = rec.select(ts.dt.date().unique()).to_series().drop_nulls().to_list()
         return {d: int.from_bytes(self.salt_for(d.isoformat())[:8], "big") for d in days}
 
     def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:

@@ -112,8 +112,9 @@ def attacks(records: pl.DataFrame, rules: dict[str, Any], cache: SignatureCache 
     # kept where it is not zero (no row per flag)
     flagged = (
         flags.lazy()
-        .with_columns(records.get_column("ts").dt.date().alias("date"), records.get_column("vhost"))
+        .with_columns(records.get_column("ts").alias("date"), records.get_column("vhost"))
         .filter(pl.any_horizontal(cats))
+        .with_columns(pl.col("date").dt.date())  # of the flagged rows only
         .group_by(index)
         .agg(*(pl.col(c).sum().cast(pl.Int64) for c in cats), pl.len().cast(pl.Int64).alias("_any"))
     )
@@ -144,8 +145,11 @@ def daily(
         return pl.DataFrame(schema=AGG_SCHEMA)
     day = pl.col("ts").dt.date()
     base = records.lazy().with_columns(day.alias("date"), pl.col("bytes").fill_null(0))
-    lo, hi, vhosts, vhost = records.select(
-        day.min().alias("lo"), day.max().alias("hi"), pl.col("vhost").n_unique().alias("n"), pl.col("vhost").first()
+    lo, hi, vhosts, vhost = records.select(  # the days of the first and last time: no date per row
+        pl.col("ts").min().dt.date().alias("lo"),
+        pl.col("ts").max().dt.date().alias("hi"),
+        pl.col("vhost").n_unique().alias("n"),
+        pl.col("vhost").first(),
     ).row(0)
     # a batch is usually one day of one vhost: then those are constants, not grouping keys
     keys = [] if lo == hi and vhosts == 1 else ["date", "vhost"]

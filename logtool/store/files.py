@@ -120,7 +120,11 @@ class PartitionWriter:
             return
         df = conform(df, self.schema)
         day = pl.col("ts").dt.date() if date_column == "ts" else pl.col("date")
-        first, last = df.select(day.min().alias("lo"), day.max().alias("hi")).row(0)
+        if date_column == "ts":  # the days of the first and last time: no date per row
+            span = pl.col("ts").min().dt.date().alias("lo"), pl.col("ts").max().dt.date().alias("hi")
+        else:
+            span = day.min().alias("lo"), day.max().alias("hi")
+        first, last = df.select(*span).row(0)
         if first == last and first is not None:  # the usual batch: one day, no copy
             self.write_day(str(first), df)
             return
