@@ -864,6 +864,18 @@ static PyObject *count_lines(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* An IPv6 literal as inet_pton reads it, without '.', '%' or '[' (no IPv4 part, zone or
+ * brackets), into out. */
+static int v6_literal(const uint8_t *s, int32_t n, uint8_t *out) {
+    char text[64];
+    if (n <= 0 || n >= (int32_t)sizeof text || memchr(s, 0, (size_t)n)) return 0;
+    for (int32_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == '%' || s[i] == '[') return 0;
+    memcpy(text, s, (size_t)n);
+    text[n] = 0;
+    return inet_pton(AF_INET6, text, out) == 1;
+}
+
 /* v6_networks(views, data_buffers, n, offset, prefix, out_views, out_data, out_validity) -> int:
  * each string that is a plain IPv6 literal, truncated to prefix bits, as inet_ntop spells the
  * network, then "/prefix" (net.fast_v6_network's rule: no '.', '%' or '['; not in ::/80, NAT64's
@@ -901,14 +913,8 @@ static PyObject *v6_networks(PyObject *self, PyObject *args) {
             break;
         }
         memset(outv + r * 16, 0, 16);
-        char text[64];
         uint8_t a[16];
-        if (len <= 0 || len >= (int32_t)sizeof text || memchr(s, 0, (size_t)len) || memchr(s, '.', (size_t)len) ||
-            memchr(s, '%', (size_t)len) || memchr(s, '[', (size_t)len))
-            continue;
-        memcpy(text, s, (size_t)len);
-        text[len] = 0;
-        if (inet_pton(AF_INET6, text, a) != 1 || memcmp(a, zero, 10) == 0 || memcmp(a, nat64, 12) == 0) continue;
+        if (!v6_literal(s, len, a) || memcmp(a, zero, 10) == 0 || memcmp(a, nat64, 12) == 0) continue;
         for (int i = 0; i < 16; i++) { /* keep the first prefix bits */
             int keep = prefix - i * 8;
             a[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
@@ -977,13 +983,7 @@ static int canonical_quad(const uint8_t *s, int32_t n, uint8_t *out) {
 /* An IPv6 literal geo._plain_v6 takes (inet_pton reads it; no '.', '%' or '['; not IPv4-mapped,
  * not NAT64), into out. */
 static int plain_v6(const uint8_t *s, int32_t n, uint8_t *out) {
-    char text[64];
-    if (n <= 0 || n >= (int32_t)sizeof text || memchr(s, 0, (size_t)n)) return 0;
-    for (int32_t i = 0; i < n; i++)
-        if (s[i] == '.' || s[i] == '%' || s[i] == '[') return 0;
-    memcpy(text, s, (size_t)n);
-    text[n] = 0;
-    if (inet_pton(AF_INET6, text, out) != 1) return 0;
+    if (!v6_literal(s, n, out)) return 0;
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
     return memcmp(out, mapped, 12) != 0 && memcmp(out, nat64, 12) != 0;

@@ -50,6 +50,15 @@ def _strings(lines: pl.Series) -> Any:
     return _native.strings(lines.rechunk().__arrow_c_stream__())
 
 
+def _whole_strings(values: pl.Series) -> Any:
+    """``values`` as one imported string-view array without nulls; None when the compiled
+    module is missing or the values are not such strings."""
+    if _native is None:
+        return None
+    arr = _strings(values)
+    return None if arr is None or arr.null_count else arr
+
+
 def split_lines(data: bytes, n_lines: int, keep_cr: bool, carry: bytes = b"") -> pl.Series | None:
     """The first ``n_lines`` newline-terminated lines of ``carry + data`` without the newline (and
     one CR before it unless ``keep_cr``); None when the text is not valid UTF-8. ``carry`` (the
@@ -94,13 +103,10 @@ def cut_fields(
     ``tz_offset_min`` (:func:`clf_times`) when it can be. ``pack=False``: the
     fields stay views into the lines' bytes (for a passing look: a field kept would keep all of
     them), as cut."""
-    if _native is None:
+    if (arr := _whole_strings(lines)) is None:
         return None
     import polars as pl
 
-    arr = _strings(lines)
-    if arr is None or arr.null_count:
-        return None
     n, data = arr.length, arr.data
     if sum(len(memoryview(b)) for b in data) >= 2**31:  # a packed field's offsets are 32 bits
         return None
@@ -141,10 +147,7 @@ def first_space(lines: pl.Series) -> tuple[pl.Series, pl.Series] | None:
     """Each line cut at its first space: the text before it and the text after it, both null
     where a line has no space or starts with one. Views into the lines' bytes, nothing copied.
     None when the compiled module is missing or the lines are not non-null string views."""
-    if _native is None:
-        return None
-    arr = _strings(lines)
-    if arr is None or arr.null_count:
+    if (arr := _whole_strings(lines)) is None:
         return None
     n = arr.length
     first, rest, valid = bytearray(n * 16), bytearray(n * 16), bytearray((n + 7) // 8)
@@ -175,13 +178,10 @@ def mmdb_records(ips: pl.Series, db: Any, node_count: int, record_size: int, ip_
     the address, more where it has data; -1 for an IPv6 address in an IPv4-only database, -2 for
     the caller to look up (no canonical dotted quad or plain IPv6 literal, or a walk that ends on a
     node). None when the compiled module is missing or cannot take the input."""
-    if _native is None:
+    if (arr := _whole_strings(ips)) is None:
         return None
     import polars as pl
 
-    arr = _strings(ips)
-    if arr is None or arr.null_count:
-        return None
     n = arr.length
     out = bytearray(n * 8)
     if not _native.mmdb_walk(arr.views, arr.data, n, arr.offset, db, node_count, record_size, ip_version, out):
@@ -194,10 +194,7 @@ def v6_networks(ips: pl.Series, prefix: int) -> pl.Series | None:
     :func:`logtool.net.fast_v6_network` makes of it, with ``/prefix``), null where that function
     would leave the address to the careful path; None when the compiled module is missing or
     cannot take the input."""
-    if _native is None:
-        return None
-    arr = _strings(ips)
-    if arr is None or arr.null_count:
+    if (arr := _whole_strings(ips)) is None:
         return None
     n = arr.length
     views, data, valid = bytearray(n * 16), bytearray(n * 56), bytearray((n + 7) // 8)
