@@ -241,3 +241,62 @@ def test_long_commands_keep_their_imports_out_of_the_collector(run, tmp_path: Pa
         assert run(*args).exit_code == 0
         assert (gc.get_freeze_count() > 0) == (args[0] != "status"), args
     gc.unfreeze()
+
+
+_HEAPS = """
+import ctypes, sys, tempfile, threading
+from logtool.cli.common import settle_heap
+settle_heap(one_arena=sys.argv[1] == "one")
+def work():
+    keep = [bytes(1 << 16) for _ in range(64)]
+    go.wait()
+go = threading.Barrier(5)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+go.wait()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+with tempfile.NamedTemporaryFile(suffix=".xml") as out:
+    f = libc.fopen(out.name.encode(), b"w")
+    libc.malloc_info(0, ctypes.c_void_p(f))
+    libc.fclose(ctypes.c_void_p(f))
+    print(open(out.name).read().count("<heap nr="))
+"""
+
+
+def test_one_arena_puts_the_threads_started_after_it_on_one_heap() -> None:
+    """``settle_heap(one_arena=True)``: threads started afterwards share glibc's one heap (a
+    batch one frees is reused by the next); by default each has a heap of its own."""
+    import ctypes
+    import os
+    import subprocess
+    import sys
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_info  # noqa: B018
+    except (OSError, AttributeError):
+        pytest.skip("glibc's heaps only")
+
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def heaps(how: str) -> int:
+        done = subprocess.run([sys.executable, "-c", _HEAPS, how], env=env, capture_output=True, text=True, check=True)
+        return int(done.stdout)
+
+    assert heaps("one") == 1 and heaps("default") > 1
+
+
+def test_anonymize_runs_on_one_heap_and_ingest_on_a_heap_per_thread(run, tmp_path: Path, monkeypatch) -> None:
+    """Anonymize's peak varied with which thread's heap a batch landed in (ingest's rose at 10M
+    lines with one heap): only anonymize asks for one."""
+    import logtool.cli.lifecycle as commands
+
+    asked: list[bool] = []
+    monkeypatch.setattr(commands, "settle_heap", lambda one_arena=False: asked.append(one_arena))
+    logs = write_days(tmp_path / "logs", n_days=1, per_day=50)
+    assert run("ingest", str(logs[0])).exit_code == 0
+    assert run("anonymize", str(logs[0]), "-o", str(tmp_path / "a.log")).exit_code == 0
+    assert asked == [False, True]

@@ -55,15 +55,28 @@ def err(msg: str) -> None:
     click.echo(visible(msg, newlines=True), err=True)
 
 
-def settle_heap() -> None:
+def settle_heap(one_arena: bool = False) -> None:
     """Once a long command's modules are loaded: keep the objects they made (tens of thousands)
     out of Python's cyclic collector, which otherwise walks them all again and again during
     the run, holding the GIL while the worker threads wait (1M lines, alternating runs: ingest
     2.42 → 2.34 s, anonymize 1.23 → 1.14 s). Process-wide, so only a command calls it, never
-    the library."""
+    the library.
+
+    ``one_arena``: the threads started from now on share glibc's one heap (unless the user set
+    ``MALLOC_ARENA_MAX``), so a batch one thread frees is reused by the next, whichever thread
+    reads it. For anonymize (1M lines, three sets of 12–20 alternating runs): the highest peak
+    210–227 → 201–210 MiB, the median 199–203 → 190–200 MiB, the time within ±2 %. Ingest's
+    peak at 10M lines rose by ~30 MiB with one heap, so ingest keeps a heap per thread."""
     import gc
 
     gc.freeze()
+    if one_arena and "MALLOC_ARENA_MAX" not in os.environ:
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").mallopt(-8, 1)  # M_ARENA_MAX
+        except (OSError, AttributeError):
+            pass
 
 
 def wall_clock() -> datetime:
