@@ -178,6 +178,8 @@ def mmdb_records(ips: pl.Series, db: Any, node_count: int, record_size: int, ip_
     the address, more where it has data; -1 for an IPv6 address in an IPv4-only database, -2 for
     the caller to look up (no canonical dotted quad or plain IPv6 literal, or a walk that ends on a
     node). None when the compiled module is missing or cannot take the input."""
+    if not (0 < node_count < 2**32 and record_size in (24, 28, 32) and ip_version in (4, 6)):
+        return None  # (metadata a damaged file made up: the reader decides)
     if (arr := _whole_strings(ips)) is None:
         return None
     import polars as pl
@@ -194,7 +196,7 @@ def v6_networks(ips: pl.Series, prefix: int) -> pl.Series | None:
     :func:`logtool.net.fast_v6_network` makes of it, with ``/prefix``), null where that function
     would leave the address to the careful path; None when the compiled module is missing or
     cannot take the input."""
-    if (arr := _whole_strings(ips)) is None:
+    if (arr := _whole_strings(ips)) is None or arr.length * 56 >= 2**31:  # 32-bit view offsets
         return None
     n = arr.length
     views, data, valid = bytearray(n * 16), bytearray(n * 56), bytearray((n + 7) // 8)

@@ -122,7 +122,7 @@ def test_the_compiled_tree_walk_finds_what_the_reader_finds(tmp_path: Path, vers
     from logtool import native
 
     geo = GeoDB(_mmdb(tmp_path / f"v{version}-{record_size}.mmdb", version, record_size))
-    assert geo._mapped_tree() is not None and geo._reader.metadata().record_size == record_size
+    assert geo._tree is not None and geo._reader.metadata().record_size == record_size
 
     @settings(max_examples=60 * EXAMPLES, deadline=None)
     @given(ips=st.lists(_spelling, min_size=1, max_size=40, unique=True))
@@ -136,7 +136,7 @@ def test_the_compiled_tree_walk_finds_what_the_reader_finds(tmp_path: Path, vers
     if native.AVAILABLE:  # the walk itself ran, and found the networks (not only the fallback)
         found = geo.country_series(pl.Series("ip", ["203.0.113.9", "198.51.100.70", "198.51.100.1"])).to_list()
         assert found == ["DE", "BE", "FR"]
-        records = native.mmdb_records(pl.Series(["203.0.113.9", "host.example.net"]), *geo._mapped_tree())
+        records = native.mmdb_records(pl.Series(["203.0.113.9", "host.example.net"]), *geo._tree)
         assert records is not None and records[0] > geo._reader.metadata().node_count and records[1] == -2
         assert record_size == 24 or records[0] >= 1 << 24
 
@@ -160,3 +160,49 @@ def test_without_the_compiled_module_every_address_is_looked_up(tiny_mmdb: Path,
     monkeypatch.setattr(native, "_native", None)
     ips = ["203.0.113.9", "2001:db8::1", "host.example.net", "::ffff:198.51.100.1"]
     assert GeoDB(tiny_mmdb).country_series(pl.Series("ip", ips)).to_list() == ["DE", "NL", None, "FR"]
+
+
+def test_a_database_replaced_after_or_while_it_is_opened_answers_as_its_reader(tmp_path: Path, monkeypatch) -> None:
+    """An updater renames a new database into place: the compiled walk reads the file the
+    reader opened, or none (never the new tree with the old one's metadata)."""
+    import os
+    import shutil
+
+    import maxminddb
+    import polars as pl
+
+    ips = ["203.0.113.9", "198.51.100.70", "198.51.100.1", "192.0.2.1", "2001:db8::1", "8.8.8.8"]
+    newer = shutil.copy(GeoDB().path, tmp_path / "newer.mmdb")  # another tree: the embedded one
+    path = _mmdb(tmp_path / "geo.mmdb", 6, 24)
+    after = GeoDB(path)
+    os.replace(shutil.copy(newer, tmp_path / "next.mmdb"), path)  # replaced after it was opened
+    assert after._tree is not None
+    assert after.country_series(pl.Series("ip", ips)).to_list() == after.countries(ips)
+
+    real_open = maxminddb.open_database
+    path = _mmdb(tmp_path / "geo2.mmdb", 4, 28)
+
+    def open_then_replace(p: str, *args):
+        reader = real_open(p, *args)
+        os.replace(shutil.copy(newer, tmp_path / "next2.mmdb"), p)  # between the two opens
+        return reader
+
+    monkeypatch.setattr(maxminddb, "open_database", open_then_replace)
+    during = GeoDB(path)
+    assert during._tree is None  # not the file the reader has: every address goes to the reader
+    assert during.country_series(pl.Series("ip", ips)).to_list() == during.countries(ips)
+
+
+def test_made_up_tree_metadata_leaves_the_lookups_to_the_reader(tiny_mmdb: Path) -> None:
+    """Metadata a damaged file made up (a node count past 32 bits, which the compiled call would
+    wrap to a plausible one; an odd record size or IP version) is not walked."""
+    import polars as pl
+
+    from logtool import native
+
+    db, nodes, size, version = GeoDB(tiny_mmdb)._tree
+    ips = pl.Series(["203.0.113.9"])
+    assert native.mmdb_records(ips, db, nodes, size, version) is not None or not native.AVAILABLE
+    for bad in ((db, 2**64 + nodes, size, version), (db, -1, size, version), (db, 0, size, version),
+                (db, nodes, 20, version), (db, nodes, size, 5)):  # fmt: skip
+        assert native.mmdb_records(ips, *bad) is None

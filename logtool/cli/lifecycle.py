@@ -208,7 +208,7 @@ def anonymize(obj: Ctx, source: str, output: Path | None, line_format: Any, over
     from logtool.anonymize.stream import Output
     from logtool.anonymize.stream import anonymize as do_anonymize
 
-    settle_heap(one_arena=True)
+    settle_heap(one_arena=True)  # before any polars work: a thread keeps the heap it has
     policy = obj.policy(**overrides).policy
     res = do_anonymize(None if source == "-" else Path(source), Output(output, sys.stdout.buffer), policy,
                        line_format, warn=err)  # fmt: skip

@@ -25,7 +25,11 @@ from logtool.pipeline import LookupCache, join_caches
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
     """``client_ip`` → ``client_net``, ``country`` for distinct addresses (each parsed once)."""
     table = network_table(ips, policy.ipv4_prefix, policy.ipv6_prefix)
-    countries = geo.country_series(table.get_column("ip")) if geo else pl.repeat(None, table.height, dtype=pl.String)
+    countries = (
+        geo.country_series(table.get_column("ip"))
+        if geo
+        else pl.repeat(None, table.height, dtype=pl.String, eager=True)
+    )
     return table.select(
         pl.col("ip").alias("client_ip"),
         pl.col("net").alias("client_net"),

@@ -8,8 +8,8 @@ DB-IP country or city files work too (``country.iso_code``).
 from __future__ import annotations
 
 import mmap
+import os
 import socket
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,13 +40,13 @@ class GeoDB:
         else:
             self.path = str(resources.files("logtool.data").joinpath(EMBEDDED_DB))
         try:
-            self._reader = maxminddb.open_database(self.path)
+            with open(self.path, "rb") as f:
+                self._reader = maxminddb.open_database(self.path)
+                self._tree = self._map(f)
         except FileNotFoundError:
             raise ConfigError(f"GeoIP database not found: {self.path}") from None
         except (OSError, maxminddb.InvalidDatabaseError, ValueError) as e:
             raise ConfigError(f"cannot open GeoIP database {self.path}: {e}") from None
-        self._tree: tuple[Any, int, int, int] | None = None  # mapped on first use (country_series)
-        self._mapped, self._lock = False, threading.Lock()
         self._codes: dict[int, str | None] = {}  # a tree record → its country code
 
     def lookup_plain(self, ip: str) -> str | None:
@@ -92,7 +92,7 @@ class GeoDB:
         spellings go through :meth:`countries`."""
         import polars as pl
 
-        tree = self._mapped_tree()
+        tree = self._tree
         records = native.mmdb_records(ips, *tree) if tree is not None else None
         if records is None:
             return pl.Series(ips.name, self.countries(ips.to_list()), dtype=pl.String)
@@ -111,29 +111,29 @@ class GeoDB:
             out = out.scatter(rest, pl.Series(self.countries(ips.gather(rest).to_list()), dtype=pl.String))
         return out
 
-    def _mapped_tree(self) -> tuple[Any, int, int, int] | None:
-        """The database file mapped read-only, with its node count, record size and IP
-        version (None where it cannot be mapped: the per-address lookups then do the work)."""
-        with self._lock:
-            if not self._mapped:
-                self._map()
-        return self._tree
-
-    def _map(self) -> None:
-        self._mapped = True
+    def _map(self, f: Any) -> tuple[Any, int, int, int] | None:
+        """The database file ``f`` mapped read-only, with its node count, record size and IP
+        version, when it is the file the reader opened (a database replaced between the two
+        opens, as an updater renames a new one into place, would be walked with the other's
+        metadata); else None, and the per-address lookups do the work."""
         try:
+            if _identity(os.fstat(f.fileno())) != _identity(os.stat(self.path)):
+                return None
             meta = self._reader.metadata()
-            with open(self.path, "rb") as f:
-                self._tree = (mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), meta.node_count,
-                              meta.record_size, meta.ip_version)  # fmt: skip
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), meta.node_count, meta.record_size, meta.ip_version
         except (OSError, ValueError, AttributeError):
-            self._tree = None
+            return None
 
     def close(self) -> None:
         self._reader.close()
         if self._tree is not None:
             self._tree[0].close()
             self._tree = None
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    """What tells one file from another that replaced it at the same path."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _code(rec: object) -> str | None:
