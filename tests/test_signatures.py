@@ -6,9 +6,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logtool.detect.normalize import normalise
 from logtool.detect.signatures import categories
+
+from .conftest import EXAMPLES
 
 TABLE = Path(__file__).parent / "cases" / "review" / "signatures.tsv"
 CASES = [tuple(r.split("\t")) for r in TABLE.read_text().splitlines() if r and not r.startswith("#")]
@@ -239,3 +243,38 @@ def test_request_lines_whose_codes_collide_get_none(monkeypatch) -> None:
     assert plain.get_column(REQUEST_CODE).null_count() == 0
     assert collided.get_column(REQUEST_CODE).null_count() == collided.height
     assert request_flags(collided, rules).equals(request_flags(plain.drop(REQUEST_CODE), rules))
+
+
+def _normal_forms_in_one_plan(values: pl.Series, rounds: int = 3) -> pl.Series:
+    """The reference: every decoding round run on every value in one expression, then each
+    further reading (what :func:`normal_forms` skips rounds and rebuilds nothing to match)."""
+    from logtool.detect.normalize import _SHELL_QUOTES, decoded, lookups
+
+    df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(decoded(pl.col("d"), rounds))
+    d = pl.col("d")
+    kept, joined = d.str.replace_all(r"/\*!?\d*|\*/", " "), d.str.replace_all(r"/\*.*?\*/", "")
+    df = df.with_columns(pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined]))
+                         .otherwise(d))  # fmt: skip
+    df = df.with_columns(pl.when(d.str.contains("${", literal=True)).then(pl.concat_str([d, pl.lit("\n"), lookups(d)]))
+                         .otherwise(d))  # fmt: skip
+    unquoted = d.str.replace_all(_SHELL_QUOTES, "${1}${2}").str.replace_all(_SHELL_QUOTES, "${1}${2}")
+    df = df.with_columns(pl.when(d.str.contains(_SHELL_QUOTES)).then(pl.concat_str([d, pl.lit("\n"), unquoted]))
+                         .otherwise(d))  # fmt: skip
+    return df.select(d.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")).to_series()
+
+
+_ESCAPES = ["%", "%2", "%25", "%2e", "%2E", "%252e", "%u", "%u0027", "%U002F", "%uff0e", "%c0%ae", "%e0%80%af",
+            "%%32%%65", "+", "%2B", "%252B", "\\", "\\n", "\\u006a", "\\x6e", "&lt", "&#x3c;", "0x2e", "/*", "*/",
+            "${", "}", "::-", "'", '"', " ", "\t", "′", "＜", "–", "%E2%80%B2", "%C2%BC", "a", "Z", "9", "/"]  # fmt: skip
+
+
+@settings(max_examples=200 * EXAMPLES, deadline=None)
+@given(st.lists(st.one_of(st.lists(st.sampled_from(_ESCAPES), max_size=8).map("".join), st.text(max_size=12)),
+                min_size=1, max_size=12), st.integers(1, 4))  # fmt: skip
+def test_normal_forms_equal_every_round_run_on_every_value(values: list[str], rounds: int) -> None:
+    """Rounds are skipped once no value has a character a round's patterns start with."""
+    from logtool.detect.normalize import normal_forms
+
+    s = pl.Series("v", [*values, None])
+    got = normal_forms(s, rounds)
+    assert got.name == "v" and got.to_list() == _normal_forms_in_one_plan(s, rounds).to_list()

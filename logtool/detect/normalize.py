@@ -16,6 +16,8 @@ joined, and Log4j lookups once more resolved.
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 _PCT: dict[str, str] = {}
@@ -76,6 +78,11 @@ def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
     out = expr
     for _ in range(rounds):
         out = _decode_round(out)
+    return _entities_undone(out)
+
+
+def _entities_undone(out: pl.Expr) -> pl.Expr:
+    """What :func:`decoded` does after its rounds: hex literals, HTML entities, lower case."""
     out = out.str.replace_many(_HEX_LITERAL, ascii_case_insensitive=True)
     out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
     # &lt and &gt without their semicolon, as browsers read them (not &ltd=, a parameter name)
@@ -83,6 +90,11 @@ def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
     for code, char in _NUMERIC.items():  # &#60 &#060; &#x3c &#X003C; (with or without the semicolon)
         out = out.str.replace_all(rf"&#(?:0*{code}|x0*{code:x});?", char.replace("$", "$$"))
     return out
+
+
+#: A character every pattern of a decoding round starts with or is: text with none of them is
+#: what the round makes of it, and so are all the rounds after it.
+_ROUND_CHANGES = "[+%\\\\" + "".join(_LOOKALIKE_CHARS) + "]"
 
 
 def normalise(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
@@ -96,18 +108,38 @@ def normal_forms(values: pl.Series, rounds: int = 3) -> pl.Series:
     and shell quotes inside words dropped in further readings. Built step by step on
     materialised columns (an expression that nested each reading in the next would grow with
     every step)."""
-    df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(decoded(pl.col("d"), rounds))
-    d = pl.col("d")
-    kept = d.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
-    joined = d.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
-    df = df.with_columns(pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined]))
-                         .otherwise(d))  # fmt: skip
-    df = df.with_columns(pl.when(d.str.contains("${", literal=True)).then(pl.concat_str([d, pl.lit("\n"), lookups(d)]))
-                         .otherwise(d))  # fmt: skip
-    unquoted = d.str.replace_all(_SHELL_QUOTES, "${1}${2}").str.replace_all(_SHELL_QUOTES, "${1}${2}")
-    df = df.with_columns(pl.when(d.str.contains(_SHELL_QUOTES)).then(pl.concat_str([d, pl.lit("\n"), unquoted]))
-                         .otherwise(d))  # fmt: skip
-    return df.select(d.str.replace_all(r"[ \t\x00\x0b\x0c]+", " ")).to_series().alias(values.name)
+    steps, df = _steps(), pl.DataFrame({"d": values.cast(pl.String)})
+    for _ in range(rounds):  # (a round rebuilds its replacements' automata on every call)
+        if not df.get_column("d").str.contains(_ROUND_CHANGES).any():
+            break  # no value has a character a round's patterns start with: the rest change nothing
+        df = df.with_columns(steps.round)
+    for step in steps.after:
+        df = df.with_columns(step)
+    return df.get_column("d").alias(values.name)
+
+
+@functools.cache
+def _steps() -> _Steps:
+    return _Steps()
+
+
+class _Steps:
+    """The expressions :func:`normal_forms` runs, built once (building them cost more than
+    running them on a few values)."""
+
+    def __init__(self) -> None:
+        d = pl.col("d")
+        kept = d.str.replace_all(r"/\*!?\d*|\*/", " ")  # /*!50000union*/ → " union "
+        joined = d.str.replace_all(r"/\*.*?\*/", "")  # UN/**/ION → UNION
+        unquoted = d.str.replace_all(_SHELL_QUOTES, "${1}${2}").str.replace_all(_SHELL_QUOTES, "${1}${2}")
+        self.round = _decode_round(d)
+        self.after = (
+            _entities_undone(d),
+            pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined])).otherwise(d),
+            pl.when(d.str.contains("${", literal=True)).then(pl.concat_str([d, pl.lit("\n"), lookups(d)])).otherwise(d),
+            pl.when(d.str.contains(_SHELL_QUOTES)).then(pl.concat_str([d, pl.lit("\n"), unquoted])).otherwise(d),
+            d.str.replace_all(r"[ \t\x00\x0b\x0c]+", " "),
+        )
 
 
 def lookups(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
