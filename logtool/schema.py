@@ -142,6 +142,13 @@ SCHEMAS = {
 }
 
 
+def day_span(column: str = "ts") -> tuple[pl.Expr, pl.Expr]:
+    """The UTC days of ``column``'s first and last time, as ``lo`` and ``hi`` (a day is monotone
+    in the time, so no row needs a date of its own to tell a frame's days)."""
+    ts = pl.col(column)
+    return ts.min().dt.date().alias("lo"), ts.max().dt.date().alias("hi")
+
+
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return ``df`` with exactly the columns of ``schema``, in order, cast; missing ones null."""
     if df.width == 0:  # selecting literals from a frame without columns would yield one row

@@ -248,10 +248,13 @@ def test_request_lines_whose_codes_collide_get_none(monkeypatch) -> None:
 def _normal_forms_in_one_plan(values: pl.Series, rounds: int = 3) -> pl.Series:
     """The reference: every decoding round run on every value in one expression, then each
     further reading (what :func:`normal_forms` skips rounds and rebuilds nothing to match)."""
-    from logtool.detect.normalize import _SHELL_QUOTES, decoded, lookups
+    from logtool.detect.normalize import _SHELL_QUOTES, _decode_round, _entities_undone, lookups
 
-    df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(decoded(pl.col("d"), rounds))
     d = pl.col("d")
+    every_round = d
+    for _ in range(rounds):
+        every_round = _decode_round(every_round)
+    df = pl.DataFrame({"d": values.cast(pl.String)}).with_columns(_entities_undone(every_round))
     kept, joined = d.str.replace_all(r"/\*!?\d*|\*/", " "), d.str.replace_all(r"/\*.*?\*/", "")
     df = df.with_columns(pl.when(d.str.contains("/*", literal=True)).then(pl.concat_str([kept, pl.lit("\n"), joined]))
                          .otherwise(d))  # fmt: skip

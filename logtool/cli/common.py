@@ -65,9 +65,10 @@ def settle_heap(one_arena: bool = False) -> None:
     ``one_arena``: the threads started from now on share glibc's one heap (unless the user set
     ``MALLOC_ARENA_MAX`` or glibc's ``arena_max`` tunable), so a batch one thread frees is
     reused by the next, whichever thread reads it. Call it before any thread has allocated
-    (polars' pool included: no polars work yet), as a thread keeps the heap it has. For anonymize (1M lines, three sets of 12–20 alternating runs): the highest peak
-    210–227 → 201–210 MiB, the median 199–203 → 190–200 MiB, the time within ±2 %. Ingest's
-    peak at 10M lines rose by ~30 MiB with one heap, so ingest keeps a heap per thread."""
+    (polars' pool included: no polars work yet), as a thread keeps the heap it has. For
+    anonymize (1M lines, three sets of 12–20 alternating runs): the highest peak 210–227 →
+    201–210 MiB, the median 199–203 → 190–200 MiB, the time within ±2 %. Ingest's peak at 10M
+    lines rose by ~30 MiB with one heap, so ingest keeps a heap per thread."""
     import gc
 
     gc.freeze()

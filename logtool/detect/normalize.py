@@ -73,16 +73,9 @@ def _decode_round(expr: pl.Expr) -> pl.Expr:
     return out.str.replace_all(r"%([0-9a-fA-F])%([0-9a-fA-F])", "%${1}${2}")
 
 
-def decoded(expr: pl.Expr, rounds: int = 3) -> pl.Expr:
-    """``expr`` with its escapes undone ``rounds`` times (%2527 → %27 → ') and lower-cased."""
-    out = expr
-    for _ in range(rounds):
-        out = _decode_round(out)
-    return _entities_undone(out)
-
-
 def _entities_undone(out: pl.Expr) -> pl.Expr:
-    """What :func:`decoded` does after its rounds: hex literals, HTML entities, lower case."""
+    """What follows the decoding rounds (each of which undoes one layer of escapes: %2527 → %27
+    → '): hex literals, HTML entities, lower case."""
     out = out.str.replace_many(_HEX_LITERAL, ascii_case_insensitive=True)
     out = out.str.replace_many(_ENTITIES, ascii_case_insensitive=True).str.to_lowercase()
     # &lt and &gt without their semicolon, as browsers read them (not &ltd=, a parameter name)

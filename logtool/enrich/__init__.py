@@ -20,6 +20,7 @@ from logtool.enrich.geo import GeoDB
 from logtool.enrich.ua import ua_table
 from logtool.net import network_table
 from logtool.pipeline import LookupCache, join_caches
+from logtool.schema import day_span
 
 
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
@@ -60,12 +61,11 @@ class Enricher:
 
     def seeds(self, rec: pl.DataFrame) -> dict[date, int]:
         """The hash seed of each UTC day in ``rec`` (from the day's salt)."""
-        ts = pl.col("ts")
-        lo, hi = rec.select(ts.min().dt.date().alias("lo"), ts.max().dt.date().alias("hi")).row(0)
-        if lo == hi:  # the usual batch, one day: its first and last time tell, with no date per row
+        lo, hi = rec.select(*day_span()).row(0)
+        if lo == hi:  # the usual batch: one day
             days = [] if lo is None else [lo]
         else:
-            days = rec.select(ts.dt.date().unique()).to_series().drop_nulls().to_list()
+            days = rec.select(pl.col("ts").dt.date().unique()).to_series().drop_nulls().to_list()
         return {d: int.from_bytes(self.salt_for(d.isoformat())[:8], "big") for d in days}
 
     def __call__(self, rec: pl.DataFrame) -> pl.DataFrame:

@@ -23,7 +23,7 @@ from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.detect.flags import SignatureCache, request_flags
 from logtool.pipeline import ENGINE
-from logtool.schema import AGG_SCHEMA, conform
+from logtool.schema import AGG_SCHEMA, conform, day_span
 
 if TYPE_CHECKING:
     from logtool.store import Partition, Store
@@ -145,11 +145,8 @@ def daily(
         return pl.DataFrame(schema=AGG_SCHEMA)
     day = pl.col("ts").dt.date()
     base = records.lazy().with_columns(day.alias("date"), pl.col("bytes").fill_null(0))
-    lo, hi, vhosts, vhost = records.select(  # the days of the first and last time: no date per row
-        pl.col("ts").min().dt.date().alias("lo"),
-        pl.col("ts").max().dt.date().alias("hi"),
-        pl.col("vhost").n_unique().alias("n"),
-        pl.col("vhost").first(),
+    lo, hi, vhosts, vhost = records.select(
+        *day_span(), pl.col("vhost").n_unique().alias("n"), pl.col("vhost").first()
     ).row(0)
     # a batch is usually one day of one vhost: then those are constants, not grouping keys
     keys = [] if lo == hi and vhosts == 1 else ["date", "vhost"]

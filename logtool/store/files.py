@@ -114,16 +114,13 @@ class PartitionWriter:
         """Append rows; they are split by UTC day of ``date_column`` (or all to ``date`` col)."""
         import polars as pl
 
-        from logtool.schema import conform
+        from logtool.schema import conform, day_span
 
         if df.height == 0:
             return
         df = conform(df, self.schema)
         day = pl.col("ts").dt.date() if date_column == "ts" else pl.col("date")
-        if date_column == "ts":  # the days of the first and last time: no date per row
-            span = pl.col("ts").min().dt.date().alias("lo"), pl.col("ts").max().dt.date().alias("hi")
-        else:
-            span = day.min().alias("lo"), day.max().alias("hi")
+        span = day_span() if date_column == "ts" else (day.min().alias("lo"), day.max().alias("hi"))
         first, last = df.select(*span).row(0)
         if first == last and first is not None:  # the usual batch: one day, no copy
             self.write_day(str(first), df)
