@@ -2,8 +2,9 @@
 
 Generates N-line combined logs with the project's deterministic generator (cached in
 bench/out/), times each tool as a separate process on the same file (median of ``--runs``; peak
-RSS from the kernel's rusage of that process) and prints every figure and ratio of issue 17 from
-one run:
+RSS from the kernel's rusage of that process; ingest and DuckDB in turn, as their ratio is a bar)
+and prints every figure and ratio of issue 17 from one run, with the share of the machine that
+other processes took meanwhile (a busy machine slows every figure, and not all alike):
 
 * ingest (UA + country enrichment, visitor keys, aggregates, attack counts, Parquet) at N lines,
   plain and gzip'd, and at 10 x N lines (``--big``; one run): time and peak RSS;
@@ -28,6 +29,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -132,18 +134,54 @@ def timed(cmd: list[str], stdin: Path | None = None) -> tuple[float, int]:
     return secs, usage.ru_maxrss // 1024
 
 
+def _one_run(cmd: list[str], stdin: Path | None, fresh_store: bool) -> tuple[float, int]:
+    if not fresh_store:
+        return timed(cmd, stdin)
+    with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
+        return timed([cmd[0], "--store", store, *cmd[1:]], stdin)
+
+
 def median_run(cmd: list[str], runs: int, stdin: Path | None = None, fresh_store: bool = False) -> tuple[float, int]:
     """Median seconds and peak RSS over ``runs`` runs (this machine's timings are noisy)."""
-    times, rss = [], 0
+    return alternating([(cmd, stdin, fresh_store)], runs)[0]
+
+
+def alternating(cmds: list[tuple[list[str], Path | None, bool]], runs: int) -> list[tuple[float, int]]:
+    """:func:`median_run` of each ``(cmd, stdin, fresh_store)``, their runs taken in turn (A B A B
+    ...), so that a ratio between them compares the same minutes of a machine whose speed drifts
+    (by 10-25 % within an hour on a shared one)."""
+    times: list[list[float]] = [[] for _ in cmds]
+    rss = [0] * len(cmds)
     for _ in range(runs):
-        if fresh_store:
-            with tempfile.TemporaryDirectory(prefix="logtool-bench-") as store:
-                secs, r = timed([cmd[0], "--store", store, *cmd[1:]], stdin)
-        else:
-            secs, r = timed(cmd, stdin)
-        times.append(secs)
-        rss = max(rss, r)
-    return statistics.median(times), rss
+        for i, (cmd, stdin, fresh) in enumerate(cmds):
+            secs, r = _one_run(cmd, stdin, fresh)
+            times[i].append(secs)
+            rss[i] = max(rss[i], r)
+    return [(statistics.median(t), r) for t, r in zip(times, rss, strict=True)]
+
+
+def machine_cpu() -> tuple[float, float, float] | None:
+    """(wall clock, CPU seconds every process spent, this process's and its children's) now:
+    two readings show how much of the machine other work took meanwhile (Linux's /proc/stat)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4))  # all but idle and iowait
+    ours = sum(
+        getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )  # fmt: skip
+    return time.perf_counter(), busy / os.sysconf("SC_CLK_TCK"), ours
+
+
+def others_share(before: tuple[float, float, float] | None, after: tuple[float, float, float] | None) -> float | None:
+    """The share of the machine's cores that processes other than the bench's used between two
+    :func:`machine_cpu` readings."""
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    other = (after[1] - before[1]) - (after[2] - before[2])
+    return max(other, 0.0) / ((after[0] - before[0]) * (os.cpu_count() or 1))
 
 
 DUCKDB_JOB = r"""
@@ -292,13 +330,19 @@ def main() -> None:
     def record(name: str, secs: float, rss: int, lines: int = n) -> None:
         results[name] = {"lines": lines, "seconds": secs, "lines_per_s": lines / secs, "peak_rss_mib": rss}
 
-    record("logtool ingest", *median_run([logtool, "ingest", str(log)], runs, fresh_store=True))
+    before = machine_cpu()
+    with tempfile.TemporaryDirectory() as d:
+        # ingest and DuckDB in turn: their ratio is a bar
+        duck = None if args.no_peers else duckdb_cmd(log, Path(d) / "out.parquet")
+        pair = alternating(
+            [([logtool, "ingest", str(log)], None, True), *([(duck, None, False)] if duck else [])], runs
+        )
+    record("logtool ingest", *pair[0])
+    if duck:
+        record("duckdb (parse+truncate+parquet)", *pair[1])
     record("logtool ingest .gz", *median_run([logtool, "ingest", str(gzipped(log))], runs, fresh_store=True))
     record("logtool anonymize", *median_run([logtool, "anonymize", str(log)], runs, fresh_store=True))
     if not args.no_peers:
-        with tempfile.TemporaryDirectory() as d:
-            if cmd := duckdb_cmd(log, Path(d) / "out.parquet"):
-                record("duckdb (parse+truncate+parquet)", *median_run(cmd, runs))
         anonip = shutil.which("anonip", path=str(BIN)) or shutil.which("anonip")
         if anonip:
             record("anonip", *median_run([anonip, "-c", "1"], runs, stdin=log))
@@ -316,8 +360,12 @@ def main() -> None:
             record(f"ingest, {agents:,} agents", *median_run([logtool, "ingest", str(path)], 1, fresh_store=True))
     life = {} if args.no_lifecycle else lifecycle_costs(n)
     boot = startup()
+    others = others_share(before, machine_cpu())
 
     print(f"\n{n:,}-line combined log, {os.cpu_count()} cores, Python {sys.version.split()[0]}, median of {runs} runs")
+    if others is not None:  # other work on the machine slows every figure
+        busy = " (a busy machine: the figures are not comparable)" if others > 0.1 else ""
+        print(f"other processes used {others:.0%} of the machine's cores while this ran{busy}")
     print(f"{'tool':<36} {'lines':>11} {'seconds':>8} {'lines/s':>10} {'peak RSS':>9}")
     for name, r in results.items():
         print(
@@ -364,7 +412,7 @@ def main() -> None:
         fmt = f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
         print(f"{'ok  ' if ok else 'MISS'} {name:<42} {fmt:>12}  (target {op} {bar:,})")
     (OUT / f"results-{n}.json").write_text(json.dumps({"lines": n, "results": results, "lifecycle": life,
-                                                       "startup_s": boot}, indent=2, default=str))  # fmt: skip
+                                                       "startup_s": boot, "others_share": others}, indent=2, default=str))  # fmt: skip
 
 
 if __name__ == "__main__":
