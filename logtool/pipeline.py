@@ -223,8 +223,12 @@ class LookupCache:
     (computes, in Python), :meth:`joined` (lazy, one plan). A polars call costs a batch
     ~0.1-0.3 ms however small its input."""
 
-    def __init__(self, key: str, compute: Callable[[pl.Series], pl.DataFrame], max_rows: int = 1_000_000) -> None:
-        self.key, self.compute, self.max_rows = key, compute, max_rows
+    def __init__(self, key: str, compute: Callable[[pl.Series], pl.DataFrame], max_rows: int = 1_000_000,
+                 number: str | None = None) -> None:  # fmt: skip
+        """``number``: also a ``UInt32`` column of this name numbering the table's rows (a key
+        keeps its number while the table grows; a table that starts over numbers anew), so a
+        frame joined to one table can group its rows by key with an integer."""
+        self.key, self.compute, self.max_rows, self.number = key, compute, max_rows, number
         self.table: pl.DataFrame | None = None
 
     def new_keys(self, keys: pl.LazyFrame, table: pl.DataFrame | None) -> pl.LazyFrame:
@@ -242,6 +246,9 @@ class LookupCache:
         if table is not None and table.height + new.len() > self.max_rows:  # start over
             table, new = None, keys.select(pl.first().drop_nulls().unique()).collect(engine=ENGINE).to_series()
         rows = compact(self.compute(new))
+        if self.number is not None:
+            start = 0 if table is None else table.height
+            rows = rows.with_columns(pl.int_range(start, start + rows.height, dtype=pl.UInt32).alias(self.number))
         # one chunk: joins against a table of many chunks copy it every time
         out = rows if table is None else pl.concat([table, rows], rechunk=True)
         self.table = out  # a concurrent update may be lost: it is recomputed when needed

@@ -149,6 +149,13 @@ def day_span(column: str = "ts") -> tuple[pl.Expr, pl.Expr]:
     return ts.min().dt.date().alias("lo"), ts.max().dt.date().alias("hi")
 
 
+#: A private column of enriched records: one number per distinct user agent in a batch (its row
+#: in the enrichment cache's table, :class:`~logtool.enrich.Enricher`), so the aggregates group
+#: the agent's classes by one integer (:func:`logtool.lifecycle.aggregate.daily`). Stored
+#: records do not keep it (:func:`conform`).
+AGENT_CODE = "_agent"
+
+
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """Return ``df`` with exactly the columns of ``schema``, in order, cast; missing ones null."""
     if df.width == 0:  # selecting literals from a frame without columns would yield one row

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from logtool import generate
 from logtool.enrich.ua import ua_table
+from logtool.schema import AGENT_CODE
 
 from .conftest import DAY0, EXAMPLES
 
@@ -109,8 +110,29 @@ def test_enricher_cached_across_batches_equals_each_batch_afresh() -> None:
     heights = []
     for part in rec.iter_slices(500):
         got = cached(part)
-        assert got.equals(Enricher(Policy(), None, salt)(part))
+        assert got.drop(AGENT_CODE).equals(Enricher(Policy(), None, salt)(part).drop(AGENT_CODE))
+        pairs = got.select("user_agent", AGENT_CODE).drop_nulls().unique()  # one number per agent, and back
+        assert pairs.height == got["user_agent"].drop_nulls().n_unique() == got[AGENT_CODE].drop_nulls().n_unique()
         assert got.columns[: part.width] == part.columns and got.height == part.height
         assert got.filter(pl.col("client_ip").is_null()).get_column("client_net").null_count() == 10
         heights.append(cached.clients.table.height)
     assert max(heights) <= 400 and heights != sorted(heights)  # bounded: the table started over
+
+
+def test_a_numbered_cache_keeps_each_keys_number_and_numbers_anew_when_it_starts_over() -> None:
+    """The numbers a joined frame carries name one key each: a key keeps its number as the
+    table grows, and a table that starts over (past ``max_rows``) numbers its keys from 0."""
+    from logtool.pipeline import LookupCache
+
+    cache = LookupCache("k", lambda s: pl.DataFrame({"k": s, "up": s.str.to_uppercase()}), max_rows=6, number="n")
+    first = cache.join(pl.DataFrame({"k": ["a", "b", None, "a"]}))
+    assert first.get_column("n").to_list() == [first["n"][0], first["n"][1], None, first["n"][0]]
+    assert sorted(first.get_column("n").drop_nulls().unique().to_list()) == [0, 1]
+    second = cache.join(pl.DataFrame({"k": ["c", "a", "d", "b"]}))
+    table = dict(cache.table.select("k", "n").iter_rows())
+    assert table["a"] == first["n"][0] and table["b"] == first["n"][1] and {table["c"], table["d"]} == {2, 3}
+    assert second.get_column("n").to_list() == [table[k] for k in ("c", "a", "d", "b")]
+    assert second.get_column("up").to_list() == ["C", "A", "D", "B"]
+    over = cache.join(pl.DataFrame({"k": ["e", "f", "g"]}))  # 4 + 3 > 6: the table starts over
+    assert cache.table.height == 3 and sorted(over.get_column("n").to_list()) == [0, 1, 2]
+    assert cache.table.get_column("n").dtype == pl.UInt32

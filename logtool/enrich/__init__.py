@@ -20,7 +20,7 @@ from logtool.enrich.geo import GeoDB
 from logtool.enrich.ua import ua_table
 from logtool.net import network_table
 from logtool.pipeline import LookupCache, join_caches
-from logtool.schema import day_span
+from logtool.schema import AGENT_CODE, day_span
 
 
 def client_table(ips: pl.Series, policy: Policy, geo: GeoDB | None) -> pl.DataFrame:
@@ -56,7 +56,7 @@ class Enricher:
         # 100,000 addresses: a table of 250,000 cost more to join every batch against (and held
         # ~60 MiB more at 10M lines) than the addresses it saved recomputing (~1 µs each)
         self.clients = LookupCache("client_ip", lambda s: client_table(s, policy, geo), max_rows=100_000)
-        self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000)
+        self.agents = LookupCache("user_agent", lambda s: ua_table(s), max_rows=200_000, number=AGENT_CODE)
         self.salt_for = salt_for
 
     def seeds(self, rec: pl.DataFrame) -> dict[date, int]:

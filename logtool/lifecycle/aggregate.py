@@ -23,7 +23,7 @@ from logtool.anonymize.redact import redact
 from logtool.config import DEFAULT_SENSITIVE_PARAMS
 from logtool.detect.flags import SignatureCache, request_flags
 from logtool.pipeline import ENGINE
-from logtool.schema import AGG_SCHEMA, conform, day_span
+from logtool.schema import AGENT_CODE, AGG_SCHEMA, conform, day_span
 
 if TYPE_CHECKING:
     from logtool.store import Partition, Store
@@ -90,6 +90,12 @@ SPARSE = {"not_found"}
 #: combinations (a few hundred in a batch) counts them all, each is then summed from it.
 FEW_VALUES = {"total", "status", "status_class", "method", "browser", "os", "device", "bot", "hour", "response_time"}
 
+#: Few-valued dimensions that are classes of the user agent (dimension → column): records with
+#: :data:`~logtool.schema.AGENT_CODE` group by that number instead, and take these columns from
+#: the first row of each group; and those computed from the other keys after grouping.
+BY_AGENT = {"browser": "ua_family", "os": "os_family", "device": "device", "bot": "is_bot"}
+AFTER_GROUPING = ("total", "status_class")
+
 #: Dimensions whose keys can be unbounded; they are capped at ``top_n`` per day.
 CAPPED = {"path", "referrer_host", "browser", "os", "country", "status", "not_found"}
 
@@ -133,6 +139,20 @@ def attacks(records: pl.DataFrame, rules: dict[str, Any], cache: SignatureCache 
     )
 
 
+def _combinations(base: pl.LazyFrame, keys: list[str], together: list[str], counts: list[pl.Expr],
+                  coded: bool) -> pl.LazyFrame:  # fmt: skip
+    """The counts per combination of the few-valued dimensions ``together`` (one column each).
+    ``coded`` (records with :data:`~logtool.schema.AGENT_CODE`): the user agent's classes are
+    one integer key, not four text ones (a batch's group-by 12.5 → 7.1 ms)."""
+    if not coded:
+        return base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in together)).agg(counts)
+    per_row = [n for n in together if n not in BY_AGENT and n not in AFTER_GROUPING]
+    firsts = [pl.col(c).first() for c in BY_AGENT.values()]
+    grouped = base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in per_row), AGENT_CODE).agg(*counts, *firsts)
+    # the expressions of the others read only the per-row keys (status) and the agent's classes
+    return grouped.with_columns(DIMENSIONS[n][0].alias(n) for n in together if n not in per_row)
+
+
 def daily(
     records: pl.DataFrame,
     sensitive: tuple[str, ...] = DEFAULT_SENSITIVE_PARAMS,
@@ -153,7 +173,7 @@ def daily(
     counts = [pl.len().cast(pl.Int64).alias("requests"), pl.col("bytes").sum().cast(pl.Int64)]
     together = [n for n in DIMENSIONS if n in FEW_VALUES]
     apart = [n for n in DIMENSIONS if n not in FEW_VALUES]
-    queries = [base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in together)).agg(counts)]
+    queries = [_combinations(base, keys, together, counts, AGENT_CODE in records.columns)]
     queries += [base.group_by(*keys, DIMENSIONS[n][0].alias("v")).agg(counts) for n in apart]
     combos, *separate = pl.collect_all(queries, engine=ENGINE)
     firsts: dict[str, pl.DataFrame | pl.LazyFrame] = dict(zip(apart, separate, strict=True))
