@@ -151,8 +151,9 @@ def day_span(column: str = "ts") -> tuple[pl.Expr, pl.Expr]:
 
 #: A private column of enriched records: one number per distinct user agent in a batch (its row
 #: in the enrichment cache's table, :class:`~logtool.enrich.Enricher`), so the aggregates group
-#: the agent's classes by one integer (:func:`logtool.lifecycle.aggregate.daily`). Stored
-#: records do not keep it (:func:`conform`).
+#: the agent's classes by one integer (:func:`logtool.lifecycle.aggregate.daily`). A number names
+#: one agent within one enriched batch only (the table grows and starts over): frames enriched
+#: apart are not concatenated with it. Stored records do not keep it (:func:`conform`).
 AGENT_CODE = "_agent"
 
 
