@@ -65,6 +65,25 @@ def parse_ip(text: str | None) -> IPAddress | None:
     return addr
 
 
+_PLAIN_V4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+
+
+def plain_address(text: str) -> IPAddress | None:
+    """An address written plainly (dotted IPv4; IPv6 without brackets, port, zone, embedded
+    IPv4, or an IPv4-mapped or NAT64 address), parsed; None for every other text, which only
+    :func:`parse_ip` and :mod:`ipaddress`'s networks can judge. What it returns, :func:`parse_ip`
+    and ``ipaddress.ip_network(text)`` (as its one address) read alike."""
+    try:
+        if _PLAIN_V4.fullmatch(text):
+            return ipaddress.IPv4Address(text)
+        if ":" not in text or "." in text or "%" in text or "[" in text or "/" in text:
+            return None
+        addr = ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return addr if addr.ipv4_mapped is None and addr not in _NAT64 else None
+
+
 def surely_no_address(text: str) -> bool:
     """Text :func:`parse_ip` cannot read (no colon, no bracket, no digit first: a name), told
     without its failed attempts (~2.4 µs a name)."""

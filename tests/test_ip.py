@@ -149,3 +149,39 @@ def test_compiled_ipv6_networks_equal_the_python_fast_path(texts: list[str], pre
         return
     expected = [None if (f := fast_v6_network(t, prefix)) is None else f"{f}/{prefix}" for t in texts]
     assert got.to_list() == expected
+
+
+_plain_texts = st.one_of(
+    client_texts,
+    _v6_texts,
+    v4.map(str),
+    v4.map(lambda a: ".".join(f"0{p}" for p in str(a).split("."))),  # leading zeros: not an address
+    v4.map(lambda a: f"{a}:8080"),
+    v6.map(lambda a: f"{a}/64"),
+    st.text("0123456789./:", max_size=20),
+)
+
+
+@settings(max_examples=300 * EXAMPLES, deadline=None)
+@given(text=_plain_texts)
+def test_a_plain_address_reads_as_parse_ip_and_ipaddress_read_it(text: str) -> None:
+    # plain_address lets the crawler check parse a client once: what it returns must be what
+    # parse_ip returns and what ipaddress's network of the text holds as its one address
+    from logtool.net import plain_address
+
+    got = plain_address(text)
+    if got is None:
+        return
+    assert parse_ip(text) == got
+    net = ipaddress.ip_network(text, strict=False)
+    assert net.num_addresses == 1 and net.network_address == got
+
+
+def test_plain_address_takes_plain_spellings_only() -> None:
+    from logtool.net import plain_address
+
+    assert plain_address("192.0.2.1") == ipaddress.IPv4Address("192.0.2.1")
+    assert plain_address("2001:DB8::1") == ipaddress.IPv6Address("2001:db8::1")
+    for text in ("192.0.2.01", " 192.0.2.1", "192.0.2.1:80", "[2001:db8::1]", "::ffff:192.0.2.1",
+                 "::ffff:c000:201", "64:ff9b::c000:201", "fe80::1%eth0", "2001:db8::/64", "host.example.com"):  # fmt: skip
+        assert plain_address(text) is None, text

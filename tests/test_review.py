@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logtool.cli import cli
 from logtool.config import Policy
@@ -20,7 +23,7 @@ from logtool.lifecycle.retention import retain
 from logtool.review import review
 from logtool.store import Store
 
-from .conftest import NOW
+from .conftest import EXAMPLES, NOW
 
 T0 = "24/Nov/2026:10:00"
 
@@ -321,3 +324,42 @@ def test_log4shell_in_any_logged_field(store: Store, tmp_path: Path) -> None:
     ingest(store, make_inputs([str(log)]), Policy(), NOW, fmt=get_format("combined_xff"))
     found = review(store, Policy(), NOW)
     assert [(f.category, f.client, f.count) for f in found] == [("log4shell", "203.0.113.0/24", 1)]
+
+
+def _genuine_before(client: str, bot: dict, asn) -> bool:  # type: ignore[type-arg]
+    """The crawler check as it was, each test parsing the client itself (the reference)."""
+    from logtool.detect.crawlers import _networks
+    from logtool.net import inside_any
+
+    if asn is not None and bot.get("asns") and asn.lookup(client) in set(bot["asns"]):
+        return True
+    return inside_any(client, _networks(tuple(bot.get("networks", []))))
+
+
+_crawler_clients = st.one_of(
+    st.integers(0, 2**13 - 1).map(lambda n: str(ipaddress.IPv4Address((66 << 24 | 249 << 16 | 64 << 8) + n))),
+    st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+    st.integers(0, 2**80 - 1).map(lambda n: str(ipaddress.IPv6Address(0x20014860_4801 << 80 | n))),
+    st.integers(0, 2**128 - 1).map(lambda n: str(ipaddress.IPv6Address(n))),
+    st.integers(0, 2**13 - 1).map(lambda n: f"::ffff:{ipaddress.IPv4Address((66 << 24 | 249 << 16 | 64 << 8) + n)}"),
+    st.integers(0, 2**13 - 1).map(lambda n: f"[{ipaddress.IPv4Address((66 << 24 | 249 << 16 | 64 << 8) + n)}]:443"),
+    st.sampled_from(["66.249.64.0/24", "066.249.64.1", " 66.249.64.1", "crawl.googlebot.com", "2001:4860:4801::/64"]),
+    # in the operators' autonomous systems, outside their published ranges (the embedded ASN data)
+    st.sampled_from(["142.250.0.0/15", "40.77.160.0/19", "157.55.0.0/16", "17.58.0.0/16", "2607:f8b0::/32"]).flatmap(
+        lambda net: st.integers(0, ipaddress.ip_network(net).num_addresses - 1).map(
+            lambda n, net=net: str(ipaddress.ip_network(net)[n])
+        )
+    ),
+)
+
+
+@settings(max_examples=200 * EXAMPLES, deadline=None)
+@given(client=_crawler_clients, bot_name=st.sampled_from(["googlebot", "bingbot", "applebot"]),
+       with_asn=st.booleans())  # fmt: skip
+def test_a_crawler_check_parsing_the_client_once_judges_as_before(client: str, bot_name: str, with_asn: bool) -> None:
+    from logtool.detect.crawlers import genuine
+    from logtool.enrich.asn import open_asn_db
+
+    bot = load_rules()["fake_bot"][bot_name]
+    asn = open_asn_db("") if with_asn else None
+    assert genuine(client, bot, asn) == _genuine_before(client, bot, asn)

@@ -44,6 +44,10 @@ class AsnDB:
                 addr = ipaddress.ip_network(value, strict=False).network_address
             except ValueError:
                 return None
+        return self.lookup_address(addr)
+
+    def lookup_address(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int | None:
+        """The ASN of a parsed address."""
         try:
             rec = self._reader.get(addr)
         except ValueError:
