@@ -112,9 +112,9 @@ def test_enricher_cached_across_batches_equals_each_batch_afresh() -> None:
         got = cached(part)
         assert got.drop(AGENT_CODE).equals(Enricher(Policy(), None, salt)(part).drop(AGENT_CODE))
         counts = got.select(  # one number per agent, and back
-            pl.struct("user_agent", AGENT_CODE).n_unique(),
-            pl.col("user_agent").n_unique(),
-            pl.col(AGENT_CODE).n_unique(),
+            pl.struct("user_agent", AGENT_CODE).n_unique().alias("pairs"),
+            pl.col("user_agent").n_unique().alias("agents"),
+            pl.col(AGENT_CODE).n_unique().alias("numbers"),
         ).row(0)
         assert len(set(counts)) == 1
         assert got.columns[: part.width] == part.columns and got.height == part.height
