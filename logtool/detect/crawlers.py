@@ -35,13 +35,14 @@ def genuine(client: str, bot: dict[str, Any], asn: Any, verify: Verifier | None 
     if verify is not None and (answer := verify(client, list(bot.get("domains", [])))) is not None:
         return answer
     nets = _networks(tuple(bot.get("networks", [])))
-    if (addr := plain_address(client)) is not None:  # parsed once, for both checks (a third the time)
-        if asn is not None and bot.get("asns") and asn.lookup_address(addr) in set(bot["asns"]):
+    addr = plain_address(client)  # parsed once, for both checks (a third the time); else the careful way
+    if asn is not None and bot.get("asns"):
+        number = asn.lookup(client) if addr is None else asn.lookup_address(addr)
+        if number in set(bot["asns"]):
             return True
-        return any(addr.version == n.version and addr in n for n in nets)
-    if asn is not None and bot.get("asns") and asn.lookup(client) in set(bot["asns"]):
-        return True
-    return inside_any(client, nets)
+    if addr is None:
+        return inside_any(client, nets)
+    return any(addr.version == n.version and addr in n for n in nets)
 
 
 @lru_cache(maxsize=65_536)

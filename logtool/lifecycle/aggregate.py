@@ -143,7 +143,7 @@ def _combinations(base: pl.LazyFrame, keys: list[str], together: list[str], coun
                   coded: bool) -> pl.LazyFrame:  # fmt: skip
     """The counts per combination of the few-valued dimensions ``together`` (one column each).
     ``coded`` (records with :data:`~logtool.schema.AGENT_CODE`): the user agent's classes are
-    one integer key, not four text ones (a batch's group-by 12.5 → 7.1 ms)."""
+    one integer key, not four text ones (a 63,000-row batch's group-by 10–11 → 7–8 ms)."""
     if not coded:
         return base.group_by(*keys, *(DIMENSIONS[n][0].alias(n) for n in together)).agg(counts)
     per_row = [n for n in together if n not in BY_AGENT and n not in AFTER_GROUPING]
