@@ -2,7 +2,8 @@
 
 Reading (decompression, hashing), Parquet writing and polars all release the GIL, so a
 reader thread and a writer thread let the two cores work while the main thread parses.
-Queues are one item deep, so at most three batches are in memory at once.
+Queues are an item or two deep (``in_order``'s ``ahead``), so a few batches at most are in
+memory at once.
 """
 
 from __future__ import annotations

@@ -240,6 +240,42 @@ def test_batches_spanning_days_write_one_partition_per_day(store: Store, policy,
         assert set(days) == {part.date}
 
 
+def test_ingest_reads_the_batch_after_next_before_it_hands_a_batch_to_the_writer(
+    store: Store, policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While both workers parse, the next batch is already read and queued (``READ_AHEAD``): a
+    worker that finishes does not wait for the oldest batch to reach the writer."""
+    import logtool.lifecycle.ingest as ingest_mod
+    from logtool.pipeline import BackgroundWriter
+
+    from .conftest import write_days
+
+    (log,) = write_days(tmp_path / "one", n_days=1, per_day=150)
+    events: list[str] = []
+    batches = ingest_mod.iter_batches
+
+    def counted(*args, **kwargs):
+        for b in batches(*args, **kwargs):
+            events.append("read")
+            yield b
+
+    class Watched(BackgroundWriter):
+        def submit(self, fn, *args) -> None:
+            events.append("write")
+            super().submit(fn, *args)
+
+    monkeypatch.setattr(ingest_mod, "iter_batches", counted)
+    monkeypatch.setattr(ingest_mod, "BackgroundWriter", Watched)
+    with store.writing():
+        r = ingest_mod.ingest_file(store, make_inputs([str(log)])[0], policy, NOW, batch_bytes=4096)
+    reads, writes = events.count("read"), events.count("write")
+    assert r.parsed and writes >= 6 and reads >= writes
+    # when batch k goes to the writer, batches up to k + 2 have been read (all, near the end)
+    for k in range(writes):
+        at = [i for i, e in enumerate(events) if e == "write"][k]
+        assert events[:at].count("read") >= min(k + 3, reads), (k, events)
+
+
 class _DigestWatch:
     """What comes first for an input: a batch parsed, or a wait for the disk digest. The digest
     is held back until one of them happens. :meth:`reset` between inputs."""

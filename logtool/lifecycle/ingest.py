@@ -52,6 +52,11 @@ RAW_EMPTY = pl.DataFrame(schema=RAW_SCHEMA)
 #: batch is read (the format is detected on it). 4 MiB held ~17 MiB less at the peak of a
 #: 1M-line ingest than a first batch of 12, in the same time.
 FIRST_BATCH_BYTES = 4 * 1024 * 1024
+#: Batches handed to the two workers before the oldest one's result is taken: the third is read
+#: and queued while both parse, so a worker that finishes starts on it at once instead of waiting
+#: for this thread to hand the oldest to the writer (which may be busy) and read the next. 1M
+#: lines: 2.5 % less time, +23 MiB peak; 10M lines: 7–11 % less time, 443–458 MiB peak.
+READ_AHEAD = 2
 
 
 @dataclass
@@ -261,7 +266,7 @@ def ingest_file(
 
         try:  # two batches at a time on worker threads, writing on a thread of its own
             # A regular file's next batch is read here, while both workers parse (``in_order``
-            # asks for it when a worker frees up): a reader thread ahead of them held a batch
+            # asks for it :data:`READ_AHEAD` batches ahead of the oldest result): a reader thread ahead of them held a batch
             # more in memory (~100 MiB at 1M lines) for no time saved. A stateful format is
             # parsed here, so its batches are read ahead on a thread of their own; so is a pipe,
             # whose read may block for as long as the writer waits (Ctrl-C must still reach here).
@@ -269,7 +274,7 @@ def ingest_file(
             ahead = closing(batches) if here else closing(prefetch(batches))
             wholes = itertools.chain(_drain(head), stack.enter_context(ahead))  # closed here, not when collected
             items = wholes if stateless else (parse(parser, w) for w in wholes)  # stateful: in order, here
-            for done in in_order(work, ([item] for item in items)):
+            for done in in_order(work, ([item] for item in items), ahead=READ_AHEAD):
                 rec, rej = done.rec, done.rej
                 if "_variant" in rec.columns:
                     variants.update(dict(rec.get_column("_variant").drop_nulls().value_counts().iter_rows()))
