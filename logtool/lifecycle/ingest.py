@@ -266,10 +266,11 @@ def ingest_file(
 
         try:  # two batches at a time on worker threads, writing on a thread of its own
             # A regular file's next batch is read here, while both workers parse (``in_order``
-            # asks for it :data:`READ_AHEAD` batches ahead of the oldest result): a reader thread ahead of them held a batch
-            # more in memory (~100 MiB at 1M lines) for no time saved. A stateful format is
-            # parsed here, so its batches are read ahead on a thread of their own; so is a pipe,
-            # whose read may block for as long as the writer waits (Ctrl-C must still reach here).
+            # asks for it :data:`READ_AHEAD` batches ahead of the oldest result): a reader
+            # thread further ahead held a batch more in memory (~100 MiB at 1M lines) for no
+            # time saved. A stateful format is parsed here, so its batches are read ahead on a
+            # thread of their own; so is a pipe, whose read may block for as long as the writer
+            # waits (Ctrl-C must still reach here).
             here = stateless and disk.regular
             ahead = closing(batches) if here else closing(prefetch(batches))
             wholes = itertools.chain(_drain(head), stack.enter_context(ahead))  # closed here, not when collected
